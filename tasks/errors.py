@@ -1,0 +1,9 @@
+"""Errors a user can cause when naming or sizing a task; each message is one sentence."""
+
+
+class TaskConfigError(ValueError):
+    """A task was given sizes that cannot describe a valid sequence (for example length 0)."""
+
+
+class UnknownTaskError(TaskConfigError):
+    """A task name that is neither a registered name nor an alias."""

@@ -1,0 +1,98 @@
+"""Every CLI command through Typer's CliRunner, and every kind of bad input a user can give."""
+
+import subprocess
+import sys
+
+import jax
+import pytest
+from typer.testing import CliRunner
+
+from ntm_cli.cli import app
+from tasks import TASK_NAMES, make_task
+
+runner = CliRunner()
+
+
+def _assert_usage_error(result, *phrases):
+    """Exit code 2, one 'Error:' sentence on stderr naming the phrases, and no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for phrase in phrases:
+        assert phrase in result.stderr
+    assert result.stdout == ""
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("tasks", "show"):
+        assert command in result.stdout
+
+
+def test_importing_the_cli_does_not_import_jax():
+    code = "import sys, ntm_cli.cli; assert 'jax' not in sys.modules, 'jax imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("ntm ")
+
+
+def test_tasks_table_lists_every_task_with_T_and_chance_cost():
+    result = runner.invoke(app, ["tasks"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name in TASK_NAMES:
+        task = make_task(name)
+        row = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+        cells = [c.strip() for c in row.split("│")]
+        assert str(task.max_time) in cells and f"{task.chance_cost:g}" in cells
+    ngrams_row = next(line for line in result.stdout.splitlines() if " dynamic-ngrams " in line)
+    assert "133." in ngrams_row  # the Bayes-optimal floor
+
+
+def test_show_prints_the_requested_example():
+    result = runner.invoke(app, ["show", "copy", "--seed", "3", "--batch-index", "2", "--max-length", "7"])
+    assert result.exit_code == 0, result.output
+    task = make_task("copy", max_length=7)
+    expected = task.render(task.sample(jax.random.key(3), 3), 2)
+    # Same grid as example 2 of a batch drawn from the same key (header aside).
+    assert result.stdout.splitlines()[1:] == expected.splitlines()[1:]
+    assert result.stdout.startswith("copy: seed 3, example 2")
+
+
+@pytest.mark.parametrize("alias, name", [("sort", "priority-sort"), ("recall", "associative-recall"),
+                                         ("ngrams", "dynamic-ngrams"), ("repeat", "repeat-copy")])
+def test_show_accepts_aliases(alias, name):
+    result = runner.invoke(app, ["show", alias])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(name)
+
+
+def test_show_unknown_task_names_the_valid_tasks():
+    result = runner.invoke(app, ["show", "nosuchtask"])
+    _assert_usage_error(result, "Unknown task 'nosuchtask'", "copy", "priority-sort (or sort)")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["show", "copy", "--min-length", "0"], "min length must be at least 1"),
+        (["show", "copy", "--min-length", "9", "--max-length", "3"], "must not be below min length"),
+        (["show", "copy", "--width", "-2"], "width must be at least 1"),
+        (["show", "sort", "--num-outputs", "30"], "cannot exceed num inputs"),
+        (["show", "recall", "--min-items", "1"], "at least 2"),
+        (["show", "copy", "--min-repeats", "3"], "--min-repeats does not apply to task copy"),
+    ],
+)
+def test_show_impossible_sizes_are_one_sentence_and_exit_2(args, phrase):
+    _assert_usage_error(runner.invoke(app, args), phrase)
+
+
+@pytest.mark.parametrize("args", [["show", "copy", "--width", "abc"], ["show", "copy", "--batch-index", "-1"], ["show"]])
+def test_malformed_options_exit_2_without_traceback(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

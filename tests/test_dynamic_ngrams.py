@@ -1,0 +1,75 @@
+"""Dynamic N-grams: sequences follow their tables, and the Bayes-optimal predictor is right."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tasks import make_task
+from tasks.base import Batch
+
+
+def _optimal_reference(bits, context_bits):
+    """NumPy: P(x_t = 1 | x_<t) = (N1 + 1/2) / (N1 + N0 + 1) after the first N-1 steps."""
+    counts = np.zeros((2**context_bits, 2))
+    p = np.full(len(bits), 0.5)
+    for t in range(context_bits, len(bits)):
+        context = int("".join(str(b) for b in bits[t - context_bits : t]) or "0", 2)
+        n0, n1 = counts[context]
+        p[t] = (n1 + 0.5) / (n0 + n1 + 1)
+        counts[context, bits[t]] += 1
+    return p
+
+
+def test_optimal_predictor_on_a_hand_computed_sequence():
+    task = make_task("ngrams", order=2, length=5)
+    bits = np.array([1, 1, 0, 1, 1], np.float32)
+    p = np.asarray(task.optimal_probabilities(jnp.asarray(bits)[:, None, None]))[:, 0, 0]
+    # t=0: no context yet; t=1: context 1 unseen; t=2: context 1 saw one 1 -> 1.5/2;
+    # t=3: context 0 unseen; t=4: context 1 saw a 1 and a 0 -> 1.5/3.
+    np.testing.assert_allclose(p, [0.5, 0.5, 0.75, 0.5, 0.5])
+    batch = Batch(jnp.zeros((5, 1, 1)), jnp.asarray(bits)[:, None, None], jnp.ones((5, 1)))
+    np.testing.assert_allclose(task.optimal_cost(batch), [6.0])  # 1 + 1 + 2 + 1 + 1 bits
+
+
+def test_optimal_predictor_matches_the_numpy_reference():
+    task = make_task("ngrams", order=4, length=60)
+    targets = np.asarray(task.sample(jax.random.key(3), 6).targets)
+    p = np.asarray(task.optimal_probabilities(jnp.asarray(targets)))
+    for b in range(6):
+        bits = targets[:, b, 0].astype(int)
+        np.testing.assert_allclose(p[:, b, 0], _optimal_reference(bits, 3), rtol=1e-6)
+
+
+def test_optimal_cost_over_1000_sequences_of_200_bits_is_near_133():
+    task = make_task("ngrams")
+    cost = task.expected_optimal_cost(jax.random.key(0), 1000)
+    assert abs(cost - 133.3) < 4.0  # per-sequence s.d. ~36 bits, so s.e. ~1.1
+    assert 131.0 < task.floor_cost() < 135.5  # 10,000 sequences
+
+
+def test_sequences_follow_their_probability_tables():
+    task = make_task("ngrams")
+    keys = jax.random.split(jax.random.key(0), 2000)
+    bits, tables = jax.vmap(task.sample_bits)(keys)  # [S, 200], [S, 32]
+    bits, tables = np.asarray(bits), np.asarray(tables)
+    weights = 2 ** np.arange(4, -1, -1)
+    contexts = np.stack([bits[:, t - 5 : t] @ weights for t in range(5, 200)], axis=1)  # [S, 195]
+    p = np.take_along_axis(tables, contexts, axis=1)  # P(1) each later bit was drawn with
+    x = bits[:, 5:]
+    z = (x - p).sum() / np.sqrt((p * (1 - p)).sum())
+    assert abs(z) < 4
+    # Calibration: within each band of p the frequency of ones matches the band's mean p.
+    for low in np.arange(0, 1, 0.1):
+        band = (p >= low) & (p < low + 0.1)
+        assert abs(x[band].mean() - p[band].mean()) < 0.01
+    # The first N-1 bits are fair coins; the tables are Beta(1/2, 1/2) (mean 1/2, variance 1/8).
+    assert abs(bits[:, :5].mean() - 0.5) < 0.02
+    assert abs(tables.mean() - 0.5) < 0.01 and abs(tables.var() - 0.125) < 0.005
+
+
+def test_input_is_the_previous_bit_and_every_step_is_scored():
+    task = make_task("ngrams", length=50)
+    inputs, targets, mask = (np.asarray(a) for a in task.sample(jax.random.key(1), 8))
+    assert (inputs[0] == 0).all()
+    np.testing.assert_array_equal(inputs[1:], targets[:-1])
+    assert (mask == 1).all() and task.chance_cost == 50
