@@ -113,6 +113,23 @@ def show_command(
     console.print(built.render(batch, 0, title=title), markup=False, soft_wrap=True)
 
 
+@app.command("params")
+def params_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout.")] = False,
+) -> None:
+    """Parameter counts of the paper's 15 configurations (Tables 1-3): ours beside the paper's."""
+    from ntm_cli.models.params import paper_param_rows
+    from ntm_cli.reporting import params_table
+
+    rows = paper_param_rows()
+    if json_output:
+        import json
+
+        print(json.dumps(rows, indent=2))
+    else:
+        console.print(params_table(rows))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

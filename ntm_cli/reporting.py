@@ -36,3 +36,44 @@ def tasks_table(tasks: Sequence[Task]) -> Table:
         "floor: the best expected cost (Bayes-optimal for ngrams)."
     )
     return table
+
+
+# The aliases, short enough for narrow tables.
+SHORT_TASK_NAMES = {
+    "repeat-copy": "repeat",
+    "associative-recall": "recall",
+    "dynamic-ngrams": "ngrams",
+    "priority-sort": "sort",
+}
+
+
+def _learned(row: dict) -> str:
+    ours = row["ours_learned_memory"]
+    if ours is None:
+        return "-"
+    return f"{100.0 * (ours - row['paper']) / row['paper']:+.1f}%"
+
+
+def params_table(rows: Sequence[dict]) -> Table:
+    """The paper's configurations: our parameter count beside the paper's, and the difference."""
+    table = Table(title="Parameters: the paper's Tables 1-3, memory 128 x 20", title_justify="left")
+    for name, justify in [("task", "left"), ("model", "left"), ("heads", "right"), ("size", "right"),
+                          ("ours", "right"), ("diff", "right"), ("diff+M", "right"), ("paper", "right")]:
+        table.add_column(name, justify=justify, no_wrap=name != "task")
+    for row in rows:
+        table.add_row(
+            SHORT_TASK_NAMES.get(row["task"], row["task"]),
+            row["model"],
+            str(row["heads"]) if row["heads"] else "-",
+            row["size"],
+            f"{row['ours']:,}",
+            f"{row['difference_percent']:+.1f}%",
+            _learned(row),
+            f"{row['paper']:,}",
+        )
+    table.caption = (
+        "diff: ours against the paper's; diff+M: the same with the N x M initial memory learned "
+        "(memory init 'learned'), as the paper's memory bias. README.md, 'Parameter counts', "
+        "explains the rest."
+    )
+    return table

@@ -26,7 +26,7 @@ def _assert_usage_error(result, *phrases):
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("tasks", "show"):
+    for command in ("tasks", "show", "params"):
         assert command in result.stdout
 
 
@@ -96,3 +96,26 @@ def test_malformed_options_exit_2_without_traceback(args):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_params_lists_the_papers_15_configurations_beside_ours():
+    import json
+
+    from experiments.paper import PAPER_MODELS
+
+    result = runner.invoke(app, ["params", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 15 == len(PAPER_MODELS)
+    assert {(r["task"], r["model"]) for r in rows} == {(p.task, p.model) for p in PAPER_MODELS}
+    for row in rows:
+        assert row["difference_percent"] == round(100 * (row["ours"] - row["paper"]) / row["paper"], 2)
+    by_key = {(r["task"], r["model"]): r for r in rows}
+    # Graves (2013) deep LSTM with skip connections and a learned initial state: exact where
+    # the task's widths agree with the paper's.
+    assert by_key[("dynamic-ngrams", "lstm")]["ours"] == 331_905
+    assert by_key[("associative-recall", "lstm")]["ours"] == 1_344_518
+    assert by_key[("copy", "ntm-lstm")]["ours_learned_memory"] == by_key[("copy", "ntm-lstm")]["ours"] + 128 * 20
+
+    table = runner.invoke(app, ["params"], env={"COLUMNS": "120"})
+    assert table.exit_code == 0 and "1,344,518" in table.stdout and "ntm-ff" in table.stdout

@@ -1,0 +1,1 @@
+"""Experiment presets: the paper's settings, and settings tuned for speed (to come)."""

@@ -1,0 +1,84 @@
+"""Typed, frozen model configurations; validation raises ModelConfigError with one sentence."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, Literal, Union
+
+ControllerKind = Literal["lstm", "ff"]
+MemoryInit = Literal["constant", "learned", "random"]
+
+
+class ModelConfigError(ValueError):
+    """A model configuration that cannot be built (for example zero heads)."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ModelConfigError(message)
+
+
+def _check_sizes(sizes: tuple[int, ...], what: str) -> None:
+    _check(len(sizes) >= 1, f"{what} needs at least one layer.")
+    for size in sizes:
+        _check(isinstance(size, int) and size >= 1, f"every {what} size must be a positive whole number, got {size!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class NTMConfig:
+    """A Neural Turing Machine: controller, heads and an N x M memory."""
+
+    kind: ClassVar[str] = "ntm"
+
+    controller: ControllerKind = "lstm"  # an LSTM, or a feedforward network (tanh layers)
+    controller_sizes: tuple[int, ...] = (100,)  # LSTM layer sizes, or feedforward hidden sizes
+    num_read_heads: int = 1  # the paper's "heads" are read/write pairs: set both
+    num_write_heads: int = 1
+    memory_rows: int = 128  # N
+    memory_width: int = 20  # M
+    shift_range: int = 1  # allowed shifts -r .. +r
+    memory_init: MemoryInit = "constant"  # constant 1e-6; learned; or random (fixed, not trained)
+    head_clip: float | None = 20.0  # clip the controller's raw head outputs to +/- this; None: off
+
+    def __post_init__(self) -> None:
+        _check(self.controller in ("lstm", "ff"), f"controller must be 'lstm' or 'ff', got {self.controller!r}.")
+        _check_sizes(self.controller_sizes, "the controller")
+        _check(self.num_read_heads >= 1, f"the NTM needs at least one read head, got {self.num_read_heads}.")
+        _check(self.num_write_heads >= 1, f"the NTM needs at least one write head, got {self.num_write_heads}.")
+        _check(self.memory_rows >= 1, f"memory rows must be at least 1, got {self.memory_rows}.")
+        _check(self.memory_width >= 1, f"memory width must be at least 1, got {self.memory_width}.")
+        _check(self.shift_range >= 0, f"shift range must be 0 or more, got {self.shift_range}.")
+        _check(
+            2 * self.shift_range + 1 <= self.memory_rows,
+            f"shift range {self.shift_range} needs at least {2 * self.shift_range + 1} memory rows, "
+            f"got {self.memory_rows}.",
+        )
+        _check(
+            self.memory_init in ("constant", "learned", "random"),
+            f"memory init must be 'constant', 'learned' or 'random', got {self.memory_init!r}.",
+        )
+        _check(self.head_clip is None or self.head_clip > 0, f"head clip must be positive, got {self.head_clip}.")
+
+    @property
+    def num_shifts(self) -> int:
+        """S = 2 r + 1."""
+        return 2 * self.shift_range + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class LSTMConfig:
+    """The paper's baseline: stacked LSTM layers (Graves 2013 form, with skip connections)."""
+
+    kind: ClassVar[str] = "lstm"
+
+    num_layers: int = 3
+    hidden_size: int = 256
+    # Graves (2013): every layer also sees the input, and the output reads every layer.
+    skip_connections: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.num_layers >= 1, f"the LSTM needs at least one layer, got {self.num_layers}.")
+        _check(self.hidden_size >= 1, f"the LSTM hidden size must be at least 1, got {self.hidden_size}.")
+
+
+ModelConfig = Union[NTMConfig, LSTMConfig]

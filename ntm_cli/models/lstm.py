@@ -1,0 +1,70 @@
+"""The paper's LSTM baseline: L stacked LSTM layers of size H with a learned initial state.
+
+With skip connections (Graves, 2013, the default) every layer sees the input x_t beside the
+layer below, and the output layer reads every layer's h_t:
+
+    h^1_t = LSTM^1(x_t)          h^l_t = LSTM^l([x_t, h^{l-1}_t])          y_t = Linear([h^1_t .. h^L_t])
+
+Without them it is a plain stack: h^l_t = LSTM^l(h^{l-1}_t) and y_t = Linear(h^L_t).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ntm_cli.models.config import LSTMConfig
+
+
+class LSTMTrace(NamedTuple):
+    """Every layer's hidden state at every step: `hidden` `[T, B, L, H]`."""
+
+    hidden: jax.Array
+
+
+class LSTMBaseline(nnx.Module):
+    """Stacked LSTM; `__call__(inputs [T, B, in]) -> logits [T, B, out]`."""
+
+    def __init__(self, config: LSTMConfig, input_size: int, output_size: int, *, rngs: nnx.Rngs):
+        self.config = config
+        size, layers = config.hidden_size, config.num_layers
+        in_features = [input_size] + [size + (input_size if config.skip_connections else 0)] * (layers - 1)
+        self.layers = nnx.List([nnx.OptimizedLSTMCell(f, size, rngs=rngs) for f in in_features])
+        self.initial_c = nnx.Param(jnp.zeros((layers, size)))
+        self.initial_h = nnx.Param(jnp.zeros((layers, size)))
+        self.output = nnx.Linear(size * (layers if config.skip_connections else 1), output_size, rngs=rngs)
+
+    def initial_state(self, batch_size: int) -> tuple:
+        """Per layer a pair (c `[B, H]`, h `[B, H]`), from the learned initial values."""
+        shape = (batch_size, self.config.hidden_size)
+        return tuple(
+            (jnp.broadcast_to(self.initial_c[l], shape), jnp.broadcast_to(self.initial_h[l], shape))
+            for l in range(self.config.num_layers)
+        )
+
+    def step(self, state: tuple, x: jax.Array) -> tuple[jax.Array, tuple]:
+        """One time step: x `[B, in]` -> (logits `[B, out]`, next state)."""
+        new_state, hidden = [], []
+        below = x
+        for layer, carry in zip(self.layers, state):
+            if self.config.skip_connections and hidden:
+                below = jnp.concatenate([x, below], axis=-1)
+            carry, below = layer(carry, below)
+            new_state.append(carry)
+            hidden.append(below)
+        features = jnp.concatenate(hidden, axis=-1) if self.config.skip_connections else below
+        return self.output(features), tuple(new_state)
+
+    def __call__(self, inputs: jax.Array, trace: bool = False):
+        """Runs the LSTM over `[T, B, in]`; returns logits, or (logits, LSTMTrace) with `trace`."""
+
+        def body(state, x):
+            logits, state = self.step(state, x)
+            extra = LSTMTrace(jnp.stack([h for _, h in state], axis=1)) if trace else None
+            return state, (logits, extra)
+
+        _, (logits, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        return (logits, steps) if trace else logits
