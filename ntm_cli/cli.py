@@ -10,7 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli import __version__
-from ntm_cli.output import console, fail
+from ntm_cli.cli_train import eval_command, train_command
+from ntm_cli.options import (
+    ItemSize, Length, MaxItems, MaxLength, MaxRepeats, MinItems, MinLength, MinRepeats, NumInputs, NumOutputs, Order,
+    Width, build_task, given,
+)
+from ntm_cli.output import console
 
 app = typer.Typer(
     name="ntm",
@@ -19,38 +24,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-# Task-size overrides, shared by every command that builds a task. Each applies to the tasks
-# that have that size; giving one to a task without it is an error that names the valid ones.
-_SIZES = "Task sizes (each applies to the tasks that have it)"
-Width = Annotated[Optional[int], typer.Option(help="Bits per vector.", rich_help_panel=_SIZES)]
-MinLength = Annotated[Optional[int], typer.Option(help="Shortest sequence (copy, repeat).", rich_help_panel=_SIZES)]
-MaxLength = Annotated[Optional[int], typer.Option(help="Longest sequence (copy, repeat).", rich_help_panel=_SIZES)]
-MinRepeats = Annotated[Optional[int], typer.Option(help="Fewest repeats (repeat).", rich_help_panel=_SIZES)]
-MaxRepeats = Annotated[Optional[int], typer.Option(help="Most repeats (repeat).", rich_help_panel=_SIZES)]
-MinItems = Annotated[Optional[int], typer.Option(help="Fewest items (recall).", rich_help_panel=_SIZES)]
-MaxItems = Annotated[Optional[int], typer.Option(help="Most items (recall).", rich_help_panel=_SIZES)]
-ItemSize = Annotated[Optional[int], typer.Option(help="Vectors per item (recall).", rich_help_panel=_SIZES)]
-Order = Annotated[Optional[int], typer.Option(help="N of the N-gram model (ngrams).", rich_help_panel=_SIZES)]
-Length = Annotated[Optional[int], typer.Option(help="Bits per sequence (ngrams).", rich_help_panel=_SIZES)]
-NumInputs = Annotated[Optional[int], typer.Option(help="Vectors to sort (sort).", rich_help_panel=_SIZES)]
-NumOutputs = Annotated[Optional[int], typer.Option(help="Top vectors to output (sort).", rich_help_panel=_SIZES)]
-
-
-def _given(**sizes: Optional[int]) -> dict[str, int]:
-    """The size overrides the user actually gave."""
-    return {name: value for name, value in sizes.items() if value is not None}
-
-
-def _build_task(name: str, sizes: dict[str, int]):
-    """make_task, with a user mistake turned into one sentence on stderr and exit code 2."""
-    from tasks import TaskConfigError, make_task
-
-    try:
-        return make_task(name, **sizes)
-    except TaskConfigError as error:
-        fail(str(error))
-
 
 def _version(value: bool) -> None:
     if value:
@@ -98,9 +71,9 @@ def show_command(
     num_outputs: NumOutputs = None,
 ) -> None:
     """Print one sample of a task: every channel over time ('#' = 1, '.' = 0), target and mask."""
-    built = _build_task(
+    built = build_task(
         task,
-        _given(
+        given(
             width=width, min_length=min_length, max_length=max_length, min_repeats=min_repeats,
             max_repeats=max_repeats, min_items=min_items, max_items=max_items, item_size=item_size,
             order=order, length=length, num_inputs=num_inputs, num_outputs=num_outputs,
@@ -128,6 +101,10 @@ def params_command(
         print(json.dumps(rows, indent=2))
     else:
         console.print(params_table(rows))
+
+
+app.command("train")(train_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:

@@ -77,3 +77,20 @@ def params_table(rows: Sequence[dict]) -> Table:
         "explains the rest."
     )
     return table
+
+
+def eval_table(result: dict) -> Table:
+    """`ntm eval`: cost and bit errors per size, beside chance and the floor."""
+    table = Table(
+        title=f"{result['task']}, {result['model']}, seed {result['seed']}: {result['checkpoint']} checkpoint "
+        f"(step {result['step']:,}, {result['sequences_trained']:,} sequences)",
+        title_justify="left",
+    )
+    for name in ("sizes", "T", "sequences", "cost (bits/seq)", "bit errors", "chance", "floor"):
+        table.add_column(name, justify="left" if name == "sizes" else "right")
+    for row in result["results"]:
+        table.add_row(
+            row["label"], str(row["T"]), f"{row['sequences']:,}", f"{row['cost']:.3f} ± {row['cost_se']:.3f}",
+            f"{row['bit_errors']:.3f}", f"{row['chance_cost']:g}", f"{row['floor_cost']:.1f}" if row["floor_cost"] else "0",
+        )
+    return table

@@ -1,0 +1,286 @@
+"""`ntm train` and `ntm eval`: parse, build the config, call the library, report.
+
+JAX is imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ntm_cli.options import (
+    ItemSize, Length, MaxItems, MaxLength, MaxRepeats, MinItems, MinLength, MinRepeats, NumInputs, NumOutputs, Order,
+    Width, given,
+)
+from ntm_cli.output import console, error_console, fail
+
+_MODEL = "Model (override the preset)"
+_OPTIM = "Optimisation (override the preset)"
+_BUDGET = "Budget (one of --steps, --sequences; --time may join either)"
+
+
+def _override_model(model, *, heads, read_heads, write_heads, memory, controller_size, lstm_size, memory_init,
+                    shift_range, head_clip):
+    """The preset's model config with the user's model options applied; errors name misplaced options."""
+    from ntm_cli.config import ConfigError, parse_layers, parse_memory
+    from ntm_cli.models.config import NTMConfig
+
+    ntm_only = {"--heads": heads, "--read-heads": read_heads, "--write-heads": write_heads, "--memory": memory,
+                "--controller-size": controller_size, "--memory-init": memory_init, "--shift-range": shift_range,
+                "--head-clip": head_clip}
+    if not isinstance(model, NTMConfig):
+        misplaced = [flag for flag, value in ntm_only.items() if value is not None]
+        if misplaced:
+            raise ConfigError(f"{', '.join(misplaced)} applies to the NTM only; the LSTM baseline takes --lstm-size.")
+        if lstm_size is None:
+            return model
+        sizes = parse_layers(lstm_size)
+        if len(set(sizes)) != 1:
+            raise ConfigError(f"the LSTM baseline's layers all have one size, such as 3x256, got {lstm_size!r}.")
+        return dataclasses.replace(model, num_layers=len(sizes), hidden_size=sizes[0])
+    if lstm_size is not None:
+        raise ConfigError("--lstm-size applies to the LSTM baseline only; the NTM takes --controller-size.")
+    changes = {}
+    if heads is not None:
+        changes |= {"num_read_heads": heads, "num_write_heads": heads}
+    if read_heads is not None:
+        changes["num_read_heads"] = read_heads
+    if write_heads is not None:
+        changes["num_write_heads"] = write_heads
+    if memory is not None:
+        changes["memory_rows"], changes["memory_width"] = parse_memory(memory)
+    if controller_size is not None:
+        changes["controller_sizes"] = parse_layers(controller_size)
+    if memory_init is not None:
+        changes["memory_init"] = memory_init
+    if shift_range is not None:
+        changes["shift_range"] = shift_range
+    if head_clip is not None:
+        changes["head_clip"] = head_clip if head_clip > 0 else None
+    return dataclasses.replace(model, **changes)
+
+
+def train_command(
+    task: Annotated[Optional[str], typer.Argument(help="Task name or alias (see `ntm tasks`).")] = None,
+    model: Annotated[str, typer.Option(help="ntm or lstm (the baseline).")] = "ntm",
+    controller: Annotated[str, typer.Option(help="The NTM's controller: lstm or ff.")] = "lstm",
+    preset: Annotated[str, typer.Option(help="fast (tuned for a CPU) or paper (Tables 1-3).")] = "fast",
+    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps.", rich_help_panel=_BUDGET)] = None,
+    sequences: Annotated[Optional[int], typer.Option(help="Training sequences (steps x batch).", rich_help_panel=_BUDGET)] = None,
+    time_budget: Annotated[Optional[str], typer.Option("--time", help="Wall time, such as 90s, 5m or 1h.", rich_help_panel=_BUDGET)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the run's root PRNG key.")] = 0,
+    seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
+    out: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option(help="Run folder name (default <task>-<model>-s<seed>).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its latest checkpoint.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")] = False,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate.", rich_help_panel=_OPTIM)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per optimiser step.", rich_help_panel=_OPTIM)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam or rmsprop (Graves' form).", rich_help_panel=_OPTIM)] = None,
+    clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient's global norm (0: off).", rich_help_panel=_OPTIM)] = None,
+    clip_value: Annotated[Optional[float], typer.Option(help="Clip each gradient component (0: off).", rich_help_panel=_OPTIM)] = None,
+    steps_per_call: Annotated[Optional[int], typer.Option(help="Optimiser steps per compiled call.", rich_help_panel=_OPTIM)] = None,
+    report_every: Annotated[Optional[int], typer.Option(help="Steps between reports and checkpoints.", rich_help_panel=_OPTIM)] = None,
+    eval_batch_size: Annotated[Optional[int], typer.Option(help="Sequences in the held-out batch.", rich_help_panel=_OPTIM)] = None,
+    heads: Annotated[Optional[int], typer.Option(help="Read/write head pairs.", rich_help_panel=_MODEL)] = None,
+    read_heads: Annotated[Optional[int], typer.Option(help="Read heads.", rich_help_panel=_MODEL)] = None,
+    write_heads: Annotated[Optional[int], typer.Option(help="Write heads.", rich_help_panel=_MODEL)] = None,
+    memory: Annotated[Optional[str], typer.Option(help="Memory ROWSxWIDTH, such as 128x20.", rich_help_panel=_MODEL)] = None,
+    controller_size: Annotated[Optional[str], typer.Option(help="NTM controller layers: 100, 2x100 or 128,64.", rich_help_panel=_MODEL)] = None,
+    lstm_size: Annotated[Optional[str], typer.Option(help="LSTM baseline layers x size, such as 3x256.", rich_help_panel=_MODEL)] = None,
+    memory_init: Annotated[Optional[str], typer.Option(help="constant, learned or random.", rich_help_panel=_MODEL)] = None,
+    shift_range: Annotated[Optional[int], typer.Option(help="Allowed shifts -r..r.", rich_help_panel=_MODEL)] = None,
+    head_clip: Annotated[Optional[float], typer.Option(help="Clip raw head outputs to +/- this (0: off).", rich_help_panel=_MODEL)] = None,
+    width: Width = None,
+    min_length: MinLength = None,
+    max_length: MaxLength = None,
+    min_repeats: MinRepeats = None,
+    max_repeats: MaxRepeats = None,
+    min_items: MinItems = None,
+    max_items: MaxItems = None,
+    item_size: ItemSize = None,
+    order: Order = None,
+    length: Length = None,
+    num_inputs: NumInputs = None,
+    num_outputs: NumOutputs = None,
+) -> None:
+    """Train a model on a task; every report saves metrics and checkpoints in the run folder."""
+    from ntm_cli.config import ConfigError, parse_duration
+    from ntm_cli.models.config import ModelConfigError
+    from ntm_cli.runs import RunError
+    from tasks import TaskConfigError
+
+    try:
+        if sum(x is not None for x in (steps, sequences)) > 1:
+            raise ConfigError("give at most one of --steps and --sequences.")
+        time_limit = parse_duration(time_budget) if time_budget is not None else None
+        if resume is not None:
+            if task is not None:
+                raise ConfigError("--resume continues a run with its own task and settings; give no TASK with it.")
+            session = _resume_session(resume, steps, sequences, time_limit, json_output)
+            run_dirs = [resume]
+        else:
+            if task is None:
+                raise ConfigError("name a task to train (see `ntm tasks`), or --resume a run folder.")
+            if seeds < 1:
+                raise ConfigError(f"--seeds must be at least 1, got {seeds}.")
+            config = _build_config(
+                task, model, controller, preset, seed, steps, sequences, time_limit,
+                task_sizes=given(width=width, min_length=min_length, max_length=max_length, min_repeats=min_repeats,
+                                 max_repeats=max_repeats, min_items=min_items, max_items=max_items,
+                                 item_size=item_size, order=order, length=length, num_inputs=num_inputs,
+                                 num_outputs=num_outputs),
+                optim=dict(lr=lr, batch_size=batch_size, optimizer=optimizer, clip_norm=clip_norm,
+                           clip_value=clip_value, steps_per_call=steps_per_call, report_every=report_every,
+                           eval_batch_size=eval_batch_size),
+                model_options=dict(heads=heads, read_heads=read_heads, write_heads=write_heads, memory=memory,
+                                   controller_size=controller_size, lstm_size=lstm_size, memory_init=memory_init,
+                                   shift_range=shift_range, head_clip=head_clip),
+            )
+            session, run_dirs = _new_session(config, list(range(seed, seed + seeds)), out, name, json_output)
+    except (ConfigError, ModelConfigError, TaskConfigError, RunError) as error:
+        fail(str(error))
+
+    summaries = session.run()
+    if json_output:
+        from ntm_cli.progress import seed_spread
+
+        result = summaries[0] if len(summaries) == 1 else {"runs": summaries, "spread": seed_spread(summaries)}
+        print(json.dumps(result, indent=2))
+    if session.interrupted:
+        for run_dir in run_dirs:
+            error_console.print(
+                f"Interrupted at step {session.loop.step:,}; a checkpoint is saved. "
+                f"Resume with: ntm train --resume {run_dir}", markup=False, soft_wrap=True,
+            )
+        raise typer.Exit(130)
+
+
+def _build_config(task, model, controller, preset, seed, steps, sequences, time_limit, task_sizes, optim, model_options):
+    """The preset's TrainConfig with every override applied and validated."""
+    from experiments.presets import preset_config
+    from ntm_cli.config import TIME_ONLY_STEPS, ConfigError, OptimizerConfig
+    from tasks import canonical_name, make_task
+
+    canonical = canonical_name(task)
+    if model == "lstm" and controller != "lstm":
+        raise ConfigError("--controller applies to the NTM only; the LSTM baseline has none.")
+    config = preset_config(preset, canonical, model, controller, seed)
+    make_task(canonical, **task_sizes)  # validates the sizes
+    batch = optim["batch_size"] if optim["batch_size"] is not None else config.batch_size
+    opt = config.optimizer
+    changes = {}
+    if optim["optimizer"] is not None:
+        changes["name"] = optim["optimizer"]
+    if optim["lr"] is not None:
+        changes["learning_rate"] = optim["lr"]
+    if optim["clip_norm"] is not None:
+        changes["clip_norm"] = optim["clip_norm"] or None
+    if optim["clip_value"] is not None:
+        changes["clip_value"] = optim["clip_value"] or None
+    if changes:
+        opt = OptimizerConfig(**{**dataclasses.asdict(opt), **changes})
+    if steps is not None:
+        budget = steps
+    elif sequences is not None:
+        if sequences < 1:
+            raise ConfigError(f"the budget must be at least one sequence, got {sequences}.")
+        budget = -(-sequences // batch)
+    else:
+        budget = TIME_ONLY_STEPS if time_limit is not None else config.steps
+    steps_per_call = optim["steps_per_call"] or config.steps_per_call
+    report_every = optim["report_every"] or max(config.report_every // steps_per_call, 1) * steps_per_call
+    return dataclasses.replace(
+        config,
+        task_sizes=task_sizes,
+        model=_override_model(config.model, **model_options),
+        optimizer=opt,
+        batch_size=batch,
+        steps=budget,
+        time_limit=time_limit,
+        steps_per_call=steps_per_call,
+        report_every=report_every,
+        eval_batch_size=optim["eval_batch_size"] or config.eval_batch_size,
+    )
+
+
+def _reporter(json_output: bool):
+    from ntm_cli.progress import PlainReporter, RichReporter
+
+    target = error_console if json_output else console
+    return RichReporter(target) if target.is_terminal else PlainReporter(target)
+
+
+def _new_session(config, seeds, out, name, json_output):
+    """Builds the models, then reserves a run folder per seed and writes its config."""
+    from ntm_cli import runs
+    from ntm_cli.train_loop import TrainingSession
+
+    session = TrainingSession(config, seeds, _reporter(json_output))
+    run_dirs = []
+    for seed in seeds:
+        base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
+        run_dir = runs.reserve_run_dir(out, base)
+        runs.write_config(run_dir, dataclasses.replace(config, seed=seed))
+        run_dirs.append(run_dir)
+    session.attach(run_dirs)
+    return session, run_dirs
+
+
+def _resume_session(run_dir, steps, sequences, time_limit, json_output):
+    from ntm_cli import runs
+    from ntm_cli.train_loop import TrainingSession
+
+    if sequences is not None:
+        config = runs.read_config(run_dir)
+        steps = -(-sequences // config.batch_size)
+    return TrainingSession.resume(run_dir, _reporter(json_output), steps=steps, time_limit=time_limit)
+
+
+def eval_command(
+    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    lengths: Annotated[Optional[str], typer.Option(help="Sequence lengths, such as 10,20,30,50,120 (copy, repeat, ngrams).")] = None,
+    items: Annotated[Optional[str], typer.Option(help="Item counts, such as 6,10,15,20 (recall).")] = None,
+    repeats: Annotated[Optional[str], typer.Option(help="Repeat counts, such as 10,20 (repeat).")] = None,
+    batches: Annotated[int, typer.Option(min=1, help="Held-out batches per size.")] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 100,
+    checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
+    json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout.")] = False,
+) -> None:
+    """Evaluate a run's best checkpoint at its training sizes and at longer or larger ones."""
+    from ntm_cli.config import ConfigError, parse_int_list
+    from ntm_cli.runs import RunError
+    from tasks import TaskConfigError
+
+    try:
+        if checkpoint not in ("best", "latest"):
+            raise ConfigError(f"--checkpoint must be best or latest, got {checkpoint!r}.")
+        from ntm_cli import runs
+
+        config = runs.read_config(run)
+        from tasks import make_task
+
+        from ntm_cli.evaluation import evaluate_run, size_variants
+
+        variants = size_variants(
+            make_task(config.task, **config.task_sizes),
+            lengths=parse_int_list(lengths, "--lengths") if lengths else None,
+            items=parse_int_list(items, "--items") if items else None,
+            repeats=parse_int_list(repeats, "--repeats") if repeats else None,
+        )
+        result = evaluate_run(run, variants, batches=batches, batch_size=batch_size, checkpoint=checkpoint)
+    except (ConfigError, TaskConfigError, RunError) as error:
+        fail(str(error))
+    runs.atomic_write_json(run / runs.EVAL, result)
+    if json_output:
+        print(json.dumps(result, indent=2))
+        return
+    from ntm_cli.reporting import eval_table
+
+    console.print(eval_table(result))
+    console.print(f"saved {run / runs.EVAL}", markup=False, soft_wrap=True)
+

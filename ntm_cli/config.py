@@ -1,0 +1,175 @@
+"""Typed, frozen training configuration, its JSON form, and parsers for user-given values.
+
+No JAX here: the CLI builds and validates a config before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Literal
+
+from ntm_cli.models.config import LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+
+OptimizerName = Literal["adam", "rmsprop"]
+
+# The step budget of a run limited by time alone (step numbers are int32 inside the program).
+TIME_ONLY_STEPS = 2_000_000_000
+
+
+class ConfigError(ValueError):
+    """A configuration a user gave that cannot run; the message is one sentence."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """The optimiser and its gradient clipping (see `training.make_optimizer`)."""
+
+    name: OptimizerName = "adam"  # adam, or rmsprop in the Graves (2013) form
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # rmsprop only
+    clip_value: float | None = None  # clip every gradient component to +/- this (the paper: 10)
+    clip_norm: float | None = None  # clip the gradient's global norm to this (Collier, DNC: 50)
+
+    def __post_init__(self) -> None:
+        _check(self.name in ("adam", "rmsprop"), f"optimizer must be 'adam' or 'rmsprop', got {self.name!r}.")
+        _check(
+            math.isfinite(self.learning_rate) and self.learning_rate > 0,
+            f"learning rate must be a positive number, got {self.learning_rate}.",
+        )
+        _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}.")
+        for name in ("clip_value", "clip_norm"):
+            value = getattr(self, name)
+            _check(value is None or value > 0, f"{name.replace('_', ' ')} must be positive, got {value}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run; saved as the run's config.json."""
+
+    task: str  # canonical task name
+    task_sizes: dict[str, int]  # size overrides on the task's paper defaults
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    preset: str = "fast"  # the preset this came from (for the record)
+    batch_size: int = 32
+    steps: int = 1000  # optimiser steps in the budget (a time budget may stop sooner)
+    time_limit: float | None = None  # seconds of training; stops at the first report after it
+    seed: int = 0
+    steps_per_call: int = 10  # optimiser steps per jitted call (an outer lax.scan)
+    report_every: int = 100  # steps between reports, evaluations and checkpoints
+    eval_batch_size: int = 256  # sequences in the fixed held-out batch
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
+        _check(self.steps >= 1, f"the budget must be at least one step, got {self.steps}.")
+        _check(self.steps <= TIME_ONLY_STEPS, f"the budget can be at most {TIME_ONLY_STEPS:,} steps, got {self.steps:,}.")
+        _check(self.time_limit is None or self.time_limit > 0, f"the time budget must be positive, got {self.time_limit}.")
+        _check(self.steps_per_call >= 1, f"steps per call must be at least 1, got {self.steps_per_call}.")
+        _check(self.report_every >= 1, f"report interval must be at least 1 step, got {self.report_every}.")
+        _check(
+            self.report_every % self.steps_per_call == 0,
+            f"the report interval ({self.report_every}) must be a multiple of steps per call ({self.steps_per_call}).",
+        )
+        _check(self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}.")
+        _check(self.seed >= 0, f"seed must be 0 or more, got {self.seed}.")
+
+    @property
+    def model_label(self) -> str:
+        """'ntm-lstm', 'ntm-ff' or 'lstm'."""
+        return model_label(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; `from_dict` inverts it."""
+        model = dataclasses.asdict(self.model)
+        model["kind"] = self.model.kind
+        return {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "optimizer")},
+            "model": model,
+            "optimizer": dataclasses.asdict(self.optimizer),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuilds a config from `to_dict`'s form; raises ConfigError if it is not one."""
+        try:
+            model = dict(data["model"])
+            kind = model.pop("kind")
+            if kind == "ntm":
+                model["controller_sizes"] = tuple(model["controller_sizes"])
+                model_config: ModelConfig = NTMConfig(**model)
+            elif kind == "lstm":
+                model_config = LSTMConfig(**model)
+            else:
+                raise ConfigError(f"unknown model kind {kind!r}.")
+            fields = {f.name for f in dataclasses.fields(cls)} - {"model", "optimizer"}
+            return cls(
+                model=model_config,
+                optimizer=OptimizerConfig(**data["optimizer"]),
+                **{k: v for k, v in data.items() if k in fields},
+            )
+        except (KeyError, TypeError, ModelConfigError) as error:
+            raise ConfigError(f"the saved config is not a valid training config ({error}).") from error
+
+
+def model_label(model: ModelConfig) -> str:
+    """'ntm-lstm', 'ntm-ff' or 'lstm'."""
+    return f"ntm-{model.controller}" if isinstance(model, NTMConfig) else "lstm"
+
+
+# --- parsers for values users type ---------------------------------------------------------------
+
+
+def parse_memory(text: str) -> tuple[int, int]:
+    """'128x20' -> (128, 20): rows N by width M."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    _check(match is not None, f"memory must be written ROWSxWIDTH, such as 128x20, got {text!r}.")
+    rows, width = int(match.group(1)), int(match.group(2))
+    _check(rows >= 1 and width >= 1, f"memory rows and width must be at least 1, got {text!r}.")
+    return rows, width
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """'100' -> (100,); '2x100' -> (100, 100); '128,64' -> (128, 64)."""
+    text = text.strip()
+    repeated = re.fullmatch(r"(\d+)\s*[xX]\s*(\d+)", text)
+    if repeated:
+        sizes = (int(repeated.group(2)),) * int(repeated.group(1))
+    elif re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
+        sizes = tuple(int(part) for part in text.split(","))
+    else:
+        raise ConfigError(f"layer sizes must be written like 100, 2x100 or 128,64, got {text!r}.")
+    _check(len(sizes) >= 1 and all(s >= 1 for s in sizes), f"layer sizes must be at least 1, got {text!r}.")
+    return sizes
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '5m', '1h30m' -> seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
+        _check(
+            bool(parts) and "".join(a + b for a, b in parts) == text,
+            f"a duration must look like 90s, 5m or 1h30m, got {text!r}.",
+        )
+        seconds = sum(float(value) * {"h": 3600, "m": 60, "s": 1}[unit] for value, unit in parts)
+    _check(seconds > 0, f"a duration must be positive, got {text!r}.")
+    return seconds
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """'10,20,30' -> [10, 20, 30], each at least 1."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} must be whole numbers separated by commas, got {text!r}.") from None
+    _check(bool(values) and all(v >= 1 for v in values), f"{what} must be positive whole numbers, got {text!r}.")
+    return values

@@ -1,0 +1,111 @@
+"""Evaluation of a run's checkpoint on many held-out batches, at training and generalisation sizes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ntm_cli import runs
+from ntm_cli.config import ConfigError
+from ntm_cli.train_loop import load_checkpoint
+from ntm_cli.training import EVAL_KEY_SEED, Trainer, sequence_metrics
+from tasks.base import Task
+
+
+def size_variants(
+    task: Task, lengths: list[int] | None = None, items: list[int] | None = None, repeats: list[int] | None = None
+) -> dict[str, Task]:
+    """'training sizes' plus the sizes asked for, or the task's own generalisation sizes if none.
+
+    Raises:
+      ConfigError: an option that does not apply to the task (for example --items on copy).
+    """
+    variants: dict[str, Task] = {"training sizes": task}
+    name = task.name
+    given = {"--lengths": lengths, "--items": items, "--repeats": repeats}
+    applies = {
+        "copy": {"--lengths"},
+        "repeat-copy": {"--lengths", "--repeats"},
+        "associative-recall": {"--items"},
+        "dynamic-ngrams": {"--lengths"},
+        "priority-sort": set(),
+    }[name]
+    wrong = [flag for flag, value in given.items() if value and flag not in applies]
+    if wrong:
+        takes = ", ".join(sorted(applies)) or "no size options"
+        raise ConfigError(f"{', '.join(wrong)} does not apply to task {name}, which takes {takes}.")
+    if not any(given.values()):
+        return variants | task.generalisation_variants()
+    if name == "copy":
+        variants |= {f"length {n}": task.variant(min_length=n, max_length=n) for n in lengths}
+    elif name == "dynamic-ngrams":
+        variants |= {f"length {n}": task.variant(length=n) for n in lengths}
+    elif name == "associative-recall":
+        variants |= {f"{n} items": task.variant(min_items=n, max_items=n) for n in items}
+    elif name == "repeat-copy":
+        for length in lengths or [task.max_length]:
+            for n in repeats or [task.max_repeats]:
+                variants[f"length {length}, repeats {n}"] = task.variant(
+                    min_length=length, max_length=length, min_repeats=n, max_repeats=n
+                )
+    return variants
+
+
+def evaluate_run(
+    run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
+    checkpoint: str = "best",
+) -> dict[str, Any]:
+    """Cost and bit errors of a run's checkpoint on `batches` held-out batches per size.
+
+    The held-out batches come from fixed keys (distinct from any training data), the same for
+    every run, so runs are compared on the same sequences.
+
+    Returns:
+      A dict for eval.json: the run, the checkpoint's step, and per size the mean cost and bit
+      errors per sequence, the cost's standard error, the chance-level and floor costs.
+    """
+    config = runs.read_config(run_dir)
+    trainer = Trainer(config, [config.seed])
+    path = runs.checkpoint_path(run_dir, checkpoint)
+    if checkpoint == "best" and not path.is_file():
+        path = runs.checkpoint_path(run_dir, "latest")
+    template = jax.tree.map(lambda x: x[0], trainer.initial_state())
+    state, meta = load_checkpoint(path, template)
+    rest = jax.tree.map(lambda x: x[0], trainer.rest)
+    variants = variants if variants is not None else size_variants(trainer.task)
+
+    results = []
+    for label, task in variants.items():
+        @jax.jit
+        def metrics(key, task=task):
+            batch = task.sample(key, batch_size)
+            return sequence_metrics(trainer.apply(state.params, rest, batch.inputs), batch.targets, batch.mask)
+
+        base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
+        cost, errors = zip(*(metrics(jax.random.fold_in(base, b)) for b in range(batches)))
+        cost, errors = np.concatenate([np.asarray(c) for c in cost]), np.concatenate([np.asarray(e) for e in errors])
+        results.append({
+            "label": label,
+            "sizes": task.sizes(),
+            "T": task.max_time,
+            "sequences": int(cost.size),
+            "cost": float(cost.mean()),
+            "cost_se": float(cost.std(ddof=1) / math.sqrt(cost.size)) if cost.size > 1 else 0.0,
+            "bit_errors": float(errors.mean()),
+            "chance_cost": task.chance_cost,
+            "floor_cost": task.floor_cost(),
+        })
+    return {
+        "run_dir": str(run_dir),
+        "task": config.task,
+        "model": config.model_label,
+        "seed": config.seed,
+        "checkpoint": path.stem,
+        "step": int(meta["step"]),
+        "sequences_trained": int(meta["step"]) * config.batch_size,
+        "results": results,
+    }

@@ -1,0 +1,144 @@
+"""Training progress for people: a live Rich progress bar in a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ntm_cli.config import TIME_ONLY_STEPS
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def describe_config(info: dict[str, Any]) -> str:
+    """One line naming what is being trained."""
+    config = info["config"]
+    seeds = ", ".join(str(s) for s in info["seeds"])
+    if config.steps >= TIME_ONLY_STEPS:
+        budget = f"for {config.time_limit:g} s"
+    else:
+        budget = f"{config.steps:,} steps" + (f" or {config.time_limit:g} s" if config.time_limit else "")
+    start = f", resuming at step {info['start_step']:,}" if info["start_step"] else ""
+    return (
+        f"Training {config.model_label} on {config.task} ({config.preset} preset; seed {seeds}; "
+        f"{info['params']:,} parameters; batch {config.batch_size}; {budget}{start})"
+    )
+
+
+def record_line(seed: int, record: dict[str, Any]) -> str:
+    """One report as a plain line."""
+    speed = record["sequences_per_second"]
+    return (
+        f"seed {seed} step {record['step']:>7,} seq {record['sequences']:>9,} "
+        f"train {_fmt(record['train_cost'])} held-out {_fmt(record['eval_cost'])} bits/seq, "
+        f"{_fmt(record['eval_bit_errors'])} bit errors, "
+        f"{'-' if speed is None else f'{speed:,.0f}'} seq/s, {record['wall_time']:.1f} s"
+        + (f", {record['skipped_updates']} skipped" if record["skipped_updates"] else "")
+    )
+
+
+def summary_table(summaries: list[dict[str, Any]]) -> Table:
+    """Each seed's final figures, and their mean and spread when there are several."""
+    table = Table(title="Held-out cost in bits per sequence", title_justify="left")
+    for name in ("seed", "steps", "sequences", "final cost", "best cost", "bit errors", "seq/s", "time (s)", "status"):
+        table.add_column(name, justify="left" if name == "status" else "right")
+    for s in summaries:
+        table.add_row(
+            str(s["seed"]), f"{s['steps']:,}", f"{s['sequences']:,}", _fmt(s["final_eval_cost"]),
+            _fmt(s["best_eval_cost"]), _fmt(s["final_eval_bit_errors"]),
+            "-" if s["sequences_per_second"] is None else f"{s['sequences_per_second']:,.0f}",
+            f"{s['wall_time']:.1f}", s["status"],
+        )
+    spread = seed_spread(summaries)
+    if spread:
+        table.caption = (
+            f"over {spread['seeds']} seeds: final cost mean {spread['mean']:.3f}, "
+            f"s.d. {spread['std']:.3f}, min {spread['min']:.3f}, max {spread['max']:.3f}"
+        )
+    return table
+
+
+def seed_spread(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Mean, s.d., min and max of the final held-out cost across seeds (None for one seed)."""
+    costs = [s["final_eval_cost"] for s in summaries if s["final_eval_cost"] is not None]
+    if len(summaries) < 2 or not costs:
+        return None
+    return {
+        "seeds": len(costs),
+        "mean": statistics.fmean(costs),
+        "std": statistics.stdev(costs) if len(costs) > 1 else 0.0,
+        "min": min(costs),
+        "max": max(costs),
+    }
+
+
+class PlainReporter:
+    """A line per report (for logs, pipes and --json runs, where it goes to stderr)."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console = console
+        self.quiet = quiet
+        self.seeds: list[int] = []
+
+    def start(self, info: dict[str, Any]) -> None:
+        self.seeds = info["seeds"]
+        if not self.quiet:
+            self.console.print(describe_config(info), markup=False, soft_wrap=True)
+            for run_dir in info["run_dirs"]:
+                self.console.print(f"run folder: {run_dir}", markup=False, soft_wrap=True)
+
+    def report(self, records: list[dict[str, Any]]) -> None:
+        if not self.quiet:
+            for seed, record in zip(self.seeds, records):
+                self.console.print(record_line(seed, record), markup=False, soft_wrap=True)
+
+    def finish(self, summaries: list[dict[str, Any]]) -> None:
+        if not self.quiet:
+            self.console.print(summary_table(summaries))
+
+
+class RichReporter(PlainReporter):
+    """A live progress bar with the latest training and held-out cost, for terminals."""
+
+    def __init__(self, console: Console):
+        super().__init__(console)
+        self.progress: Progress | None = None
+        self.task_id = None
+
+    def start(self, info: dict[str, Any]) -> None:
+        super().start(info)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("held-out {task.fields[eval]} bits/seq, train {task.fields[train]}, {task.fields[speed]} seq/s"),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )
+        config = info["config"]
+        self.task_id = self.progress.add_task(
+            "steps", total=None if config.steps >= TIME_ONLY_STEPS else config.steps,
+            completed=info["start_step"], eval="-", train="-", speed="-",
+        )
+        self.progress.start()
+
+    def report(self, records: list[dict[str, Any]]) -> None:
+        if self.progress is None:
+            return
+        costs = [r["eval_cost"] for r in records]
+        train = [r["train_cost"] for r in records if r["train_cost"] is not None]
+        speed = records[0]["sequences_per_second"]
+        self.progress.update(
+            self.task_id, completed=records[0]["step"],
+            eval=_fmt(sum(costs) / len(costs)),
+            train=_fmt(sum(train) / len(train)) if train else "-",
+            speed="-" if speed is None else f"{speed * len(records):,.0f}",
+        )
+
+    def finish(self, summaries: list[dict[str, Any]]) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.console.print(summary_table(summaries))

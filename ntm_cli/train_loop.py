@@ -1,0 +1,285 @@
+"""The host loop: runs compiled chunks, reports, evaluates, checkpoints, resumes, handles Ctrl-C.
+
+Each seed has its own run folder; seeds trained together share one compiled program. Reports
+fall on multiples of `report_every` (itself a multiple of the chunk size), and every report
+writes a metrics line, the latest checkpoint (and the best one when the held-out cost improves)
+and the summary. A checkpoint holds the training state and the running sums of the current
+report interval, so a resumed run reports exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from ntm_cli import runs
+from ntm_cli.config import TrainConfig
+from ntm_cli.runs import RunError
+from ntm_cli.training import TrainState, Trainer
+
+
+class Reporter(Protocol):
+    """Where progress goes: a Rich progress bar, plain lines, or nothing."""
+
+    def start(self, info: dict[str, Any]) -> None: ...
+
+    def report(self, records: list[dict[str, Any]]) -> None: ...
+
+    def finish(self, summaries: list[dict[str, Any]]) -> None: ...
+
+
+@dataclasses.dataclass
+class RunProgress:
+    """Host-side counters of one seed's run, saved in its checkpoints."""
+
+    run_dir: Path
+    best_eval_cost: float = math.inf
+    best_step: int = -1
+    last_eval_cost: float = math.nan
+    last_eval_bit_errors: float = math.nan
+
+
+@dataclasses.dataclass
+class LoopState:
+    """Counters shared by the seeds trained together."""
+
+    step: int = 0
+    wall_time: float = 0.0  # seconds spent training (compiled calls), over all sessions
+    # Running sums since the last report, per seed: cost, bit errors, steps.
+    pending_cost: np.ndarray | None = None
+    pending_errors: np.ndarray | None = None
+    pending_steps: int = 0
+    interval_time: float = 0.0
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+
+
+def _seed_slice(tree: Any, index: int) -> Any:
+    return jax.tree.map(lambda x: np.asarray(x[index]), tree)
+
+
+def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, progress: RunProgress) -> None:
+    """Writes seed `index`'s state and counters to `path`, atomically."""
+    leaves = jax.tree.leaves(_seed_slice(state, index))
+    payload = {
+        "leaves": {str(i): leaf for i, leaf in enumerate(leaves)},
+        "meta": {
+            "step": loop.step,
+            "wall_time": loop.wall_time,
+            "pending_cost": float(loop.pending_cost[index]),
+            "pending_errors": float(loop.pending_errors[index]),
+            "pending_steps": loop.pending_steps,
+            "interval_time": loop.interval_time,
+            "best_eval_cost": progress.best_eval_cost,
+            "best_step": progress.best_step,
+            "last_eval_cost": progress.last_eval_cost,
+            "last_eval_bit_errors": progress.last_eval_bit_errors,
+        },
+    }
+    runs.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
+
+
+def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[str, Any]]:
+    """Reads a one-seed checkpoint into the structure of `template` (one seed, no seed axis).
+
+    Raises:
+      RunError: the file is missing, corrupt, or holds a state of another shape (another config).
+    """
+    if not path.is_file():
+        raise RunError(f"{path} does not exist; the run has no checkpoint to resume from.")
+    try:
+        payload = serialization.msgpack_restore(path.read_bytes())
+        leaves, meta = payload["leaves"], payload["meta"]
+    except Exception as error:  # msgpack raises several unrelated types on bad bytes
+        raise RunError(f"the checkpoint {path} is corrupt and cannot be read ({type(error).__name__}).") from None
+    expected, treedef = jax.tree.flatten(template)
+    if len(leaves) != len(expected):
+        raise RunError(f"the checkpoint {path} does not match the run's configuration.")
+    restored = []
+    for i, want in enumerate(expected):
+        got = np.asarray(leaves[str(i)])
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise RunError(f"the checkpoint {path} does not match the run's configuration.")
+        restored.append(jnp.asarray(got, dtype=want.dtype))
+    return jax.tree.unflatten(treedef, restored), meta
+
+
+# --- the loop ---------------------------------------------------------------------------------------
+
+
+class TrainingSession:
+    """Trains one TrainConfig for one or more seeds, each in its own run folder."""
+
+    def __init__(self, config: TrainConfig, seeds: list[int], reporter: Reporter):
+        """Builds and initialises the models; `attach` then names the run folders."""
+        self.config = config
+        self.seeds = seeds
+        self.reporter = reporter
+        self.trainer = Trainer(config, seeds)
+        self.state = self.trainer.initial_state()
+        self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)))
+        self.progress: list[RunProgress] = []
+        self.interrupted = False
+
+    def attach(self, run_dirs: list[Path]) -> None:
+        """The run folders (one per seed, in order) that reports and checkpoints go to."""
+        if len(run_dirs) != len(self.seeds):
+            raise ValueError("one run folder per seed")
+        self.progress = [RunProgress(run_dir) for run_dir in run_dirs]
+
+    @classmethod
+    def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None):
+        """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget)."""
+        config = runs.read_config(run_dir)
+        if steps is not None or time_limit is not None:
+            config = dataclasses.replace(
+                config,
+                steps=steps if steps is not None else config.steps,
+                time_limit=time_limit if time_limit is not None else config.time_limit,
+            )
+        session = cls(config, [config.seed], reporter)
+        session.attach([run_dir])
+        one_seed = jax.tree.map(lambda x: x[0], session.state)
+        restored, meta = load_checkpoint(runs.checkpoint_path(run_dir, "latest"), one_seed)
+        session.state = jax.tree.map(lambda x: x[None], restored)
+        session.loop = LoopState(
+            step=int(meta["step"]),
+            wall_time=float(meta["wall_time"]),
+            pending_cost=np.array([meta["pending_cost"]]),
+            pending_errors=np.array([meta["pending_errors"]]),
+            pending_steps=int(meta["pending_steps"]),
+            interval_time=float(meta["interval_time"]),
+        )
+        progress = session.progress[0]
+        progress.best_eval_cost = float(meta["best_eval_cost"])
+        progress.best_step = int(meta["best_step"])
+        progress.last_eval_cost = float(meta["last_eval_cost"])
+        progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
+        runs.truncate_metrics(run_dir, session.loop.step)
+        if steps is not None:
+            runs.write_config(run_dir, config)
+        return session
+
+    # --- reporting helpers ------------------------------------------------------------------
+
+    def _record(self, index: int, eval_cost: float, eval_errors: float) -> dict[str, Any]:
+        loop = self.loop
+        steps = loop.pending_steps
+        sequences = steps * self.config.batch_size
+        return {
+            "step": loop.step,
+            "sequences": loop.step * self.config.batch_size,
+            "train_cost": float(loop.pending_cost[index]) / steps if steps else None,
+            "train_bit_errors": float(loop.pending_errors[index]) / steps if steps else None,
+            "eval_cost": eval_cost,
+            "eval_bit_errors": eval_errors,
+            "wall_time": round(loop.wall_time, 3),
+            "sequences_per_second": round(sequences / loop.interval_time, 1) if loop.interval_time > 0 else None,
+            "skipped_updates": int(self.state.skipped[index]),
+        }
+
+    def summary(self, index: int, status: str) -> dict[str, Any]:
+        progress, loop = self.progress[index], self.loop
+        return {
+            "status": status,
+            "run_dir": str(progress.run_dir),
+            "task": self.config.task,
+            "model": self.config.model_label,
+            "preset": self.config.preset,
+            "seed": self.seeds[index],
+            "params": self.trainer.params_count(),
+            "steps": loop.step,
+            "budget_steps": self.config.steps,
+            "sequences": loop.step * self.config.batch_size,
+            "final_eval_cost": _finite_or_none(progress.last_eval_cost),
+            "final_eval_bit_errors": _finite_or_none(progress.last_eval_bit_errors),
+            "best_eval_cost": _finite_or_none(progress.best_eval_cost),
+            "best_step": progress.best_step if progress.best_step >= 0 else None,
+            "wall_time": round(loop.wall_time, 3),
+            "compile_seconds": round(self.trainer.compile_seconds, 3),
+            "sequences_per_second": round(loop.step * self.config.batch_size / loop.wall_time, 1)
+            if loop.wall_time > 0 else None,
+            "skipped_updates": int(self.state.skipped[index]),
+        }
+
+    def _report(self, status: str = "running") -> None:
+        eval_cost, eval_errors = (np.asarray(x) for x in self.trainer.evaluate(self.state.params))
+        records = []
+        for i, progress in enumerate(self.progress):
+            record = self._record(i, float(eval_cost[i]), float(eval_errors[i]))
+            records.append(record)
+            runs.append_metrics(progress.run_dir, record)
+            progress.last_eval_cost, progress.last_eval_bit_errors = record["eval_cost"], record["eval_bit_errors"]
+            improved = record["eval_cost"] < progress.best_eval_cost
+            if improved:
+                progress.best_eval_cost, progress.best_step = record["eval_cost"], self.loop.step
+        self.loop.pending_cost[:] = 0.0
+        self.loop.pending_errors[:] = 0.0
+        self.loop.pending_steps = 0
+        self.loop.interval_time = 0.0
+        for i, progress in enumerate(self.progress):
+            self._save(i, status, best=progress.best_step == self.loop.step)
+        self.reporter.report(records)
+
+    def _save(self, index: int, status: str, best: bool = False) -> None:
+        progress = self.progress[index]
+        save_checkpoint(runs.checkpoint_path(progress.run_dir, "latest"), self.state, index, self.loop, progress)
+        if best:
+            save_checkpoint(runs.checkpoint_path(progress.run_dir, "best"), self.state, index, self.loop, progress)
+        runs.atomic_write_json(progress.run_dir / runs.SUMMARY, self.summary(index, status))
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> list[dict[str, Any]]:
+        """Trains until the step or time budget is spent, or Ctrl-C; returns each seed's summary."""
+        config, loop = self.config, self.loop
+        k = config.steps_per_call
+        self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count(),
+                             "run_dirs": [p.run_dir for p in self.progress], "start_step": loop.step})
+        try:
+            if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
+                self._report()  # the untrained model: the curve's first point
+            self.trainer.compile(self.state)
+            while loop.step < config.steps and not self._out_of_time():
+                started = time.perf_counter()
+                state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
+                active = np.asarray(metrics.active[0])
+                cost, errors = np.asarray(metrics.cost), np.asarray(metrics.bit_errors)  # waits for the chunk
+                elapsed = time.perf_counter() - started
+                self.state = state
+                loop.pending_cost += (cost * active).sum(axis=1)
+                loop.pending_errors += (errors * active).sum(axis=1)
+                loop.pending_steps += int(active.sum())
+                loop.step = min(loop.step + k, config.steps)
+                loop.wall_time += elapsed
+                loop.interval_time += elapsed
+                if loop.step % config.report_every == 0 or loop.step >= config.steps:
+                    self._report()
+            if loop.pending_steps:
+                self._report()  # a time budget ended between reports
+            status = "finished"
+        except KeyboardInterrupt:
+            self.interrupted = True
+            status = "interrupted"
+        summaries = []
+        for i in range(len(self.seeds)):
+            self._save(i, status)
+            summaries.append(self.summary(i, status))
+        self.reporter.finish(summaries)
+        return summaries
+
+    def _out_of_time(self) -> bool:
+        return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -1,0 +1,195 @@
+"""Training: one compiled program runs several optimiser steps for several seeds at once.
+
+The jitted chunk samples each step's batch from `fold_in(data_key, step)`, runs forward and
+backward, and updates, K steps per call (an outer `lax.scan`), `vmap`ped over seeds. Shapes
+never change, so a run compiles the chunk once; it is compiled ahead of time, so that a call
+with other input types fails loudly instead of silently recompiling.
+
+Keys: one root key per seed, `jax.random.key(seed)`, split by purpose with `fold_in`:
+0 initialises the model, 1 draws the training data (then `fold_in` the step). The held-out
+batch comes from a fixed key shared by every run, so all models are scored on the same data.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from ntm_cli.config import OptimizerConfig, TrainConfig
+from ntm_cli.models import build_model
+from tasks import make_task
+from tasks.base import Batch, Task
+
+LN2 = math.log(2.0)
+EVAL_KEY_SEED = 20141020  # the held-out batch's key (the NTM paper's arXiv date)
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training, each leaf with a leading seed axis `[S, ...]`."""
+
+    params: Any  # nnx.State of the model's nnx.Param leaves
+    opt_state: Any  # the optax state
+    skipped: jax.Array  # [S] int32: updates skipped for a non-finite loss or gradient
+
+
+class ChunkMetrics(NamedTuple):
+    """Per-step training metrics of one chunk, `[S, K]`."""
+
+    cost: jax.Array  # bits per sequence, mean over the batch
+    bit_errors: jax.Array  # wrong bits per sequence (outputs thresholded at 0.5)
+    active: jax.Array  # whether the step was within the budget
+
+
+def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
+    """Clipping (element-wise, then global norm, where set), then Adam or Graves' RMSProp.
+
+    Graves (2013) RMSProp: n = 0.95 n + 0.05 g^2, m = 0.95 m + 0.05 g,
+    update = 0.9 update - lr g / sqrt(n - m^2 + 1e-4): centred, eps inside the square root,
+    statistics starting at zero.
+    """
+    parts = []
+    if config.clip_value is not None:
+        parts.append(optax.clip(config.clip_value))
+    if config.clip_norm is not None:
+        parts.append(optax.clip_by_global_norm(config.clip_norm))
+    if config.name == "adam":
+        parts.append(optax.adam(config.learning_rate))
+    else:
+        parts.append(
+            optax.rmsprop(
+                config.learning_rate, decay=0.95, eps=1e-4, initial_scale=0.0,
+                eps_in_sqrt=True, centered=True, momentum=config.momentum,
+            )
+        )
+    return optax.chain(*parts)
+
+
+def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Cost and bit errors per sequence.
+
+    Args:
+      logits: `[T, B, out]`.
+      targets: `[T, B, out]` in {0, 1}.
+      mask: `[T, B]`.
+
+    Returns:
+      cost `[B]`: binary cross-entropy in bits summed over the scored target bits;
+      bit_errors `[B]`: scored bits where (logit > 0) differs from the target.
+    """
+    bits = optax.sigmoid_binary_cross_entropy(logits, targets) / LN2  # [T, B, out]
+    cost = jnp.sum(bits * mask[..., None], axis=(0, 2))
+    wrong = (logits > 0) != (targets > 0.5)
+    errors = jnp.sum(wrong * mask[..., None], axis=(0, 2))
+    return cost, errors
+
+
+def eval_batch(task: Task, batch_size: int) -> Batch:
+    """The fixed held-out batch for a task: the same for every seed, model and run."""
+    return task.sample(jax.random.key(EVAL_KEY_SEED), batch_size)
+
+
+class Trainer:
+    """The compiled pieces of one training configuration, for S seeds trained together.
+
+    Attributes:
+      task: the task being trained.
+      graphdef: the model's structure; parameters live in TrainState.
+      rest: the model's non-trainable state (the fixed initial memory), `[S, ...]`.
+    """
+
+    def __init__(self, config: TrainConfig, seeds: list[int]):
+        self.config = config
+        self.seeds = list(seeds)
+        self.task = make_task(config.task, **config.task_sizes)
+        self.optimizer = make_optimizer(config.optimizer)
+        roots = [jax.random.key(seed) for seed in self.seeds]
+        self.data_keys = jnp.stack([jax.random.fold_in(root, 1) for root in roots])
+
+        params, rests = [], []
+        for root in roots:
+            model = build_model(config.model, self.task.input_size, self.task.output_size, jax.random.fold_in(root, 0))
+            self.graphdef, p, r = nnx.split(model, nnx.Param, ...)
+            params.append(p)
+            rests.append(r)
+        self.rest = jax.tree.map(lambda *xs: jnp.stack(xs), *rests)
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
+        self._initial = TrainState(
+            params=stacked,
+            opt_state=jax.vmap(self.optimizer.init)(stacked),
+            skipped=jnp.zeros((len(self.seeds),), jnp.int32),
+        )
+        self.eval_data = eval_batch(self.task, config.eval_batch_size)
+        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, None, None)))
+        self._evaluate = jax.jit(jax.vmap(self._evaluate_one, in_axes=(0, 0, None)))
+        self._compiled_chunk = None
+        self.compile_seconds = 0.0
+
+    # --- pure functions (one seed) ------------------------------------------------------------
+
+    def apply(self, params: Any, rest: Any, inputs: jax.Array) -> jax.Array:
+        """The model's logits `[T, B, out]` for one seed's parameters."""
+        return nnx.merge(self.graphdef, params, rest)(inputs)
+
+    def _loss(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
+        cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
+        return jnp.mean(cost), jnp.mean(errors)
+
+    def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, first_step: jax.Array, end_step: jax.Array):
+        """K optimiser steps from `first_step`; steps at or past `end_step` change nothing."""
+
+        def one_step(carry: TrainState, step: jax.Array):
+            batch = self.task.sample(jax.random.fold_in(data_key, step), self.config.batch_size)
+            (cost, errors), grads = jax.value_and_grad(self._loss, has_aux=True)(carry.params, rest, batch)
+            updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
+            params = optax.apply_updates(carry.params, updates)
+            finite = jnp.isfinite(cost) & jnp.all(
+                jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+            )
+            active = step < end_step
+            keep = finite & active  # a non-finite step leaves parameters and optimiser untouched
+            choose = lambda new, old: jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
+            carry = TrainState(
+                params=choose(params, carry.params),
+                opt_state=choose(opt_state, carry.opt_state),
+                skipped=carry.skipped + (active & ~finite).astype(jnp.int32),
+            )
+            return carry, ChunkMetrics(cost, errors, active)
+
+        steps = first_step + jnp.arange(self.config.steps_per_call, dtype=jnp.int32)
+        return jax.lax.scan(one_step, state, steps)
+
+    def _evaluate_one(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
+        cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
+        return jnp.mean(cost), jnp.mean(errors)
+
+    # --- the host side ------------------------------------------------------------------------
+
+    def initial_state(self) -> TrainState:
+        return self._initial
+
+    def compile(self, state: TrainState) -> None:
+        """Compiles the training chunk ahead of time and records how long that took."""
+        start = time.perf_counter()
+        args = (state, self.rest, self.data_keys, jnp.int32(0), jnp.int32(0))
+        self._compiled_chunk = self._chunk.lower(*args).compile()
+        self.compile_seconds = time.perf_counter() - start
+
+    def train_chunk(self, state: TrainState, first_step: int, end_step: int) -> tuple[TrainState, ChunkMetrics]:
+        """Runs steps first_step .. first_step + K - 1 (those before end_step) for every seed."""
+        if self._compiled_chunk is None:
+            self.compile(state)
+        return self._compiled_chunk(state, self.rest, self.data_keys, jnp.int32(first_step), jnp.int32(end_step))
+
+    def evaluate(self, params: Any, batch: Batch | None = None) -> tuple[jax.Array, jax.Array]:
+        """Mean cost and bit errors per sequence `[S]` on a batch (default: the held-out one)."""
+        return self._evaluate(params, self.rest, self.eval_data if batch is None else batch)
+
+    def params_count(self) -> int:
+        """Trainable parameters of one seed's model."""
+        return sum(x[0].size for x in jax.tree.leaves(self._initial.params))

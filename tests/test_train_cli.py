@@ -1,0 +1,186 @@
+"""`ntm train` and `ntm eval` through CliRunner: run folders, exact resume, Ctrl-C, bad input."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ntm_cli import runs
+from ntm_cli.cli import app
+from ntm_cli.training import Trainer
+
+runner = CliRunner()
+TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
+        "--report-every", "10", "--eval-batch-size", "16"]
+
+
+def train(tmp_path, *args):
+    return runner.invoke(app, ["train", "copy", *TINY, "--out", str(tmp_path), *args])
+
+
+def _comparable(records):
+    """Metrics without the timing fields, which differ between runs of the same computation."""
+    return [{k: v for k, v in r.items() if k not in ("wall_time", "sequences_per_second")} for r in records]
+
+
+def test_train_writes_a_complete_run_folder(tmp_path):
+    result = train(tmp_path, "--steps", "30", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # stdout holds the JSON and nothing else
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    assert summary["run_dir"] == str(run_dir) and summary["status"] == "finished"
+    assert summary["steps"] == 30 and summary["sequences"] == 30 and summary["params"] > 0
+    assert "step" in result.stderr  # progress went to stderr
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["config"]["task"] == "copy" and saved["config"]["model"]["memory_rows"] == 8
+    assert saved["config"]["model"]["controller_sizes"] == [16]
+    assert {"jax", "flax", "optax"} <= set(saved["environment"]["versions"]) and "git_commit" in saved["environment"]
+    metrics = runs.read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [0, 10, 20, 30]
+    assert metrics[0]["train_cost"] is None and all(m["train_cost"] > 0 for m in metrics[1:])
+    assert (run_dir / "checkpoints" / "latest.msgpack").is_file() and (run_dir / "checkpoints" / "best.msgpack").is_file()
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    assert summary["best_eval_cost"] == min(m["eval_cost"] for m in metrics)
+    assert not list(run_dir.glob("**/*.tmp"))
+
+
+def test_runs_are_never_overwritten(tmp_path):
+    for _ in range(2):
+        assert train(tmp_path, "--steps", "10").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy-ntm-lstm-s0", "copy-ntm-lstm-s0-1"]
+
+
+def test_sequences_budget_and_named_runs(tmp_path):
+    result = train(tmp_path, "--sequences", "40", "--batch-size", "4", "--name", "mine", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == 10 and summary["sequences"] == 40 and summary["run_dir"].endswith("mine")
+
+
+def test_several_seeds_train_together_and_report_their_spread(tmp_path):
+    result = train(tmp_path, "--steps", "10", "--seed", "5", "--seeds", "2", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [r["seed"] for r in out["runs"]] == [5, 6]
+    assert {p.name for p in tmp_path.iterdir()} == {"copy-ntm-lstm-s5", "copy-ntm-lstm-s6"}
+    costs = [r["final_eval_cost"] for r in out["runs"]]
+    assert out["spread"]["mean"] == pytest.approx(sum(costs) / 2) and out["spread"]["seeds"] == 2
+
+
+def test_resume_continues_exactly(tmp_path):
+    whole = tmp_path / "whole"
+    assert train(whole, "--steps", "40").exit_code == 0
+    parts = tmp_path / "parts"
+    assert train(parts, "--steps", "20").exit_code == 0
+    run_dir = parts / "copy-ntm-lstm-s0"
+    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "40"])
+    assert result.exit_code == 0, result.output
+    assert _comparable(runs.read_metrics(run_dir)) == _comparable(runs.read_metrics(whole / "copy-ntm-lstm-s0"))
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, monkeypatch):
+    whole = tmp_path / "whole"
+    assert train(whole, "--steps", "40").exit_code == 0
+
+    original, calls = Trainer.train_chunk, []
+
+    def interrupted_on_the_fourth_call(self, *args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, "train_chunk", interrupted_on_the_fourth_call)
+    result = train(tmp_path / "cut", "--steps", "40")
+    run_dir = tmp_path / "cut" / "copy-ntm-lstm-s0"
+    assert result.exit_code == 130
+    assert f"Resume with: ntm train --resume {run_dir}" in result.stderr
+    assert "Traceback" not in result.output
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 15  # three chunks of 5 finished
+
+    monkeypatch.setattr(Trainer, "train_chunk", original)
+    assert runner.invoke(app, ["train", "--resume", str(run_dir)]).exit_code == 0
+    assert _comparable(runs.read_metrics(run_dir)) == _comparable(runs.read_metrics(whole / "copy-ntm-lstm-s0"))
+
+
+def test_time_budget_stops_the_run(tmp_path):
+    result = train(tmp_path, "--time", "1s", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "finished" and summary["steps"] > 0 and summary["wall_time"] >= 1.0
+
+
+def test_eval_reports_every_size_and_saves_eval_json(tmp_path):
+    assert train(tmp_path, "--steps", "20").exit_code == 0
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    result = runner.invoke(app, ["eval", str(run_dir), "--lengths", "2,6", "--batches", "2", "--batch-size", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [r["label"] for r in out["results"]] == ["training sizes", "length 2", "length 6"]
+    assert [r["T"] for r in out["results"]] == [7, 5, 13]
+    assert all(r["sequences"] == 16 and r["cost"] > 0 for r in out["results"])
+    assert out["results"][1]["chance_cost"] == 2 * 8
+    assert json.loads((run_dir / "eval.json").read_text()) == out
+    table = runner.invoke(app, ["eval", str(run_dir), "--batches", "1", "--batch-size", "4"], env={"COLUMNS": "150"})
+    assert table.exit_code == 0 and "length 120" in table.stdout and "training sizes" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["train", "nosuchtask"], "Unknown task 'nosuchtask'"),
+        (["train", "copy", "--model", "gru"], "Unknown model 'gru'"),
+        (["train", "copy", "--controller", "rnn"], "Unknown controller 'rnn'"),
+        (["train", "copy", "--preset", "slow"], "Unknown preset 'slow'"),
+        (["train", "copy", "--memory", "128by20"], "memory must be written ROWSxWIDTH"),
+        (["train", "copy", "--heads", "0"], "at least one read head"),
+        (["train", "copy", "--lr", "-1"], "learning rate must be a positive number"),
+        (["train", "copy", "--steps", "0"], "at least one step"),
+        (["train", "copy", "--time", "5 minutes"], "a duration must look like"),
+        (["train", "copy", "--steps", "5", "--sequences", "5"], "at most one of --steps and --sequences"),
+        (["train", "copy", "--model", "lstm", "--memory", "8x4"], "--memory applies to the NTM only"),
+        (["train", "copy", "--lstm-size", "3x64"], "--lstm-size applies to the LSTM baseline only"),
+        (["train", "copy", "--min-items", "3"], "--min-items does not apply to task copy"),
+        (["train", "copy", "--max-length", "0"], "max length"),
+        (["train"], "name a task to train"),
+        (["train", "copy", "--seeds", "0"], "--seeds must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_sentence_exit_2_and_leaves_no_run_folder(tmp_path, args, phrase):
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert phrase in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_resume_of_something_that_is_not_a_usable_run(tmp_path):
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "is not a run folder" in result.stderr
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "has no config.json" in result.stderr
+
+    assert train(tmp_path / "a", "--steps", "10").exit_code == 0
+    run_dir = tmp_path / "a" / "copy-ntm-lstm-s0"
+    latest = run_dir / "checkpoints" / "latest.msgpack"
+    good = latest.read_bytes()
+    latest.write_bytes(good[: len(good) // 2])
+    result = runner.invoke(app, ["train", "--resume", str(run_dir)])
+    assert result.exit_code == 2 and "is corrupt" in result.stderr and "Traceback" not in result.output
+
+    # A checkpoint from another configuration (a bigger memory) does not fit this run.
+    assert train(tmp_path / "b", "--steps", "10", "--memory", "9x4").exit_code == 0
+    latest.write_bytes((tmp_path / "b" / "copy-ntm-lstm-s0" / "checkpoints" / "latest.msgpack").read_bytes())
+    result = runner.invoke(app, ["train", "--resume", str(run_dir)])
+    assert result.exit_code == 2 and "does not match the run's configuration" in result.stderr
+
+
+def test_eval_bad_input(tmp_path):
+    assert runner.invoke(app, ["eval", str(tmp_path)]).exit_code == 2
+    assert train(tmp_path, "--steps", "10").exit_code == 0
+    run_dir = str(tmp_path / "copy-ntm-lstm-s0")
+    result = runner.invoke(app, ["eval", run_dir, "--items", "10"])
+    assert result.exit_code == 2 and "--items does not apply to task copy" in result.stderr
+    result = runner.invoke(app, ["eval", run_dir, "--lengths", "ten"])
+    assert result.exit_code == 2 and "--lengths must be whole numbers" in result.stderr

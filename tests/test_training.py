@@ -1,0 +1,172 @@
+"""Training internals: metrics, the optimiser, skipped non-finite updates, no retrace, seeds, learning."""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from ntm_cli.config import OptimizerConfig, TrainConfig
+from ntm_cli.models import LSTMConfig, NTMConfig
+from ntm_cli.training import Trainer, make_optimizer, sequence_metrics
+from tasks.copy import CopyTask
+
+SMALL_NTM = NTMConfig(controller_sizes=(32,), memory_rows=16, memory_width=8)
+
+
+def small_config(**changes):
+    config = TrainConfig(
+        task="copy", task_sizes={"max_length": 5}, model=SMALL_NTM,
+        optimizer=OptimizerConfig(name="adam", learning_rate=3e-3, clip_norm=50.0),
+        batch_size=1, steps=100, steps_per_call=10, report_every=50, eval_batch_size=64,
+    )
+    return dataclasses.replace(config, **changes)
+
+
+def test_sequence_metrics_by_hand():
+    logits = np.array([[[0.0, 2.0]], [[-1.0, 3.0]], [[5.0, 5.0]]], np.float32)  # [T=3, B=1, out=2]
+    targets = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 1.0]]], np.float32)
+    mask = np.array([[1.0], [1.0], [0.0]], np.float32)
+    cost, errors = sequence_metrics(jnp.asarray(logits), jnp.asarray(targets), jnp.asarray(mask))
+    p = 1 / (1 + np.exp(-logits[:2, 0]))
+    expected = -(np.log2(p[0, 0]) + np.log2(1 - p[0, 1]) + np.log2(1 - p[1, 0]) + np.log2(p[1, 1]))
+    np.testing.assert_allclose(cost, [expected], rtol=1e-6)
+    # t=0: logit 0 gives 0.5, thresholded to 0 against a 1, and logit 2 against a 0: two errors;
+    # t=1 is right on both bits; t=2 is not scored.
+    np.testing.assert_array_equal(errors, [2.0])
+
+
+def test_predicting_one_half_costs_one_bit_per_scored_bit():
+    task = CopyTask(max_length=7)
+    batch = task.sample(jax.random.key(0), 16)
+    cost, _ = sequence_metrics(jnp.zeros_like(batch.targets), batch.targets, batch.mask)
+    np.testing.assert_allclose(cost, batch.mask.sum(0) * task.output_size, rtol=1e-6)
+
+
+def _graves_reference(gradients, lr, x):
+    """Graves (2013): n = .95 n + .05 g^2, g_ = .95 g_ + .05 g, d = .9 d - lr g / sqrt(n - g_^2 + 1e-4)."""
+    n = g_bar = delta = np.zeros_like(x)
+    for grad in gradients:
+        n = 0.95 * n + 0.05 * grad**2
+        g_bar = 0.95 * g_bar + 0.05 * grad
+        delta = 0.9 * delta - lr * grad / np.sqrt(n - g_bar**2 + 1e-4)
+        x = x + delta
+    return x
+
+
+def _run_optimizer(config, gradients, x):
+    tx = make_optimizer(config)
+    params = jnp.asarray(x, jnp.float32)
+    state = tx.init(params)
+    for grad in gradients:
+        updates, state = tx.update(jnp.asarray(grad, jnp.float32), state, params)
+        params = optax.apply_updates(params, updates)
+    return np.asarray(params)
+
+
+def test_graves_rmsprop_matches_the_papers_update_rule_by_hand():
+    gradients = [np.array([0.5, -1.0]), np.array([2.0, 0.25]), np.array([-0.3, 0.7])]
+    x = np.array([1.0, -2.0])
+    got = _run_optimizer(OptimizerConfig(name="rmsprop", learning_rate=0.1, momentum=0.9), gradients, x)
+    np.testing.assert_allclose(got, _graves_reference(gradients, 0.1, x), rtol=1e-4)
+
+
+def test_clipping_element_wise_and_by_global_norm_comes_before_the_optimiser():
+    gradients = [np.array([30.0, -40.0]), np.array([1.0, 2.0])]
+    x = np.array([0.5, 0.5])
+    by_value = OptimizerConfig(name="rmsprop", learning_rate=0.01, clip_value=10.0)
+    clipped = [np.array([10.0, -10.0]), np.array([1.0, 2.0])]
+    np.testing.assert_allclose(_run_optimizer(by_value, gradients, x), _graves_reference(clipped, 0.01, x), rtol=1e-4)
+    by_norm = OptimizerConfig(name="rmsprop", learning_rate=0.01, clip_norm=5.0)
+    clipped = [np.array([3.0, -4.0]), np.array([1.0, 2.0])]  # norm 50 scaled to 5; norm 2.2 kept
+    np.testing.assert_allclose(_run_optimizer(by_norm, gradients, x), _graves_reference(clipped, 0.01, x), rtol=1e-4)
+
+
+class _PoisonedCopy(CopyTask):
+    """Copy whose inputs are NaN for about a third of the steps."""
+
+    def sample(self, key, batch_size):
+        batch = super().sample(key, batch_size)
+        poisoned = jax.random.uniform(jax.random.fold_in(key, 99)) < 0.35
+        return batch._replace(inputs=jnp.where(poisoned, jnp.nan, batch.inputs))
+
+
+def test_non_finite_steps_are_skipped_counted_and_leave_parameters_finite():
+    trainer = Trainer(small_config(), [0])
+    trainer.task = _PoisonedCopy(max_length=5)
+    state = trainer.initial_state()
+    before = jax.tree.leaves(state.params)
+    state, metrics = trainer.train_chunk(state, 0, 100)
+    state, metrics2 = trainer.train_chunk(state, 10, 100)
+    skipped = int(state.skipped[0])
+    non_finite = int((~np.isfinite(np.concatenate([metrics.cost, metrics2.cost], axis=1))).sum())
+    assert 0 < skipped == non_finite < 20
+    after = jax.tree.leaves(state.params)
+    assert all(np.all(np.isfinite(np.asarray(a))) for a in after)
+    assert any(not np.array_equal(a, b) for a, b in zip(after, before))  # the finite steps did update
+
+
+def test_the_compiled_chunk_keeps_its_input_types_so_nothing_retraces():
+    trainer = Trainer(small_config(), [0])
+    state = trainer.initial_state()
+    signature = lambda tree: jax.tree.map(lambda a: (a.shape, a.dtype, a.weak_type), tree)
+    first = signature(state)
+    traces = []
+    original = trainer._train_chunk
+
+    def counting(*args):
+        traces.append(1)
+        return original(*args)
+
+    trainer._train_chunk = counting
+    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, None, None)))
+    for call in range(4):
+        state, _ = trainer.train_chunk(state, 10 * call, 100)
+        assert signature(state) == first
+    assert len(traces) == 1
+
+
+def test_steps_past_the_budget_change_nothing():
+    trainer = Trainer(small_config(steps=15), [0])
+    state, _ = trainer.train_chunk(trainer.initial_state(), 10, 15)  # steps 10..19, only 10..14 active
+    state_b, metrics = trainer.train_chunk(state, 20, 15)  # entirely past the budget
+    assert not np.asarray(metrics.active).any()
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(state_b)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seeds_trained_together_match_each_seed_alone():
+    together = Trainer(small_config(), [3, 4])
+    state, _ = together.train_chunk(together.initial_state(), 0, 100)
+    for index, seed in enumerate([3, 4]):
+        alone = Trainer(small_config(), [seed])
+        state_alone, _ = alone.train_chunk(alone.initial_state(), 0, 100)
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(state_alone.params)):
+            np.testing.assert_allclose(a[index], b[0], rtol=2e-4, atol=2e-6)
+    a, b = (np.asarray(x) for x in together.evaluate(state.params)[0])
+    assert a != b  # different seeds, different models
+
+
+def test_the_ntm_learns_a_small_copy_task():
+    """Lengths 1-5, memory 16 x 8: chance is 24 bits, and an untrained model sits near it."""
+    trainer = Trainer(small_config(steps=6000), [0])
+    state = trainer.initial_state()
+    untrained = float(trainer.evaluate(state.params)[0][0])
+    for first in range(0, 6000, 10):
+        state, _ = trainer.train_chunk(state, first, 6000)
+    trained = float(trainer.evaluate(state.params)[0][0])
+    assert untrained > 15.0
+    assert trained < 2.0, f"held-out cost {trained:.2f} bits after 6,000 sequences"
+
+
+def test_the_lstm_baseline_trains_too():
+    config = small_config(model=LSTMConfig(num_layers=2, hidden_size=32), steps=1000)
+    trainer = Trainer(config, [0])
+    state = trainer.initial_state()
+    untrained = float(trainer.evaluate(state.params)[0][0])
+    for first in range(0, 1000, 10):
+        state, _ = trainer.train_chunk(state, first, 1000)
+    assert float(trainer.evaluate(state.params)[0][0]) < untrained - 3.0
