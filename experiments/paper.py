@@ -55,3 +55,30 @@ PAPER_MODELS: tuple[PaperModel, ...] = (
     PaperModel("priority-sort", "ntm-lstm", 5, (100, 100), 3e-5, 269_038),
     PaperModel("priority-sort", "lstm", 0, (128, 128, 128), 3e-5, 384_424),
 )
+
+
+class PaperCost(NamedTuple):
+    """The paper's approximate final cost in bits per sequence, read off its figures."""
+
+    value: float | None  # a representative number, None where the figure gives no level
+    text: str  # what the figure shows, in words
+
+
+# REFERENCE.md section 4 (approximate readings of the paper's figures; "ntm" is both controllers).
+PAPER_COSTS: dict[tuple[str, str], PaperCost] = {
+    ("copy", "ntm"): PaperCost(0.0, "~0 by 100-200k seqs"),
+    ("copy", "lstm"): PaperCost(1.0, "~0.5-2 at 1M seqs"),
+    ("repeat-copy", "ntm"): PaperCost(0.0, "~0 by ~150k seqs"),
+    ("repeat-copy", "lstm"): PaperCost(0.0, "~0, later than NTM"),
+    ("associative-recall", "ntm"): PaperCost(0.0, "~0 within ~30k seqs"),
+    ("associative-recall", "lstm"): PaperCost(0.5, "~0.5 at 1M seqs"),
+    ("dynamic-ngrams", "ntm"): PaperCost(133.7, "~133.5-134"),
+    ("dynamic-ngrams", "lstm"): PaperCost(136.0, "~136"),
+    ("priority-sort", "ntm"): PaperCost(19.0, "~18-20"),
+    ("priority-sort", "lstm"): PaperCost(58.0, "~58"),
+}
+
+
+def paper_cost(task: str, model_label: str) -> PaperCost | None:
+    """The paper's cost for a task and 'lstm', 'ntm-lstm' or 'ntm-ff' (None if not shown)."""
+    return PAPER_COSTS.get((task, "lstm" if model_label == "lstm" else "ntm"))
