@@ -61,17 +61,17 @@ class PaperCost(NamedTuple):
     """The paper's approximate final cost in bits per sequence, read off its figures."""
 
     value: float | None  # a representative number, None where the figure gives no level
-    text: str  # what the figure shows, in words
+    text: str  # what the figure shows, in words ("at 1M": after a million training sequences)
 
 
 # REFERENCE.md section 4 (approximate readings of the paper's figures; "ntm" is both controllers).
 PAPER_COSTS: dict[tuple[str, str], PaperCost] = {
-    ("copy", "ntm"): PaperCost(0.0, "~0 by 100-200k seqs"),
-    ("copy", "lstm"): PaperCost(1.0, "~0.5-2 at 1M seqs"),
-    ("repeat-copy", "ntm"): PaperCost(0.0, "~0 by ~150k seqs"),
-    ("repeat-copy", "lstm"): PaperCost(0.0, "~0, later than NTM"),
-    ("associative-recall", "ntm"): PaperCost(0.0, "~0 within ~30k seqs"),
-    ("associative-recall", "lstm"): PaperCost(0.5, "~0.5 at 1M seqs"),
+    ("copy", "ntm"): PaperCost(0.0, "~0 by 100-200k"),
+    ("copy", "lstm"): PaperCost(1.0, "~0.5-2 at 1M"),
+    ("repeat-copy", "ntm"): PaperCost(0.0, "~0 by ~150k"),
+    ("repeat-copy", "lstm"): PaperCost(0.0, "~0, after NTM"),
+    ("associative-recall", "ntm"): PaperCost(0.0, "~0 by ~30k"),
+    ("associative-recall", "lstm"): PaperCost(0.5, "~0.5 at 1M"),
     ("dynamic-ngrams", "ntm"): PaperCost(133.7, "~133.5-134"),
     ("dynamic-ngrams", "lstm"): PaperCost(136.0, "~136"),
     ("priority-sort", "ntm"): PaperCost(19.0, "~18-20"),

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli import __version__
+from ntm_cli.cli_compare import compare_command, runs_command
 from ntm_cli.cli_train import eval_command, train_command
 from ntm_cli.options import (
     ItemSize, Length, MaxItems, MaxLength, MaxRepeats, MinItems, MinLength, MinRepeats, NumInputs, NumOutputs, Order,
@@ -105,6 +106,8 @@ def params_command(
 
 app.command("train")(train_command)
 app.command("eval")(eval_command)
+app.command("compare")(compare_command)
+app.command("runs")(runs_command)
 
 
 def main() -> None:

@@ -141,7 +141,7 @@ def train_command(
                                    controller_size=controller_size, lstm_size=lstm_size, memory_init=memory_init,
                                    shift_range=shift_range, head_clip=head_clip),
             )
-            session, run_dirs = _new_session(config, list(range(seed, seed + seeds)), out, name, json_output)
+            session, run_dirs = new_session(config, list(range(seed, seed + seeds)), out, name, json_output)
     except (ConfigError, ModelConfigError, TaskConfigError, RunError) as error:
         fail(str(error))
 
@@ -208,19 +208,19 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
     )
 
 
-def _reporter(json_output: bool):
+def reporter(json_output: bool):
     from ntm_cli.progress import PlainReporter, RichReporter
 
     target = error_console if json_output else console
     return RichReporter(target) if target.is_terminal else PlainReporter(target)
 
 
-def _new_session(config, seeds, out, name, json_output):
+def new_session(config, seeds, out, name, json_output):
     """Builds the models, then reserves a run folder per seed and writes its config."""
     from ntm_cli import runs
     from ntm_cli.train_loop import TrainingSession
 
-    session = TrainingSession(config, seeds, _reporter(json_output))
+    session = TrainingSession(config, seeds, reporter(json_output))
     run_dirs = []
     for seed in seeds:
         base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
@@ -238,7 +238,7 @@ def _resume_session(run_dir, steps, sequences, time_limit, json_output):
     if sequences is not None:
         config = runs.read_config(run_dir)
         steps = -(-sequences // config.batch_size)
-    return TrainingSession.resume(run_dir, _reporter(json_output), steps=steps, time_limit=time_limit)
+    return TrainingSession.resume(run_dir, reporter(json_output), steps=steps, time_limit=time_limit)
 
 
 def eval_command(

@@ -94,3 +94,36 @@ def eval_table(result: dict) -> Table:
             f"{row['bit_errors']:.3f}", f"{row['chance_cost']:g}", f"{row['floor_cost']:.1f}" if row["floor_cost"] else "0",
         )
     return table
+
+
+def compare_tables(results: dict) -> list[tuple[Table, str]]:
+    """`ntm compare`: one table per task and its closing line."""
+    from ntm_cli.compare import TABLE_HEADER, markdown_rows
+
+    out = []
+    for task, result in results["tasks"].items():
+        table = Table(
+            title=f"{task}: {results['preset']} preset, {results['budget']} per model, "
+            f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)",
+            title_justify="left",
+        )
+        for name in TABLE_HEADER:
+            table.add_column(name, justify="left" if name in ("model", "paper (approx.)") else "right")
+        for row in markdown_rows(task, result):
+            table.add_row(*row)
+        out.append((table, f"{task}: {result['verdict']}"))
+    return out
+
+
+def runs_table(rows: Sequence[dict], runs_dir) -> Table:
+    """`ntm runs`: one row per run folder."""
+    table = Table(title=f"Runs in {runs_dir}", title_justify="left")
+    for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
+        table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left")
+    for r in rows:
+        best = r["best_eval_cost"]
+        table.add_row(
+            r["run_dir"].rsplit("/", 1)[-1], SHORT_TASK_NAMES.get(r["task"], r["task"]), r["model"], str(r["seed"]),
+            r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
+        )
+    return table

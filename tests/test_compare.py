@@ -1,0 +1,147 @@
+"""`ntm compare` and `ntm runs` through CliRunner with tiny budgets."""
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ntm_cli.cli import app
+from ntm_cli.compare import format_cost, markdown_rows, verdict
+from ntm_cli.train_loop import TrainingSession
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+
+
+def compare(tmp_path, *args, env=WIDE):
+    return runner.invoke(app, ["compare", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), *args], env=env)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One comparison of the LSTM and the NTM on copy, 30 sequences each."""
+    tmp_path = tmp_path_factory.mktemp("compare")
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", "--sequences", "30")
+    assert result.exit_code == 0, result.output
+    return tmp_path, result
+
+
+def test_compare_prints_a_table_per_task_and_a_verdict(finished):
+    _, result = finished
+    out = result.stdout
+    for column in ("model", "params", "held-out cost (bits/seq)", "bit errors", "sequences", "time (s)", "seq/s", "paper (approx.)"):
+        assert column in out
+    assert "1,349,128" in out and "62,736" in out  # parameter counts of the fast preset's models
+    assert "~0.5-2 at 1M" in out and "~0 by 100-200k" in out
+    assert "copy: " in out and "is best at" in out
+
+
+def test_compare_files_agree_with_each_other(finished):
+    tmp_path, _ = finished
+    out = tmp_path / "out"
+    results = json.loads((out / "results.json").read_text())
+    rows = results["tasks"]["copy"]["rows"]
+    assert [r["model"] for r in rows] == ["lstm", "ntm-lstm"]
+    assert all(r["sequences"] == 30 and r["seeds"] == 1 for r in rows)
+    table = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    assert [r["model"] for r in table] == ["lstm", "ntm-lstm"]
+    for row, line in zip(rows, table):
+        assert float(line["cost"]) == pytest.approx(row["cost"]) and int(line["params"]) == row["params"]
+    markdown = (out / "results.md").read_text()
+    for row in rows:
+        assert format_cost(row["cost"]) in markdown
+    assert results["tasks"]["copy"]["verdict"] in markdown
+    best = min(rows, key=lambda r: r["cost"])["model"]
+    assert results["tasks"]["copy"]["best"] == best
+    # The runs behind the rows hold the same final cost.
+    for row in rows:
+        summary = json.loads((tmp_path / "runs" / row["run_dirs"][0].rsplit("/", 1)[-1] / "summary.json").read_text())
+        assert summary["final_eval_cost"] == pytest.approx(row["cost"])
+    png = (out / "copy.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_a_second_compare_trains_nothing(finished, monkeypatch):
+    tmp_path, first = finished
+    before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+
+    def no_training(self):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(TrainingSession, "run", no_training)
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", "--sequences", "30", "--json")
+    assert result.exit_code == 0, result.output
+    assert "reusing" in result.stderr and sorted(p.name for p in (tmp_path / "runs").iterdir()) == before
+    rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
+    assert [r["model"] for r in rows] == ["lstm", "ntm-lstm"]
+
+
+def test_runs_lists_the_runs_folder(finished):
+    tmp_path, _ = finished
+    result = runner.invoke(app, ["runs", "--runs", str(tmp_path / "runs"), "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {(r["task"], r["model"], r["seed"], r["status"], r["sequences"]) for r in rows} == {
+        ("copy", "lstm", 0, "finished", 30), ("copy", "ntm-lstm", 0, "finished", 30)}
+    table = runner.invoke(app, ["runs", "--runs", str(tmp_path / "runs")], env=WIDE)
+    assert table.exit_code == 0 and "copy-ntm-lstm-s0" in table.stdout and "finished" in table.stdout
+    empty = runner.invoke(app, ["runs", "--runs", str(tmp_path / "nothing")])
+    assert empty.exit_code == 0 and "No runs" in empty.stdout
+
+
+def test_aliases_and_an_interrupted_compare_resumes(tmp_path, monkeypatch):
+    original, calls = TrainingSession.run, []
+
+    def interrupt_the_second(self):
+        calls.append(1)
+        if len(calls) == 2:
+            self.interrupted = True
+            return []
+        return original(self)
+
+    monkeypatch.setattr(TrainingSession, "run", interrupt_the_second)
+    result = compare(tmp_path, "--tasks", "sort,recall", "--models", "lstm", "--sequences", "5")
+    assert result.exit_code == 130 and "Run the same command again" in result.stderr
+    monkeypatch.setattr(TrainingSession, "run", original)
+    result = compare(tmp_path, "--tasks", "sort,recall", "--models", "lstm", "--sequences", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert "priority-sort / lstm / seed 0: reusing" in result.stderr
+    assert "associative-recall / lstm" in result.stderr
+    assert list(json.loads(result.stdout)["tasks"]) == ["priority-sort", "associative-recall"]
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["--tasks", "nosuchtask"], "Unknown task 'nosuchtask'"),
+        (["--models", "gru"], "Unknown model 'gru'"),
+        (["--tasks", ""], "at least one task"),
+        (["--tasks", " , "], "at least one task"),
+        (["--models", ","], "at least one model"),
+        (["--budget", "0s"], "a duration must be positive"),
+        (["--sequences", "0"], "at least one sequence"),
+        (["--budget", "1m", "--sequences", "5"], "give one budget"),
+        (["--preset", "slow"], "Unknown preset 'slow'"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, phrase):
+    result = compare(tmp_path, *args)
+    assert result.exit_code == 2, result.output
+    assert phrase in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def test_dynamic_ngrams_gets_a_bayes_optimal_row_and_verdicts_read_right():
+    result = {"floor_cost": 133.2, "rows": [
+        {"model": "lstm", "params": 10, "cost": 140.0, "cost_std": 1.0, "seeds": 2, "bit_errors": 50.0,
+         "sequences": 100.0, "wall_time": 1.0, "sequences_per_second": 100.0, "paper_cost_text": "~136"}]}
+    rows = markdown_rows("dynamic-ngrams", result)
+    assert rows[0][2] == "140.000 ± 1.000" and rows[-1][0] == "Bayes-optimal" and rows[-1][2] == "133.200"
+    ranked = [{"model": "ntm-lstm", "cost": 0.000177}, {"model": "ntm-ff", "cost": 0.01}, {"model": "lstm", "cost": 40.0}]
+    assert verdict(ranked) == (
+        "ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.010 (+0.00982), lstm 40.000 (+40.000)."
+    )
+    assert verdict(ranked[:1]) == "ntm-lstm reached 0.000177 bits/seq (the only model run)."
