@@ -232,8 +232,14 @@ def markdown_rows(task: str, result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-TABLE_HEADER = ["model", "params", "held-out cost (bits/seq)", "bit errors", "sequences", "time (s)", "seq/s",
-                "paper (approx.)"]
+# Short enough for an 80-column terminal; TABLE_NOTE explains them.
+TABLE_HEADER = ["model", "params", "cost", "bit err", "seqs", "time s", "seq/s", "paper"]
+TABLE_NOTE = (
+    "cost: binary cross-entropy on a fixed held-out batch, in bits per sequence, at the end of training "
+    "(mean ± s.d. over seeds); bit err: bit errors per sequence; seqs: training sequences seen; "
+    "time s: seconds of training; paper: approximate readings of its figures at its own "
+    "budgets (\"at 1M\": after a million training sequences)."
+)
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -242,9 +248,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"# ntm compare: {results['preset']} preset, {results['budget']} per model, "
         f"{seeds} seed{'s' if seeds > 1 else ''}",
         "",
-        "Held-out cost: binary cross-entropy in bits per sequence on a fixed held-out batch, at the end of "
-        "training (mean ± s.d. over seeds). Paper: approximate readings of its figures, at its own budgets "
-        "(\"at 1M\": after a million training sequences).",
+        TABLE_NOTE,
     ]
     for task, result in results["tasks"].items():
         lines += ["", f"## {task} (chance {result['chance_cost']:g} bits/seq)", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from rich import box
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -98,19 +99,24 @@ def eval_table(result: dict) -> Table:
 
 def compare_tables(results: dict) -> list[tuple[Table, str]]:
     """`ntm compare`: one table per task and its closing line."""
-    from ntm_cli.compare import TABLE_HEADER, markdown_rows
+    from ntm_cli.compare import TABLE_HEADER, TABLE_NOTE, markdown_rows
 
     out = []
     for task, result in results["tasks"].items():
         table = Table(
+            box=box.SIMPLE_HEAD,
             title=f"{task}: {results['preset']} preset, {results['budget']} per model, "
             f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)",
             title_justify="left",
         )
-        for name in TABLE_HEADER:
-            table.add_column(name, justify="left" if name in ("model", "paper (approx.)") else "right")
-        for row in markdown_rows(task, result):
+        rows = markdown_rows(task, result)
+        for i, name in enumerate(TABLE_HEADER):
+            # Every column but the paper's keeps its full width; the paper's text wraps instead.
+            width = None if name == "paper" else max([len(name)] + [len(row[i]) for row in rows])
+            table.add_column(name, justify="left" if name in ("model", "paper") else "right", min_width=width)
+        for row in rows:
             table.add_row(*row)
+        table.caption = TABLE_NOTE
         out.append((table, f"{task}: {result['verdict']}"))
     return out
 

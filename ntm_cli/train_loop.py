@@ -165,8 +165,8 @@ class TrainingSession:
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
         runs.truncate_metrics(run_dir, session.loop.step)
-        if steps is not None:
-            runs.write_config(run_dir, config)
+        if steps is not None or time_limit is not None:
+            runs.write_config(run_dir, config)  # the new budget is part of the run's record
         return session
 
     # --- reporting helpers ------------------------------------------------------------------

@@ -31,7 +31,7 @@ def finished(tmp_path_factory):
 def test_compare_prints_a_table_per_task_and_a_verdict(finished):
     _, result = finished
     out = result.stdout
-    for column in ("model", "params", "held-out cost (bits/seq)", "bit errors", "sequences", "time (s)", "seq/s", "paper (approx.)"):
+    for column in ("model", "params", "cost", "bit err", "seqs", "time s", "seq/s", "paper", "held-out"):
         assert column in out
     assert "1,349,128" in out and "62,736" in out  # parameter counts of the fast preset's models
     assert "~0.5-2 at 1M" in out and "~0 by 100-200k" in out
