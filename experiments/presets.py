@@ -8,7 +8,7 @@ user's overrides. Measurements behind `fast` are on a 2-core x86-64 CPU (the CI 
     batch 32:  ~465 sequences/s, 14.5 steps/s; after 440 steps (14k sequences, 30 s) the
                held-out cost was still ~83 bits (chance 84).
     batch 1:   ~450 sequences/s (450 steps/s); held-out cost 0.029 bits after 9,000 sequences
-               (22 s of training), 0.008 after 12,000, 0.000 after 20,000.
+               (22 s of training on a loaded machine; 14.0 s alone), 0.008 after 12,000, 0.000 after 20,000.
   Per sequence, batch 1 is as fast as batch 32 on this CPU and needs far fewer sequences, so
   `fast` trains with batch 1. (REFERENCE.md section 5 suggested Adam 1e-3 at batch 32.)
 - Other tasks start from copy's setting with the paper's model sizes and have not been tuned

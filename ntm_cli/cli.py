@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli import __version__
+from ntm_cli.cli_bench import bench_command
 from ntm_cli.cli_compare import compare_command, runs_command
 from ntm_cli.cli_train import eval_command, train_command
 from ntm_cli.options import (
@@ -56,7 +57,7 @@ def tasks_command() -> None:
 @app.command("show")
 def show_command(
     task: Annotated[str, typer.Argument(help="Task name or alias (see `ntm tasks`).")],
-    seed: Annotated[int, typer.Option(help="Seed of the sample's PRNG key.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the sample's PRNG key.")] = 0,
     batch_index: Annotated[int, typer.Option(min=0, help="Which example of the seed's stream.")] = 0,
     width: Width = None,
     min_length: MinLength = None,
@@ -108,6 +109,7 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
 app.command("runs")(runs_command)
+app.command("bench")(bench_command)
 
 
 def main() -> None:

@@ -43,6 +43,9 @@ def compare_command(
             seeds=seeds,
         )
         spec.config(spec.tasks[0], spec.models[0], 0)  # validates the preset
+        for folder, flag in ((runs_dir, "--runs"), (out, "--out")):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"{flag} {folder} is a file, not a folder.")
     except (ConfigError, TaskConfigError) as error:
         fail(str(error))
 
@@ -112,7 +115,8 @@ def runs_command(
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        console.print(f"No runs in {runs_dir}.", markup=False)
+        reason = "it does not exist" if not runs_dir.exists() else "it holds no run folders"
+        console.print(f"No runs in {runs_dir}: {reason}.", markup=False)
         return
     from ntm_cli.reporting import runs_table
 

@@ -60,6 +60,8 @@ def _override_model(model, *, heads, read_heads, write_heads, memory, controller
     if shift_range is not None:
         changes["shift_range"] = shift_range
     if head_clip is not None:
+        if head_clip < 0:
+            raise ConfigError(f"--head-clip must be positive, or 0 to turn clipping off, got {head_clip:g}.")
         changes["head_clip"] = head_clip if head_clip > 0 else None
     return dataclasses.replace(model, **changes)
 
@@ -72,7 +74,7 @@ def train_command(
     steps: Annotated[Optional[int], typer.Option(help="Optimiser steps.", rich_help_panel=_BUDGET)] = None,
     sequences: Annotated[Optional[int], typer.Option(help="Training sequences (steps x batch).", rich_help_panel=_BUDGET)] = None,
     time_budget: Annotated[Optional[str], typer.Option("--time", help="Wall time, such as 90s, 5m or 1h.", rich_help_panel=_BUDGET)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the run's root PRNG key.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the run's root PRNG key.")] = 0,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default <task>-<model>-s<seed>).")] = None,
@@ -121,6 +123,12 @@ def train_command(
         if resume is not None:
             if task is not None:
                 raise ConfigError("--resume continues a run with its own task and settings; give no TASK with it.")
+            ignored = _options_given_with_resume(locals())
+            if ignored:
+                raise ConfigError(
+                    f"{', '.join(ignored)} cannot change a run being resumed; only --steps, --sequences, --time "
+                    "and --json go with --resume."
+                )
             session = _resume_session(resume, steps, sequences, time_limit, json_output)
             run_dirs = [resume]
         else:
@@ -160,6 +168,26 @@ def train_command(
         raise typer.Exit(130)
 
 
+_RESUME_DEFAULTS = {"model": "ntm", "controller": "lstm", "preset": "fast", "seed": 0, "seeds": 1,
+                    "out": Path("runs"), "name": None}
+
+
+def _options_given_with_resume(values: dict) -> list[str]:
+    """The options given beside --resume that a resumed run would have to ignore."""
+    import inspect
+
+    allowed = {"task", "steps", "sequences", "time_budget", "resume", "json_output"}
+    given_options = []
+    for name in inspect.signature(train_command).parameters:
+        if name in allowed:
+            continue
+        value = values[name]
+        default = _RESUME_DEFAULTS.get(name)
+        if value is not None and value != default:
+            given_options.append("--" + name.replace("_", "-"))
+    return given_options
+
+
 def _build_config(task, model, controller, preset, seed, steps, sequences, time_limit, task_sizes, optim, model_options):
     """The preset's TrainConfig with every override applied and validated."""
     from experiments.presets import preset_config
@@ -172,16 +200,19 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
     config = preset_config(preset, canonical, model, controller, seed)
     make_task(canonical, **task_sizes)  # validates the sizes
     batch = optim["batch_size"] if optim["batch_size"] is not None else config.batch_size
+    if batch < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch}.")
     opt = config.optimizer
     changes = {}
     if optim["optimizer"] is not None:
         changes["name"] = optim["optimizer"]
     if optim["lr"] is not None:
         changes["learning_rate"] = optim["lr"]
-    if optim["clip_norm"] is not None:
-        changes["clip_norm"] = optim["clip_norm"] or None
-    if optim["clip_value"] is not None:
-        changes["clip_value"] = optim["clip_value"] or None
+    for name in ("clip_norm", "clip_value"):
+        if optim[name] is not None:
+            if optim[name] < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, or 0 to turn it off, got {optim[name]:g}.")
+            changes[name] = optim[name] or None
     if changes:
         opt = OptimizerConfig(**{**dataclasses.asdict(opt), **changes})
     if steps is not None:
@@ -192,8 +223,9 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
         budget = -(-sequences // batch)
     else:
         budget = TIME_ONLY_STEPS if time_limit is not None else config.steps
-    steps_per_call = optim["steps_per_call"] or config.steps_per_call
-    report_every = optim["report_every"] or max(config.report_every // steps_per_call, 1) * steps_per_call
+    steps_per_call = optim["steps_per_call"] if optim["steps_per_call"] is not None else config.steps_per_call
+    report_every = (optim["report_every"] if optim["report_every"] is not None
+                    else max(config.report_every // max(steps_per_call, 1), 1) * steps_per_call)
     return dataclasses.replace(
         config,
         task_sizes=task_sizes,
@@ -204,7 +236,7 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
         time_limit=time_limit,
         steps_per_call=steps_per_call,
         report_every=report_every,
-        eval_batch_size=optim["eval_batch_size"] or config.eval_batch_size,
+        eval_batch_size=optim["eval_batch_size"] if optim["eval_batch_size"] is not None else config.eval_batch_size,
     )
 
 
@@ -218,8 +250,11 @@ def reporter(json_output: bool):
 def new_session(config, seeds, out, name, json_output):
     """Builds the models, then reserves a run folder per seed and writes its config."""
     from ntm_cli import runs
+    from ntm_cli.config import ConfigError
     from ntm_cli.train_loop import TrainingSession
 
+    if name is not None and (not name.strip() or "/" in name or name in (".", "..")):
+        raise ConfigError(f"--name must be a plain folder name, got {name!r}.")
     session = TrainingSession(config, seeds, reporter(json_output))
     run_dirs = []
     for seed in seeds:
@@ -236,6 +271,10 @@ def _resume_session(run_dir, steps, sequences, time_limit, json_output):
     from ntm_cli.train_loop import TrainingSession
 
     if sequences is not None:
+        if sequences < 1:
+            from ntm_cli.config import ConfigError
+
+            raise ConfigError(f"the budget must be at least one sequence, got {sequences}.")
         config = runs.read_config(run_dir)
         steps = -(-sequences // config.batch_size)
     return TrainingSession.resume(run_dir, reporter(json_output), steps=steps, time_limit=time_limit)

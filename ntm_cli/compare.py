@@ -106,10 +106,14 @@ def run_jobs(spec: CompareSpec, runs_dir: Path, train: Callable[[TrainConfig, li
                         return False
                 else:
                     say(f"{task} / {label} / seed {seed}: reusing {found}")
-            if missing:
-                say(f"{task} / {label}: training seed{'s' if len(missing) > 1 else ''} "
-                    f"{', '.join(map(str, missing))} for {spec.budget_text()}")
-                if not train(spec.config(task, label, missing[0]), missing):
+            # Seeds trained together share the CPU, so under a time budget each would see fewer
+            # sequences than a seed trained alone: train them one by one. A sequence budget is
+            # the same whichever way, so there the seeds share one compiled program.
+            groups = [[s] for s in missing] if spec.time_limit is not None else ([missing] if missing else [])
+            for group in groups:
+                say(f"{task} / {label}: training seed{'s' if len(group) > 1 else ''} "
+                    f"{', '.join(map(str, group))} for {spec.budget_text()}")
+                if not train(spec.config(task, label, group[0]), group):
                     return False
     return True
 
@@ -184,8 +188,20 @@ def format_cost(value: float | None) -> str:
     return f"{value:,.3f}"
 
 
+# Costs closer than this (bits per sequence), or than the seeds' spread, are not told apart.
+TIE_BITS = 0.01
+
+
+def _tied(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    spread = (a.get("cost_std") or 0.0) + (b.get("cost_std") or 0.0)
+    return b["cost"] - a["cost"] <= max(TIE_BITS, spread)
+
+
 def verdict(ranked: list[dict[str, Any]]) -> str:
-    """'ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.00025 (+7.3e-05), lstm 52.428 (+52.428).'"""
+    """'ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.00025 (+7.3e-05), lstm 52.428 (+52.428).'
+
+    Models within 0.01 bits per sequence of the best, or within the seeds' spread, share first place.
+    """
     if not ranked:
         return "no finished runs."
     best = ranked[0]
@@ -194,6 +210,11 @@ def verdict(ranked: list[dict[str, Any]]) -> str:
     others = ", ".join(
         f"{r['model']} {format_cost(r['cost'])} (+{format_cost(r['cost'] - best['cost'])})" for r in ranked[1:]
     )
+    tied = [r["model"] for r in ranked[1:] if _tied(best, r)]
+    if tied:
+        lead = " and ".join([best["model"]] + tied)
+        return (f"no clear difference between {lead} (within {TIE_BITS} bits/seq or the seeds' spread); "
+                f"{best['model']} {format_cost(best['cost'])} bits/seq; {others}.")
     return f"{best['model']} is best at {format_cost(best['cost'])} bits/seq; {others}."
 
 

@@ -78,7 +78,7 @@ class TrainConfig:
             f"the report interval ({self.report_every}) must be a multiple of steps per call ({self.steps_per_call}).",
         )
         _check(self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}.")
-        _check(self.seed >= 0, f"seed must be 0 or more, got {self.seed}.")
+        _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
 
     @property
     def model_label(self) -> str:

@@ -133,3 +133,23 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
             r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
         )
     return table
+
+
+def bench_table(result: dict) -> Table:
+    """`ntm bench`: speed, compile time and memory per configuration, and the machine."""
+    m = result["machine"]
+    table = Table(title=f"ntm bench: {m['cpu']}, {m['cores']} cores, {m['backend']}, JAX {m['jax']}",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("task", "model", "batch", "train seq/s (min-max)", "ms/step", "compile s", "eval seq/s", "peak MB"):
+        table.add_column(name, justify="left" if name in ("task", "model") else "right")
+    for r in result["results"]:
+        table.add_row(
+            SHORT_TASK_NAMES.get(r["task"], r["task"]), r["model"], str(r["batch_size"]),
+            f"{r['train_sequences_per_second']:,.0f} ({r['train_sequences_per_second_min']:,.0f}-"
+            f"{r['train_sequences_per_second_max']:,.0f})",
+            f"{r['ms_per_step']:.2f}", f"{r['compile_seconds']:.1f}", f"{r['eval_sequences_per_second']:,.0f}",
+            f"{r['peak_memory_mb']:,.0f}",
+        )
+    table.caption = (f"`ntm --help`: {result['help_seconds']:.2f} s. Medians over repeats after warm-up; "
+                     "peak MB is the process's peak resident memory so far.")
+    return table

@@ -59,7 +59,12 @@ def default_run_name(config: TrainConfig, seed: int) -> str:
 
 def reserve_run_dir(runs_dir: Path, name: str) -> Path:
     """Creates and returns a new folder `runs_dir/name`, or `name-1`, `name-2`, ... if taken."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunError(f"{runs_dir} is not a folder.")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
     for n in range(10_000):
         path = runs_dir / (name if n == 0 else f"{name}-{n}")
         try:
@@ -67,6 +72,8 @@ def reserve_run_dir(runs_dir: Path, name: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as error:
+            raise RunError(f"cannot create the run folder {path} ({error.strerror}).") from None
     raise RunError(f"too many runs named {name} in {runs_dir}.")
 
 
@@ -99,8 +106,10 @@ def write_config(run_dir: Path, config: TrainConfig) -> None:
 
 def read_config(run_dir: Path) -> TrainConfig:
     """The TrainConfig a run folder was made with; RunError if it is not a run folder."""
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise RunError(f"{run_dir} is not a run folder (it does not exist).")
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a run folder (it is a file).")
     path = run_dir / CONFIG
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run folder (it has no {CONFIG}).")
@@ -117,10 +126,17 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The metric records; a line cut short by a crash (always the last) is left out."""
     path = run_dir / METRICS
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def truncate_metrics(run_dir: Path, last_step: int) -> None:

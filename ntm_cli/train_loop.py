@@ -95,7 +95,7 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
       RunError: the file is missing, corrupt, or holds a state of another shape (another config).
     """
     if not path.is_file():
-        raise RunError(f"{path} does not exist; the run has no checkpoint to resume from.")
+        raise RunError(f"{path} does not exist; the run has no checkpoint yet.")
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves, meta = payload["leaves"], payload["meta"]
@@ -140,17 +140,20 @@ class TrainingSession:
     def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None):
         """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget)."""
         config = runs.read_config(run_dir)
-        if steps is not None or time_limit is not None:
-            config = dataclasses.replace(
-                config,
-                steps=steps if steps is not None else config.steps,
-                time_limit=time_limit if time_limit is not None else config.time_limit,
-            )
+        if steps is not None:  # a new total in steps replaces a time limit unless one is given too
+            config = dataclasses.replace(config, steps=steps, time_limit=time_limit)
+        elif time_limit is not None:
+            config = dataclasses.replace(config, time_limit=time_limit)
         session = cls(config, [config.seed], reporter)
         session.attach([run_dir])
         one_seed = jax.tree.map(lambda x: x[0], session.state)
         restored, meta = load_checkpoint(runs.checkpoint_path(run_dir, "latest"), one_seed)
         session.state = jax.tree.map(lambda x: x[None], restored)
+        done_steps, done_time = int(meta["step"]), float(meta["wall_time"])
+        if steps is not None and steps <= done_steps:
+            raise RunError(f"the run has done {done_steps:,} steps already; give a larger total than that.")
+        if time_limit is not None and time_limit <= done_time:
+            raise RunError(f"the run has trained for {done_time:.1f} s already; give a longer total time than that.")
         session.loop = LoopState(
             step=int(meta["step"]),
             wall_time=float(meta["wall_time"]),
@@ -250,6 +253,7 @@ class TrainingSession:
                 self._report()  # the untrained model: the curve's first point
             self.trainer.compile(self.state)
             while loop.step < config.steps and not self._out_of_time():
+                previous = loop.step
                 started = time.perf_counter()
                 state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
                 active = np.asarray(metrics.active[0])
@@ -262,7 +266,8 @@ class TrainingSession:
                 loop.step = min(loop.step + k, config.steps)
                 loop.wall_time += elapsed
                 loop.interval_time += elapsed
-                if loop.step % config.report_every == 0 or loop.step >= config.steps:
+                crossed = loop.step // config.report_every > previous // config.report_every
+                if crossed or loop.step >= config.steps:
                     self._report()
             if loop.pending_steps:
                 self._report()  # a time budget ended between reports

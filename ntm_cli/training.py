@@ -27,7 +27,8 @@ from tasks import make_task
 from tasks.base import Batch, Task
 
 LN2 = math.log(2.0)
-EVAL_KEY_SEED = 20141020  # the held-out batch's key (the NTM paper's arXiv date)
+# The held-out data's key: above every allowed run seed (0 .. 2**31 - 1), so no run trains on it.
+EVAL_KEY_SEED = 2**31 + 20141020
 
 
 class TrainState(NamedTuple):

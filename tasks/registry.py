@@ -67,10 +67,11 @@ def make_task(name: str, **sizes: Any) -> Task:
     """
     cls = task_class(name)
     fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    options = [f for f in fields if not f.startswith("norm_")]  # internal: set by evaluation variants
     unknown = sorted(set(sizes) - set(fields))
     if unknown:
         flags = ", ".join("--" + u.replace("_", "-") for u in unknown)
-        takes = ", ".join("--" + f.replace("_", "-") for f in fields)
+        takes = ", ".join("--" + f.replace("_", "-") for f in options)
         raise TaskConfigError(
             f"{flags} {'does' if len(unknown) == 1 else 'do'} not apply to task {cls.name}, "
             f"which takes {takes}."

@@ -140,8 +140,12 @@ def test_dynamic_ngrams_gets_a_bayes_optimal_row_and_verdicts_read_right():
          "sequences": 100.0, "wall_time": 1.0, "sequences_per_second": 100.0, "paper_cost_text": "~136"}]}
     rows = markdown_rows("dynamic-ngrams", result)
     assert rows[0][2] == "140.000 ± 1.000" and rows[-1][0] == "Bayes-optimal" and rows[-1][2] == "133.200"
-    ranked = [{"model": "ntm-lstm", "cost": 0.000177}, {"model": "ntm-ff", "cost": 0.01}, {"model": "lstm", "cost": 40.0}]
+    ranked = [{"model": "ntm-lstm", "cost": 0.000177}, {"model": "ntm-ff", "cost": 0.05}, {"model": "lstm", "cost": 40.0}]
     assert verdict(ranked) == (
-        "ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.010 (+0.00982), lstm 40.000 (+40.000)."
+        "ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.050 (+0.050), lstm 40.000 (+40.000)."
     )
+    close = [{"model": "ntm-lstm", "cost": 0.002}, {"model": "ntm-ff", "cost": 0.009}, {"model": "lstm", "cost": 40.0}]
+    assert verdict(close).startswith("no clear difference between ntm-lstm and ntm-ff")
+    noisy = [{"model": "ntm-lstm", "cost": 1.0, "cost_std": 0.5}, {"model": "lstm", "cost": 1.8, "cost_std": 0.5}]
+    assert verdict(noisy).startswith("no clear difference between ntm-lstm and lstm")
     assert verdict(ranked[:1]) == "ntm-lstm reached 0.000177 bits/seq (the only model run)."

@@ -145,6 +145,15 @@ def test_eval_reports_every_size_and_saves_eval_json(tmp_path):
         (["train", "copy", "--max-length", "0"], "max length"),
         (["train"], "name a task to train"),
         (["train", "copy", "--seeds", "0"], "--seeds must be at least 1"),
+        (["train", "copy", "--sequences", "5", "--batch-size", "0"], "batch size must be at least 1"),
+        (["train", "copy", "--steps-per-call", "0"], "steps per call must be at least 1"),
+        (["train", "copy", "--report-every", "0"], "report interval must be at least 1"),
+        (["train", "copy", "--eval-batch-size", "0"], "eval batch size must be at least 1"),
+        (["train", "copy", "--head-clip", "-5"], "--head-clip must be positive"),
+        (["train", "copy", "--clip-norm", "-1"], "--clip-norm must be positive"),
+        (["train", "copy", "--name", ""], "--name must be a plain folder name"),
+        (["train", "copy", "--name", "a/b"], "--name must be a plain folder name"),
+        (["train", "copy", "--seed", "99999999999999999999"], "--seed"),
     ],
 )
 def test_bad_input_is_one_sentence_exit_2_and_leaves_no_run_folder(tmp_path, args, phrase):
@@ -184,3 +193,37 @@ def test_eval_bad_input(tmp_path):
     assert result.exit_code == 2 and "--items does not apply to task copy" in result.stderr
     result = runner.invoke(app, ["eval", run_dir, "--lengths", "ten"])
     assert result.exit_code == 2 and "--lengths must be whole numbers" in result.stderr
+
+
+def test_train_into_a_file_is_one_sentence(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, ["train", "copy", *TINY, "--steps", "5", "--out", str(tmp_path / "afile")])
+    assert result.exit_code == 2 and "is not a folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_resume_takes_only_a_budget_and_a_larger_one(tmp_path):
+    assert train(tmp_path, "--steps", "20").exit_code == 0
+    run_dir = str(tmp_path / "copy-ntm-lstm-s0")
+    result = runner.invoke(app, ["train", "--resume", run_dir, "--lr", "5", "--seeds", "3"])
+    assert result.exit_code == 2 and "--seeds, --lr cannot change a run being resumed" in result.stderr
+    result = runner.invoke(app, ["train", "--resume", run_dir, "--steps", "10"])
+    assert result.exit_code == 2 and "has done 20 steps already" in result.stderr
+    assert json.loads((tmp_path / "copy-ntm-lstm-s0" / "config.json").read_text())["config"]["steps"] == 20
+
+
+def test_reports_keep_their_interval_after_resuming_from_an_odd_step(tmp_path):
+    assert train(tmp_path, "--steps", "25").exit_code == 0
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25]
+    assert runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "50"]).exit_code == 0
+    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25, 30, 40, 50]
+
+
+def test_a_metrics_line_cut_short_by_a_crash_does_not_stop_a_resume(tmp_path):
+    assert train(tmp_path, "--steps", "20").exit_code == 0
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    with open(run_dir / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 30, "sequ')
+    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"])
+    assert result.exit_code == 0, result.output
+    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 30]

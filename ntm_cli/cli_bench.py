@@ -1,0 +1,63 @@
+"""`ntm bench`: parse, call ntm_cli.bench, report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from ntm_cli.output import console, error_console, fail
+
+
+def bench_command(
+    task: Annotated[str, typer.Option(help="Task name or alias.")] = "copy",
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff.")] = None,
+    batch_sizes: Annotated[Optional[str], typer.Option(help="Batch sizes, comma-separated, such as 32,1.")] = None,
+    steps_per_call: Annotated[int, typer.Option(min=1, help="Optimiser steps per compiled call.")] = 10,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (median, min and max are reported).")] = 5,
+    calls: Annotated[int, typer.Option(min=1, help="Compiled calls per repeat.")] = 5,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")] = False,
+) -> None:
+    """Measure training and evaluation speed, compile time and memory (after warm-up).
+
+    By default: the paper's copy models (memory 128 x 20, lengths 1-20, one head pair), the NTM
+    with an LSTM controller at batch 32 and 1, the feedforward NTM and the LSTM baseline at 32.
+    """
+    from ntm_cli.compare import MODEL_LABELS
+    from ntm_cli.config import ConfigError, parse_int_list
+    from tasks import TaskConfigError, canonical_name
+
+    try:
+        canonical = canonical_name(task)
+        labels = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
+        for label in labels or []:
+            if label not in MODEL_LABELS:
+                raise ConfigError(f"Unknown model '{label}'; valid models are {', '.join(MODEL_LABELS)}.")
+        if labels == []:
+            raise ConfigError("give at least one model to measure.")
+        sizes = parse_int_list(batch_sizes, "--batch-sizes") if batch_sizes is not None else None
+    except (ConfigError, TaskConfigError) as error:
+        fail(str(error))
+
+    from ntm_cli.bench import DEFAULT_CASES, bench_config, case_config, help_seconds, machine
+
+    if labels is None and sizes is None:
+        cases = [(label, model, controller, batch) for label, model, controller, batch in DEFAULT_CASES]
+    else:
+        cases = [
+            (label, *(("lstm", "lstm") if label == "lstm" else ("ntm", label.split("-")[1])), batch)
+            for label in (labels or ["ntm-lstm"]) for batch in (sizes or [32])
+        ]
+    progress = error_console if json_output else console
+    rows = []
+    for label, model, controller, batch in cases:
+        progress.print(f"measuring {label} on {canonical} at batch {batch} ...", markup=False)
+        rows.append(bench_config(case_config(canonical, model, controller, batch, steps_per_call), repeats, calls))
+    result = {"machine": machine(), "help_seconds": help_seconds(), "results": rows}
+    if json_output:
+        print(json.dumps(result, indent=2))
+        return
+    from ntm_cli.reporting import bench_table
+
+    console.print(bench_table(result))

@@ -1,0 +1,41 @@
+"""`ntm bench`: it measures and reports every field (no timings are asserted), and rejects bad input."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ntm_cli.cli import app
+
+runner = CliRunner()
+SMALL = ["--models", "ntm-ff", "--batch-sizes", "2", "--repeats", "2", "--calls", "1", "--steps-per-call", "2"]
+
+
+def test_bench_json_reports_every_figure_and_the_machine():
+    result = runner.invoke(app, ["bench", *SMALL, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"cpu", "cores", "backend", "jax", "python"} <= set(report["machine"])
+    assert 0 < report["help_seconds"] < 30
+    (row,) = report["results"]
+    assert (row["task"], row["model"], row["batch_size"], row["steps_per_call"]) == ("copy", "ntm-ff", 2, 2)
+    assert row["params"] > 0 and row["finite"]
+    assert row["train_sequences_per_second_min"] <= row["train_sequences_per_second"] \
+        <= row["train_sequences_per_second_max"]
+    assert row["ms_per_step_min"] <= row["ms_per_step"] <= row["ms_per_step_max"]
+    # sequences per second and milliseconds per step describe the same timings
+    assert row["train_sequences_per_second"] == pytest.approx(1000 * 2 / row["ms_per_step"], rel=1e-6)
+    assert row["compile_seconds"] > 0 and row["eval_sequences_per_second"] > 0 and row["peak_memory_mb"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "cpy"], "Unknown task 'cpy'"),
+    (["--models", "dnc"], "Unknown model 'dnc'"),
+    (["--models", ","], "at least one model"),
+    (["--batch-sizes", "0"], "--batch-sizes must be positive"),
+    (["--batch-sizes", "a"], "--batch-sizes must be whole numbers"),
+    (["--repeats", "0"], "repeats"),
+])
+def test_bench_rejects_bad_input_in_one_sentence(args, message):
+    result = runner.invoke(app, ["bench", *args])
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
