@@ -85,6 +85,7 @@ def train_command(
     optimizer: Annotated[Optional[str], typer.Option(help="adam or rmsprop (Graves' form).", rich_help_panel=_OPTIM)] = None,
     clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient's global norm (0: off).", rich_help_panel=_OPTIM)] = None,
     clip_value: Annotated[Optional[float], typer.Option(help="Clip each gradient component (0: off).", rich_help_panel=_OPTIM)] = None,
+    lr_decay_steps: Annotated[Optional[int], typer.Option(help="Cosine-decay the learning rate to a tenth over these steps (0: constant).", rich_help_panel=_OPTIM)] = None,
     steps_per_call: Annotated[Optional[int], typer.Option(help="Optimiser steps per compiled call.", rich_help_panel=_OPTIM)] = None,
     report_every: Annotated[Optional[int], typer.Option(help="Steps between reports and checkpoints.", rich_help_panel=_OPTIM)] = None,
     eval_batch_size: Annotated[Optional[int], typer.Option(help="Sequences in the held-out batch.", rich_help_panel=_OPTIM)] = None,
@@ -143,7 +144,7 @@ def train_command(
                                  item_size=item_size, order=order, length=length, num_inputs=num_inputs,
                                  num_outputs=num_outputs),
                 optim=dict(lr=lr, batch_size=batch_size, optimizer=optimizer, clip_norm=clip_norm,
-                           clip_value=clip_value, steps_per_call=steps_per_call, report_every=report_every,
+                           clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call, report_every=report_every,
                            eval_batch_size=eval_batch_size),
                 model_options=dict(heads=heads, read_heads=read_heads, write_heads=write_heads, memory=memory,
                                    controller_size=controller_size, lstm_size=lstm_size, memory_init=memory_init,
@@ -213,6 +214,10 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
             if optim[name] < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, or 0 to turn it off, got {optim[name]:g}.")
             changes[name] = optim[name] or None
+    if optim["lr_decay_steps"] is not None:
+        if optim["lr_decay_steps"] < 0:
+            raise ConfigError(f"--lr-decay-steps must be positive, or 0 for a constant rate, got {optim['lr_decay_steps']}.")
+        changes["decay_steps"] = optim["lr_decay_steps"] or None
     if changes:
         opt = OptimizerConfig(**{**dataclasses.asdict(opt), **changes})
     if steps is not None:

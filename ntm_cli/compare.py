@@ -21,6 +21,7 @@ from experiments.paper import paper_cost
 from experiments.presets import preset_config
 from ntm_cli import runs
 from ntm_cli.config import TIME_ONLY_STEPS, ConfigError, TrainConfig
+from ntm_cli.progress import format_cost
 
 MODEL_LABELS = ("lstm", "ntm-lstm", "ntm-ff")
 
@@ -177,15 +178,6 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
         "models": list(spec.models),
         "tasks": tasks,
     }
-
-
-def format_cost(value: float | None) -> str:
-    """Bits per sequence: three decimals, or three significant digits below 0.01 (never '0.000')."""
-    if value is None:
-        return "-"
-    if value != 0 and abs(value) < 0.01:
-        return f"{value:.3g}"
-    return f"{value:,.3f}"
 
 
 # Costs closer than this (bits per sequence), or than the seeds' spread, are not told apart.

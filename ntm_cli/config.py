@@ -36,6 +36,10 @@ class OptimizerConfig:
     momentum: float = 0.9  # rmsprop only
     clip_value: float | None = None  # clip every gradient component to +/- this (the paper: 10)
     clip_norm: float | None = None  # clip the gradient's global norm to this (Collier, DNC: 50)
+    # Cosine decay of the learning rate to lr * decay_to over decay_steps steps, then constant
+    # at that; None keeps it constant.
+    decay_steps: int | None = None
+    decay_to: float = 0.1
 
     def __post_init__(self) -> None:
         _check(self.name in ("adam", "rmsprop"), f"optimizer must be 'adam' or 'rmsprop', got {self.name!r}.")
@@ -44,6 +48,9 @@ class OptimizerConfig:
             f"learning rate must be a positive number, got {self.learning_rate}.",
         )
         _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}.")
+        _check(self.decay_steps is None or self.decay_steps >= 1,
+               f"learning-rate decay steps must be at least 1, got {self.decay_steps}.")
+        _check(0 < self.decay_to <= 1, f"the decayed learning-rate fraction must be in (0, 1], got {self.decay_to}.")
         for name in ("clip_value", "clip_norm"):
             value = getattr(self, name)
             _check(value is None or value > 0, f"{name.replace('_', ' ')} must be positive, got {value}.")

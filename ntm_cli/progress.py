@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,6 +15,21 @@ from ntm_cli.config import TIME_ONLY_STEPS
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_cost(value: float | None) -> str:
+    """Bits per sequence: three decimals, or three significant digits below 0.01 (never '0.000')."""
+    if value is None:
+        return "-"
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:.3g}"
+    return f"{value:,.3f}"
+
+
+def compact_table(title: str) -> Table:
+    """A borderless table with two spaces between columns, so wide tables fit 80 columns."""
+    return Table(title=title, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD,
+                 show_edge=False, padding=(0, 1, 0, 0))
 
 
 def describe_config(info: dict[str, Any]) -> str:
@@ -45,21 +61,21 @@ def record_line(seed: int, record: dict[str, Any]) -> str:
 
 def summary_table(summaries: list[dict[str, Any]]) -> Table:
     """Each seed's final figures, and their mean and spread when there are several."""
-    table = Table(title="Held-out cost in bits per sequence", title_justify="left")
-    for name in ("seed", "steps", "sequences", "final cost", "best cost", "bit errors", "seq/s", "time (s)", "status"):
-        table.add_column(name, justify="left" if name == "status" else "right")
+    table = compact_table("Held-out cost in bits per sequence")
+    for name in ("seed", "steps", "seqs", "final", "best", "bit err", "seq/s", "time s", "status"):
+        table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     for s in summaries:
         table.add_row(
-            str(s["seed"]), f"{s['steps']:,}", f"{s['sequences']:,}", _fmt(s["final_eval_cost"]),
-            _fmt(s["best_eval_cost"]), _fmt(s["final_eval_bit_errors"]),
+            str(s["seed"]), f"{s['steps']:,}", f"{s['sequences']:,}", format_cost(s["final_eval_cost"]),
+            format_cost(s["best_eval_cost"]), _fmt(s["final_eval_bit_errors"]),
             "-" if s["sequences_per_second"] is None else f"{s['sequences_per_second']:,.0f}",
             f"{s['wall_time']:.1f}", s["status"],
         )
     spread = seed_spread(summaries)
     if spread:
         table.caption = (
-            f"over {spread['seeds']} seeds: final cost mean {spread['mean']:.3f}, "
-            f"s.d. {spread['std']:.3f}, min {spread['min']:.3f}, max {spread['max']:.3f}"
+            f"over {spread['seeds']} seeds: final cost mean {format_cost(spread['mean'])}, "
+            f"s.d. {format_cost(spread['std'])}, min {format_cost(spread['min'])}, max {format_cost(spread['max'])}"
         )
     return table
 

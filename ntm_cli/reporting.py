@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Sequence
 from rich import box
 from rich.table import Table
 
+from ntm_cli.progress import compact_table
+
 if TYPE_CHECKING:
     from tasks.base import Task
 
@@ -103,17 +105,15 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
 
     out = []
     for task, result in results["tasks"].items():
-        table = Table(
-            box=box.SIMPLE_HEAD,
-            title=f"{task}: {results['preset']} preset, {results['budget']} per model, "
-            f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)",
-            title_justify="left",
+        table = compact_table(
+            f"{task}: {results['preset']} preset, {results['budget']} per model, "
+            f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)"
         )
         rows = markdown_rows(task, result)
-        for i, name in enumerate(TABLE_HEADER):
+        for name in TABLE_HEADER:
             # Every column but the paper's keeps its full width; the paper's text wraps instead.
-            width = None if name == "paper" else max([len(name)] + [len(row[i]) for row in rows])
-            table.add_column(name, justify="left" if name in ("model", "paper") else "right", min_width=width)
+            table.add_column(name, justify="left" if name in ("model", "paper") else "right",
+                             no_wrap=name != "paper", overflow="fold")
         for row in rows:
             table.add_row(*row)
         table.caption = TABLE_NOTE
@@ -138,18 +138,18 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
 def bench_table(result: dict) -> Table:
     """`ntm bench`: speed, compile time and memory per configuration, and the machine."""
     m = result["machine"]
-    table = Table(title=f"ntm bench: {m['cpu']}, {m['cores']} cores, {m['backend']}, JAX {m['jax']}",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("task", "model", "batch", "train seq/s (min-max)", "ms/step", "compile s", "eval seq/s", "peak MB"):
-        table.add_column(name, justify="left" if name in ("task", "model") else "right")
+    tasks = ", ".join(dict.fromkeys(SHORT_TASK_NAMES.get(r["task"], r["task"]) for r in result["results"]))
+    table = compact_table(f"ntm bench, {tasks}: {m['cpu']}, {m['cores']} cores, {m['backend']}, JAX {m['jax']}")
+    for name in ("model", "batch", "seq/s", "min-max", "ms/step", "compile s", "eval seq/s", "peak MB"):
+        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for r in result["results"]:
         table.add_row(
-            SHORT_TASK_NAMES.get(r["task"], r["task"]), r["model"], str(r["batch_size"]),
-            f"{r['train_sequences_per_second']:,.0f} ({r['train_sequences_per_second_min']:,.0f}-"
-            f"{r['train_sequences_per_second_max']:,.0f})",
+            r["model"], str(r["batch_size"]), f"{r['train_sequences_per_second']:,.0f}",
+            f"{r['train_sequences_per_second_min']:,.0f}-{r['train_sequences_per_second_max']:,.0f}",
             f"{r['ms_per_step']:.2f}", f"{r['compile_seconds']:.1f}", f"{r['eval_sequences_per_second']:,.0f}",
             f"{r['peak_memory_mb']:,.0f}",
         )
-    table.caption = (f"`ntm --help`: {result['help_seconds']:.2f} s. Medians over repeats after warm-up; "
-                     "peak MB is the process's peak resident memory so far.")
+    table.caption = (f"seq/s: training sequences per second, median over repeats after warm-up (min-max); "
+                     f"`ntm --help`: {result['help_seconds']:.2f} s; peak MB: the process's peak resident "
+                     "memory so far.")
     return table

@@ -48,7 +48,8 @@ class ChunkMetrics(NamedTuple):
 
 
 def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
-    """Clipping (element-wise, then global norm, where set), then Adam or Graves' RMSProp.
+    """Clipping (element-wise, then global norm, where set), then Adam or Graves' RMSProp, at a
+    constant learning rate or one that decays (cosine) to `decay_to` of it over `decay_steps`.
 
     Graves (2013) RMSProp: n = 0.95 n + 0.05 g^2, m = 0.95 m + 0.05 g,
     update = 0.9 update - lr g / sqrt(n - m^2 + 1e-4): centred, eps inside the square root,
@@ -59,12 +60,15 @@ def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
         parts.append(optax.clip(config.clip_value))
     if config.clip_norm is not None:
         parts.append(optax.clip_by_global_norm(config.clip_norm))
+    learning_rate = config.learning_rate
+    if config.decay_steps is not None:
+        learning_rate = optax.cosine_decay_schedule(config.learning_rate, config.decay_steps, alpha=config.decay_to)
     if config.name == "adam":
-        parts.append(optax.adam(config.learning_rate))
+        parts.append(optax.adam(learning_rate))
     else:
         parts.append(
             optax.rmsprop(
-                config.learning_rate, decay=0.95, eps=1e-4, initial_scale=0.0,
+                learning_rate, decay=0.95, eps=1e-4, initial_scale=0.0,
                 eps_in_sqrt=True, centered=True, momentum=config.momentum,
             )
         )

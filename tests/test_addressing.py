@@ -14,8 +14,12 @@ rng = np.random.default_rng(0)
 
 def per_head(fn, *shared):
     """vmap a one-head, one-example function over heads, then batch; `shared` args have no head axis."""
-    in_axes = tuple(None if i in shared else 0 for i in range(fn.__code__.co_argcount))
-    return jax.vmap(jax.vmap(fn, in_axes=in_axes))
+
+    def lifted(*args):
+        in_axes = tuple(None if i in shared else 0 for i in range(len(args)))
+        return jax.vmap(jax.vmap(fn, in_axes=in_axes))(*args)
+
+    return lifted
 
 
 def random_weighting(*shape):
@@ -73,6 +77,17 @@ def test_content_weighting_matches_reference():
     for b in range(BATCH):
         for h in range(HEADS):
             np.testing.assert_allclose(got[b, h], np_content(memory[b], keys[b, h], beta[b, h]), rtol=1e-4, atol=1e-6)
+
+
+def test_content_weighting_with_row_norms_given_equals_computing_them():
+    memory = rng.normal(size=(N, M)).astype(np.float32)
+    key = rng.normal(size=(M,)).astype(np.float32)
+    norms_sq = addressing.row_norms_sq(memory)
+    np.testing.assert_allclose(norms_sq, (memory**2).sum(-1), rtol=1e-6)
+    np.testing.assert_allclose(
+        addressing.content_weighting(memory, key, 3.0, norms_sq), addressing.content_weighting(memory, key, 3.0),
+        rtol=1e-6,
+    )
 
 
 def test_cosine_similarity_is_exact_for_parallel_and_orthogonal_rows():

@@ -29,6 +29,24 @@ def test_a_batch_gives_the_same_result_as_each_example_alone(controller):
         np.testing.assert_allclose(together[:, b], model(inputs[:, b : b + 1])[:, 0], rtol=1e-5, atol=1e-6)
 
 
+def test_rematerialised_batches_give_the_gradients_of_each_example_alone():
+    """From REMAT_MIN_BATCH up the time loop is rematerialised; at batch 1 it is not: same gradients."""
+    from ntm_cli.models.ntm import REMAT_MIN_BATCH
+
+    model = build_model(TINY, IN, OUT, jax.random.key(3))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    inputs = _inputs(seed=4, batch=REMAT_MIN_BATCH + 1)
+
+    def loss(p, x):
+        return jnp.sum(jnp.sin(nnx.merge(graphdef, p, rest)(x)))
+
+    together = jax.grad(loss)(params, inputs)
+    alone = [jax.grad(loss)(params, inputs[:, b : b + 1]) for b in range(inputs.shape[1])]
+    summed = jax.tree.map(lambda *g: sum(g), *alone)
+    for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(summed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_one_step_writes_then_reads_the_new_memory_with_the_heads_outputs():
     model = build_model(TINY, IN, OUT, jax.random.key(1))
     # A zero kernel makes every head's raw output its bias, whatever the controller says.
@@ -58,6 +76,8 @@ def test_one_step_writes_then_reads_the_new_memory_with_the_heads_outputs():
         np.testing.assert_allclose(new_state.memory[b], memory, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(new_state.read_weights[b], read_w, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(new_state.reads[b], reads, rtol=1e-5, atol=1e-7)
+        # the row norms carried to the next step's write addressing are those of the new memory
+        np.testing.assert_allclose(new_state.memory_norms_sq[b], np.sum(memory**2, axis=-1), rtol=1e-5, atol=1e-9)
     h = new_state.controller[-1][1]
     expected_logits = model.output(jnp.concatenate([h, new_state.reads.reshape(2, -1)], axis=-1))
     np.testing.assert_allclose(logits, expected_logits, rtol=1e-6)
@@ -137,7 +157,8 @@ def test_check_grads_on_a_full_time_step():
         to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)
         params, buffers = to64(params), to64(buffers)
         state = to64(nnx.merge(graphdef, params, buffers).initial_state(2))
-        state = state._replace(memory=jax.random.normal(jax.random.key(8), state.memory.shape, jnp.float64))
+        memory = jax.random.normal(jax.random.key(8), state.memory.shape, jnp.float64)
+        state = state._replace(memory=memory, memory_norms_sq=jnp.sum(memory**2, axis=-1))
         x = jax.random.normal(jax.random.key(9), (2, 2), jnp.float64)
 
         @jax.jit

@@ -151,6 +151,7 @@ def test_eval_reports_every_size_and_saves_eval_json(tmp_path):
         (["train", "copy", "--eval-batch-size", "0"], "eval batch size must be at least 1"),
         (["train", "copy", "--head-clip", "-5"], "--head-clip must be positive"),
         (["train", "copy", "--clip-norm", "-1"], "--clip-norm must be positive"),
+        (["train", "copy", "--lr-decay-steps", "-1"], "--lr-decay-steps must be positive"),
         (["train", "copy", "--name", ""], "--name must be a plain folder name"),
         (["train", "copy", "--name", "a/b"], "--name must be a plain folder name"),
         (["train", "copy", "--seed", "99999999999999999999"], "--seed"),

@@ -85,6 +85,18 @@ def test_clipping_element_wise_and_by_global_norm_comes_before_the_optimiser():
     np.testing.assert_allclose(_run_optimizer(by_norm, gradients, x), _graves_reference(clipped, 0.01, x), rtol=1e-4)
 
 
+def test_learning_rate_decays_along_a_cosine_to_a_tenth_then_stays():
+    # With a constant gradient Adam's step is lr_t * g / (|g| + eps): the learning rate itself.
+    lr, steps, decay_steps = 0.5, 7, 4
+    config = OptimizerConfig(name="adam", learning_rate=lr, decay_steps=decay_steps, decay_to=0.1)
+    got = _run_optimizer(config, [np.array([1.0])] * steps, np.array([0.0]))
+    rates = [lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(t, decay_steps) / decay_steps))) for t in range(steps)]
+    assert rates[0] == lr and rates[-1] == pytest.approx(0.1 * lr)
+    np.testing.assert_allclose(got, [-sum(rates)], rtol=1e-5)
+    constant = _run_optimizer(OptimizerConfig(name="adam", learning_rate=lr), [np.array([1.0])] * steps, np.array([0.0]))
+    np.testing.assert_allclose(constant, [-lr * steps], rtol=1e-5)
+
+
 class _PoisonedCopy(CopyTask):
     """Copy whose inputs are NaN for about a third of the steps."""
 

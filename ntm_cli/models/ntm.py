@@ -29,6 +29,7 @@ from ntm_cli.models.addressing import HeadParams
 from ntm_cli.models.config import NTMConfig
 
 MEMORY_CONSTANT = 1e-6  # the `constant` initial memory value (Collier & Beel, 2018)
+REMAT_MIN_BATCH = 4  # rematerialise the time loop's steps from this batch size up
 
 
 class Buffer(nnx.Variable):
@@ -44,6 +45,8 @@ class NTMState(NamedTuple):
       read_weights: `[B, R, N]` w_t of each read head.
       write_weights: `[B, W, N]` w_t of each write head.
       reads: `[B, R, M]` r_t of each read head.
+      memory_norms_sq: `[B, N]` |M_t(i)|^2 of every row, computed once for this step's read
+        addressing and reused by the next step's write addressing.
     """
 
     controller: tuple
@@ -51,6 +54,7 @@ class NTMState(NamedTuple):
     read_weights: jax.Array
     write_weights: jax.Array
     reads: jax.Array
+    memory_norms_sq: jax.Array
 
 
 class NTMTrace(NamedTuple):
@@ -153,6 +157,7 @@ class NTM(nnx.Module):
             read_weights=batched(jax.nn.softmax(self.initial_read_logits[...], axis=-1)),
             write_weights=batched(jax.nn.softmax(self.initial_write_logits[...], axis=-1)),
             reads=batched(self.initial_reads[...]),
+            memory_norms_sq=batched(addressing.row_norms_sq(self.initial_memory[...])),
         )
 
     def _head_params(self, raw: jax.Array) -> HeadParams:
@@ -176,6 +181,16 @@ class NTM(nnx.Module):
         Returns:
           (logits `[B, output_size]`, the next NTMState).
         """
+        features, state = self.memory_step(state, x)
+        return self.output(features), state
+
+    def memory_step(self, state: NTMState, x: jax.Array) -> tuple[jax.Array, NTMState]:
+        """One time step up to the output layer.
+
+        Returns:
+          (features `[B, H + R * M]`, the controller output h_t beside the reads r_t, which the
+          output layer maps to logits; the next NTMState).
+        """
         cfg = self.config
         batch = x.shape[0]
         controller_in = jnp.concatenate([x, state.reads.reshape(batch, -1)], axis=-1)
@@ -189,17 +204,20 @@ class NTM(nnx.Module):
         raw_write = raw[:, split:].reshape(batch, cfg.num_write_heads, self.write_head_size)
 
         # vmap over heads (memory shared), then over the batch.
-        address = jax.vmap(jax.vmap(addressing.address, in_axes=(None, 0, 0)))
-        write_weights = address(state.memory, state.write_weights, self._head_params(raw_write))  # [B, W, N]
+        address = jax.vmap(jax.vmap(addressing.address, in_axes=(None, 0, 0, None)))
+        write_weights = address(  # [B, W, N], on M_{t-1}
+            state.memory, state.write_weights, self._head_params(raw_write), state.memory_norms_sq
+        )
         erase = jax.nn.sigmoid(raw_write[..., self.read_head_size : self.read_head_size + cfg.memory_width])
         add = jnp.tanh(raw_write[..., self.read_head_size + cfg.memory_width :])
         memory = jax.vmap(addressing.write)(state.memory, write_weights, erase, add)  # [B, N, M]
 
-        read_weights = address(memory, state.read_weights, self._head_params(raw_read))  # [B, R, N]
+        norms_sq = jax.vmap(addressing.row_norms_sq)(memory)  # |M_t(i)|^2, kept for the next step's write
+        read_weights = address(memory, state.read_weights, self._head_params(raw_read), norms_sq)  # [B, R, N]
         reads = jnp.einsum("brn,bnm->brm", read_weights, memory)  # r_t, [B, R, M]
 
-        logits = self.output(jnp.concatenate([h, reads.reshape(batch, -1)], axis=-1))
-        return logits, NTMState(controller_state, memory, read_weights, write_weights, reads)
+        features = jnp.concatenate([h, reads.reshape(batch, -1)], axis=-1)
+        return features, NTMState(controller_state, memory, read_weights, write_weights, reads, norms_sq)
 
     def __call__(self, inputs: jax.Array, trace: bool = False):
         """Runs the NTM over a sequence.
@@ -213,9 +231,17 @@ class NTM(nnx.Module):
         """
 
         def body(state, x):
-            logits, state = self.step(state, x)
+            features, state = self.memory_step(state, x)
             extra = NTMTrace(state.read_weights, state.write_weights, state.reads, state.memory) if trace else None
-            return state, (logits, extra)
+            return state, (features, extra)
 
-        _, (logits, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        # From batch REMAT_MIN_BATCH up, the backward pass recomputes each step from the saved
+        # state instead of saving every intermediate of every step (~90 arrays per step): 20%
+        # faster at batch 8 and 32, 5% slower at batch 1 (experiments/benchmarks/README.md).
+        # Values and gradients are the same either way.
+        if inputs.shape[1] >= REMAT_MIN_BATCH:
+            body = jax.checkpoint(body)
+        _, (features, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        # The output layer needs nothing from later steps: one matrix product for all T steps.
+        logits = self.output(features)
         return (logits, steps) if trace else logits
