@@ -286,16 +286,18 @@ def _resume_session(run_dir, steps, sequences, time_limit, json_output):
 
 
 def eval_command(
-    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    run: Annotated[list[Path], typer.Argument(help="Run folders (several: one table each, one line each in --plot).")],
     lengths: Annotated[Optional[str], typer.Option(help="Sequence lengths, such as 10,20,30,50,120 (copy, repeat, ngrams).")] = None,
     items: Annotated[Optional[str], typer.Option(help="Item counts, such as 6,10,15,20 (recall).")] = None,
     repeats: Annotated[Optional[str], typer.Option(help="Repeat counts, such as 10,20 (repeat).")] = None,
     batches: Annotated[int, typer.Option(min=1, help="Held-out batches per size.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 100,
     checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
-    json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Also draw cost and bit errors against size, a line per run.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
 ) -> None:
-    """Evaluate a run's best checkpoint at its training sizes and at longer or larger ones."""
+    """Evaluate runs' best checkpoints at their training sizes and at longer or larger ones."""
     from ntm_cli.config import ConfigError, parse_int_list
     from ntm_cli.runs import RunError
     from tasks import TaskConfigError
@@ -305,26 +307,48 @@ def eval_command(
             raise ConfigError(f"--checkpoint must be best or latest, got {checkpoint!r}.")
         from ntm_cli import runs
 
-        config = runs.read_config(run)
+        configs = [runs.read_config(r) for r in run]
+        if plot and len({c.task for c in configs}) > 1:
+            raise ConfigError("--plot draws runs of one task; these runs train "
+                              f"{', '.join(sorted({c.task for c in configs}))}.")
+        figure = None
+        if out is not None and not plot:
+            raise ConfigError("--out names where the --plot figure goes; give --plot too.")
+        if plot:
+            from ntm_cli.cli_figures import figure_path, writable_folder
+
+            figure = figure_path(out, run[0] / "generalisation.png")
+            writable_folder(figure.parent)  # before evaluating, so that a failure changes nothing
         from tasks import make_task
 
         from ntm_cli.evaluation import evaluate_run, size_variants
 
-        variants = size_variants(
-            make_task(config.task, **config.task_sizes),
+        sizes = dict(
             lengths=parse_int_list(lengths, "--lengths") if lengths else None,
             items=parse_int_list(items, "--items") if items else None,
             repeats=parse_int_list(repeats, "--repeats") if repeats else None,
         )
-        result = evaluate_run(run, variants, batches=batches, batch_size=batch_size, checkpoint=checkpoint)
+        variants = [size_variants(make_task(c.task, **c.task_sizes), **sizes) for c in configs]
+        results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint)
+                   for r, v in zip(run, variants)]
     except (ConfigError, TaskConfigError, RunError) as error:
         fail(str(error))
-    runs.atomic_write_json(run / runs.EVAL, result)
+    for r, result in zip(run, results):
+        runs.atomic_write_json(r / runs.EVAL, result)
+    if figure is not None:
+        from ntm_cli.figures import generalisation_figure
+
+        try:
+            generalisation_figure(results, figure)
+        except OSError as error:
+            fail(f"cannot write the figure ({error.strerror}: {error.filename}).")
     if json_output:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
         return
     from ntm_cli.reporting import eval_table
 
-    console.print(eval_table(result))
-    console.print(f"saved {run / runs.EVAL}", markup=False, soft_wrap=True)
-
+    for r, result in zip(run, results):
+        console.print(eval_table(result))
+        console.print(f"saved {r / runs.EVAL}", markup=False, soft_wrap=True)
+    if figure is not None:
+        console.print(f"saved {figure}", markup=False, soft_wrap=True)

@@ -274,12 +274,11 @@ def results_markdown(results: dict[str, Any]) -> str:
 
 def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget: str) -> None:
     """Held-out cost against sequences seen, one line per model, seeds shaded (min to max), log y."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    from ntm_cli.figures import pyplot, save_figure
+
+    plt = pyplot()
     styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":")}
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for label, seeds in result["curves"].items():
@@ -302,11 +301,7 @@ def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget:
     ax.grid(True, which="both", color="0.9", linewidth=0.5)
     ax.legend(frameon=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def write_results(results: dict[str, Any], out_dir: Path) -> list[Path]:

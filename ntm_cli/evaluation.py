@@ -55,6 +55,26 @@ def size_variants(
     return variants
 
 
+def load_run(run_dir: Path, checkpoint: str = "best") -> tuple[Trainer, Any, Any, dict[str, Any]]:
+    """A run's model, ready to apply: (trainer, parameters, non-trained state, checkpoint meta).
+
+    `checkpoint` is 'best' (falling back to 'latest' before the first evaluation) or 'latest';
+    meta holds the checkpoint's step and its `path`.
+
+    Raises:
+      RunError: not a run folder, or no readable checkpoint of this run's shape.
+    """
+    config = runs.read_config(run_dir)
+    trainer = Trainer(config, [config.seed])
+    path = runs.checkpoint_path(run_dir, checkpoint)
+    if checkpoint == "best" and not path.is_file():
+        path = runs.checkpoint_path(run_dir, "latest")
+    template = jax.tree.map(lambda x: x[0], trainer.initial_state())
+    state, meta = load_checkpoint(path, template)
+    rest = jax.tree.map(lambda x: x[0], trainer.rest)
+    return trainer, state.params, rest, {**meta, "path": str(path)}
+
+
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
     checkpoint: str = "best",
@@ -69,13 +89,8 @@ def evaluate_run(
       errors per sequence, the cost's standard error, the chance-level and floor costs.
     """
     config = runs.read_config(run_dir)
-    trainer = Trainer(config, [config.seed])
-    path = runs.checkpoint_path(run_dir, checkpoint)
-    if checkpoint == "best" and not path.is_file():
-        path = runs.checkpoint_path(run_dir, "latest")
-    template = jax.tree.map(lambda x: x[0], trainer.initial_state())
-    state, meta = load_checkpoint(path, template)
-    rest = jax.tree.map(lambda x: x[0], trainer.rest)
+    trainer, params, rest, meta = load_run(run_dir, checkpoint)
+    path = Path(meta["path"])
     variants = variants if variants is not None else size_variants(trainer.task)
 
     results = []
@@ -83,7 +98,7 @@ def evaluate_run(
         @jax.jit
         def metrics(key, task=task):
             batch = task.sample(key, batch_size)
-            return sequence_metrics(trainer.apply(state.params, rest, batch.inputs), batch.targets, batch.mask)
+            return sequence_metrics(trainer.apply(params, rest, batch.inputs), batch.targets, batch.mask)
 
         base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
         cost, errors = zip(*(metrics(jax.random.fold_in(base, b)) for b in range(batches)))

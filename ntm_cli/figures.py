@@ -1,0 +1,396 @@
+"""Figures of runs: learning curves, the memory at work, generalisation to larger sizes.
+
+Each figure has a data function that returns plain arrays (tested for values) and a drawing
+function that turns them into a PNG with matplotlib's Agg backend (no display needed), in
+shades of grey and line styles so that a figure stays readable printed in black and white.
+Nothing here runs inside the training loop: the figures read what training wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from ntm_cli import runs
+from ntm_cli.config import ConfigError
+
+# Grey levels and line styles, in order, for the lines of a figure.
+STYLES = (("0.0", "-"), ("0.45", "--"), ("0.25", ":"), ("0.6", "-."), ("0.1", (0, (5, 1))), ("0.5", (0, (1, 1))))
+LOG_FLOOR = 1e-4  # costs and bit errors below this are drawn at it on log axes
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Writes `fig` to `path` as PNG through a temporary file (never half-written) and closes it."""
+    plt = pyplot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    try:
+        fig.savefig(tmp)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# --- learning curves ------------------------------------------------------------------------------
+
+
+class RunCurve(NamedTuple):
+    """A run's held-out curve: one entry per report that has a held-out cost.
+
+    Attributes:
+      label: '<task> <model>', for the legend.
+      seed: the run's seed.
+      run_dir: the run folder.
+      sequences: `[K]` training sequences seen at each report.
+      cost: `[K]` held-out cost, bits per sequence.
+      bit_errors: `[K]` held-out bit errors per sequence.
+      group: the run's whole configuration but its seed: runs that share it are seeds of
+        one line.
+    """
+
+    label: str
+    seed: int
+    run_dir: Path
+    sequences: np.ndarray
+    cost: np.ndarray
+    bit_errors: np.ndarray
+    group: str
+
+
+def run_curve(run_dir: Path) -> RunCurve:
+    """The held-out curve in a run folder's metrics.jsonl.
+
+    Raises:
+      RunError: not a run folder.
+      ConfigError: the run has no held-out report yet.
+    """
+    import dataclasses
+    import json
+
+    config = runs.read_config(run_dir)
+    records = [r for r in runs.read_metrics(run_dir) if r.get("eval_cost") is not None]
+    if not records:
+        raise ConfigError(f"{run_dir} has no held-out report yet; train it first.")
+    return RunCurve(
+        label=f"{config.task} {config.model_label}",
+        seed=config.seed,
+        run_dir=run_dir,
+        group=json.dumps(dataclasses.replace(config, seed=0).to_dict(), sort_keys=True),
+        sequences=np.array([r["sequences"] for r in records], float),
+        cost=np.array([r["eval_cost"] for r in records], float),
+        bit_errors=np.array([r["eval_bit_errors"] for r in records], float),
+    )
+
+
+def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:
+    """Curves of runs that differ only in their seed, by label, in first-seen order.
+
+    Each group is one line of a figure, its seeds shaded. Groups whose labels coincide (two
+    copy NTMs of other sizes, say) are told apart by their first run folder's name.
+
+    Raises:
+      ConfigError: the same run folder given twice.
+    """
+    seen = set()
+    for curve in curves:
+        where = curve.run_dir.resolve() if curve.run_dir is not None else None
+        if where is not None and where in seen:
+            raise ConfigError(f"{curve.run_dir} is given twice.")
+        seen.add(where)
+    by_config: dict[str, list[RunCurve]] = {}
+    for curve in curves:
+        by_config.setdefault(curve.group, []).append(curve)
+    labels = [group[0].label for group in by_config.values()]
+    return {
+        (label if labels.count(label) == 1 else f"{label} ({group[0].run_dir.name})"): group
+        for label, group in zip(labels, by_config.values())
+    }
+
+
+def seed_band(curves: Sequence[RunCurve], field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, min and max of `field` over seeds, on the reports all of them have.
+
+    Returns:
+      (sequences `[K]`, mean `[K]`, min `[K]`, max `[K]`): the reports up to the shortest
+      curve's end, or up to the first one where the seeds' sequence counts differ.
+    """
+    length = min(len(c.sequences) for c in curves)
+    x = curves[0].sequences[:length]
+    same = np.all([c.sequences[:length] == x for c in curves], axis=0)  # seeds resumed differently
+    if not same.all():
+        length = int(np.argmin(same))
+        x = x[:length]
+    values = np.stack([getattr(c, field)[:length] for c in curves])  # [S, K]
+    return x, values.mean(0), values.min(0), values.max(0)
+
+
+def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
+    """Held-out cost and bit errors against sequences seen (log y), a line per label, seeds shaded."""
+    plt = pyplot()
+    groups = group_curves(curves)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    for (label, group), (color, line) in zip(groups.items(), STYLES * 10):
+        seeds = ", ".join(str(c.seed) for c in group)
+        name = f"{label} (seed{'s' if len(group) > 1 else ''} {seeds})"
+        for ax, field in zip(axes, ("cost", "bit_errors")):
+            x, mean, low, high = seed_band(group, field)
+            x = np.maximum(x, 1)
+            ax.plot(x, np.maximum(mean, LOG_FLOOR), color=color, linestyle=line, linewidth=2, label=name)
+            if len(group) > 1:
+                ax.fill_between(x, np.maximum(low, LOG_FLOOR), np.maximum(high, LOG_FLOOR), color=color,
+                                alpha=0.2, linewidth=0)
+    for ax, unit in zip(axes, ("held-out cost (bits per sequence)", "held-out bit errors per sequence")):
+        ax.set_yscale("log")
+        ax.set_xlabel("training sequences seen")
+        ax.set_ylabel(unit)
+        ax.grid(True, which="both", color="0.9", linewidth=0.5)
+    axes[0].set_title("Held-out cost")
+    axes[1].set_title(f"Held-out bit errors (0 drawn at {LOG_FLOOR:g})")
+    axes[0].legend(frameon=False, fontsize=8)
+    runs_text = ", ".join(c.run_dir.name for c in curves)
+    fig.suptitle(f"Learning curves: {runs_text}" if len(runs_text) < 100 else f"Learning curves: {len(curves)} runs")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def sparkline(values: Sequence[float], width: int = 32) -> str:
+    """A one-line chart of positive values on a log scale: '█▇▅▂▁▁' for a falling cost.
+
+    The values are resampled to at most `width` points (the last value always kept); the
+    lowest is drawn as '▁' and the highest as '█'.
+    """
+    values = np.asarray(values, float)
+    values = np.maximum(values[np.isfinite(values)], LOG_FLOOR)  # a diverged report (NaN) is left out
+    if values.size == 0:
+        return ""
+    if values.size > width:
+        values = values[np.linspace(0, values.size - 1, width).round().astype(int)]
+    logs = np.log10(values)
+    low, high = logs.min(), logs.max()
+    if high - low < 1e-12:
+        return SPARKS[0] * values.size
+    levels = np.floor((logs - low) / (high - low) * (len(SPARKS) - 1) + 0.5).astype(int)
+    return "".join(SPARKS[i] for i in levels)
+
+
+# --- the memory at work ---------------------------------------------------------------------------
+
+
+class MemoryTrace(NamedTuple):
+    """One sequence through a trained NTM, time-major, cut to the sequence's own length T.
+
+    Attributes:
+      inputs: `[T, in]`.
+      targets: `[T, out]`.
+      outputs: `[T, out]` the model's sigmoid outputs.
+      mask: `[T]` where the targets are scored.
+      write_weights: `[T, W, N]` each write head's weighting at each step.
+      read_weights: `[T, R, N]` each read head's weighting at each step.
+      memory: `[N, M]` the memory after the last step.
+      cost: the sequence's cost in bits.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    outputs: np.ndarray
+    mask: np.ndarray
+    write_weights: np.ndarray
+    read_weights: np.ndarray
+    memory: np.ndarray
+    cost: float
+
+
+LENGTH_FIELDS = {"copy": ("min_length", "max_length"), "repeat-copy": ("min_length", "max_length"),
+                 "dynamic-ngrams": ("length",), "associative-recall": ("min_items", "max_items")}
+
+
+def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> MemoryTrace:
+    """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM.
+
+    Args:
+      run_dir: a run folder of an NTM.
+      length: the sequence length (copy, repeat copy, N-grams) or item count (recall) of the
+        sample; None for the training sizes.
+      seed: the sample's key.
+      checkpoint: 'best' or 'latest'.
+
+    Raises:
+      RunError: not a run, or no checkpoint. ConfigError: not an NTM, or a length the task
+      does not take. TaskConfigError: an impossible size.
+    """
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from ntm_cli.evaluation import load_run
+    from ntm_cli.training import sequence_metrics
+
+    config = runs.read_config(run_dir)
+    if config.model.kind != "ntm":
+        raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM run.")
+    trainer, params, rest, _ = load_run(run_dir, checkpoint)
+    task = trainer.task
+    if length is not None:
+        fields = LENGTH_FIELDS.get(task.name)
+        if fields is None:
+            raise ConfigError(f"--length does not apply to task {task.name}, whose sizes are fixed.")
+        task = task.variant(**{field: length for field in fields})
+    batch = task.sample_at(jax.random.key(seed), 0)
+    model = nnx.merge(trainer.graphdef, params, rest)
+    logits, trace = model(batch.inputs, trace=True)
+    cost, _ = sequence_metrics(logits, batch.targets, batch.mask)
+    # Padding after the sequence's end carries no input and no target: cut it off.
+    active = np.asarray(jnp.any(batch.inputs[:, 0] != 0, axis=-1) | (batch.mask[:, 0] > 0))
+    steps = int(np.nonzero(active)[0].max()) + 1 if active.any() else batch.inputs.shape[0]
+    return MemoryTrace(
+        inputs=np.asarray(batch.inputs[:steps, 0]),
+        targets=np.asarray(batch.targets[:steps, 0]),
+        outputs=np.asarray(jax.nn.sigmoid(logits[:steps, 0])),
+        mask=np.asarray(batch.mask[:steps, 0]),
+        write_weights=np.asarray(trace.write_weights[:steps, 0]),
+        read_weights=np.asarray(trace.read_weights[:steps, 0]),
+        memory=np.asarray(trace.memory[steps - 1, 0]),
+        cost=float(cost[0]),
+    )
+
+
+def focus_rows(weights: np.ndarray) -> np.ndarray:
+    """The row each head weights most at each step: `[T, H, N]` -> `[T, H]`."""
+    return np.argmax(weights, axis=-1)
+
+
+def memory_figure(trace: MemoryTrace, path: Path, title: str, final_memory: bool = True) -> Path:
+    """The paper's figure: inputs, targets, outputs, then each head's weighting (rows by time)."""
+    plt = pyplot()
+    write_heads, read_heads = trace.write_weights.shape[1], trace.read_weights.shape[1]
+    panels = [("inputs", trace.inputs.T, "channel"), ("targets", (trace.targets * trace.mask[:, None]).T, "channel"),
+              ("outputs", (trace.outputs * trace.mask[:, None]).T, "channel")]
+    panels += [(f"write head {h} weighting", trace.write_weights[:, h].T, "memory row") for h in range(write_heads)]
+    panels += [(f"read head {h} weighting", trace.read_weights[:, h].T, "memory row") for h in range(read_heads)]
+    heights = [1.0, 1.0, 1.0] + [2.2] * (write_heads + read_heads)
+    columns = 2 if final_memory else 1
+    fig = plt.figure(figsize=(10 if final_memory else 8, 1.2 * sum(heights) + 1), dpi=100)
+    grid = fig.add_gridspec(len(panels), columns, height_ratios=heights, width_ratios=[4, 1] if final_memory else [1])
+    steps = trace.inputs.shape[0]
+    for i, (name, image, ylabel) in enumerate(panels):
+        ax = fig.add_subplot(grid[i, 0])
+        low = min(0.0, float(image.min()))  # priority sort's priorities go down to -1
+        ax.imshow(image, aspect="auto", cmap="Greys", vmin=low, vmax=1, interpolation="nearest", origin="upper",
+                  extent=(-0.5, steps - 0.5, image.shape[0] - 0.5, -0.5))
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.tick_params(labelsize=7)
+        if i < len(panels) - 1:
+            ax.set_xticklabels([])
+        else:
+            ax.set_xlabel("time step")
+    if final_memory:
+        ax = fig.add_subplot(grid[3:, 1])
+        limit = float(np.abs(trace.memory).max()) or 1.0
+        ax.imshow(trace.memory, aspect="auto", cmap="Greys", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"final memory (+/-{limit:.2g})", fontsize=8, loc="left")
+        ax.set_xlabel("column", fontsize=8)
+        ax.set_ylabel("memory row", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"{title}\ncost {trace.cost:.3g} bits; dark = 1 (weightings: all of a head's attention)",
+                 fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+# --- generalisation -------------------------------------------------------------------------------
+
+
+def size_axis(task: str, sizes: dict[str, Any]) -> tuple[float, str]:
+    """Where an evaluated size sits on the x-axis, and the axis' name."""
+    if task == "associative-recall":
+        return float(sizes["max_items"]), "items"
+    if task == "dynamic-ngrams":
+        return float(sizes["length"]), "sequence length"
+    if task == "priority-sort":
+        return float(sizes["num_inputs"]), "inputs"
+    return float(sizes["max_length"]), "sequence length"  # copy; repeat copy (a line per repeat count)
+
+
+def training_range(task: str, sizes: dict[str, Any]) -> tuple[float, float]:
+    """The x-range of the training sizes (shaded in the figure)."""
+    if task == "associative-recall":
+        return float(sizes["min_items"]), float(sizes["max_items"])
+    if task in ("copy", "repeat-copy"):
+        return float(sizes["min_length"]), float(sizes["max_length"])
+    x, _ = size_axis(task, sizes)
+    return x, x
+
+
+class Series(NamedTuple):
+    """One line of the generalisation figure: `name` ('' or 'repeats 20'), x, cost, bit errors."""
+
+    name: str
+    x: np.ndarray
+    cost: np.ndarray
+    bit_errors: np.ndarray
+
+
+def generalisation_series(result: dict[str, Any]) -> tuple[list[Series], str]:
+    """An eval.json's named sizes as lines sorted by x (repeat copy: a line per repeat count).
+
+    The 'training sizes' entry, an average over the training range, is not a point of any
+    line (the figure shades the range instead).
+    """
+    task = result["task"]
+    points: dict[str, list[tuple[float, float, float]]] = {}
+    for r in result["results"]:
+        if r["label"] == "training sizes":
+            continue
+        name = f"repeats {r['sizes']['max_repeats']}" if task == "repeat-copy" else ""
+        points.setdefault(name, []).append((size_axis(task, r["sizes"])[0], r["cost"], r["bit_errors"]))
+    series = []
+    for name, values in points.items():
+        values.sort()
+        x, cost, errors = (np.array(column, float) for column in zip(*values))
+        series.append(Series(name, x, cost, errors))
+    return series, size_axis(task, result["results"][0]["sizes"])[1]
+
+
+def generalisation_figure(results: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Cost and bit errors against size, a line per evaluated run, the training range shaded."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    axis_name = "size"
+    styles = iter(STYLES * 20)
+    for result in results:
+        series, axis_name = generalisation_series(result)
+        for line in series:
+            color, dashes = next(styles)
+            name = f"{result['model']} s{result['seed']} ({Path(result['run_dir']).name})"
+            name += f", {line.name}" if line.name else ""
+            for ax, ys in zip(axes, (line.cost, line.bit_errors)):
+                ax.plot(line.x, np.maximum(ys, LOG_FLOOR), color=color, linestyle=dashes, marker="o", linewidth=2,
+                        label=name)
+    first = results[0]
+    low, high = training_range(first["task"], first["results"][0]["sizes"])
+    for ax, unit in zip(axes, ("cost (bits per sequence)", "bit errors per sequence")):
+        ax.axvspan(low - 0.5, high + 0.5, color="0.85", linewidth=0, label="training sizes")
+        ax.set_yscale("log")
+        ax.set_xlabel(axis_name)
+        ax.set_ylabel(f"{unit}, 0 drawn at {LOG_FLOOR:g}")
+        ax.grid(True, which="both", color="0.9", linewidth=0.5)
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle(f"{first['task']}: generalisation beyond the training sizes ({first['checkpoint']} checkpoints)")
+    fig.tight_layout()
+    return save_figure(fig, path)
