@@ -80,5 +80,7 @@ PAPER_COSTS: dict[tuple[str, str], PaperCost] = {
 
 
 def paper_cost(task: str, model_label: str) -> PaperCost | None:
-    """The paper's cost for a task and 'lstm', 'ntm-lstm' or 'ntm-ff' (None if not shown)."""
+    """The paper's cost for a task and 'lstm', 'ntm-lstm' or 'ntm-ff' (None if not shown, as for 'dnc')."""
+    if model_label not in ("lstm", "ntm-lstm", "ntm-ff"):
+        return None
     return PAPER_COSTS.get((task, "lstm" if model_label == "lstm" else "ntm"))

@@ -29,10 +29,10 @@ import dataclasses
 
 from experiments.paper import PAPER_MODELS
 from ntm_cli.config import ConfigError, OptimizerConfig, TrainConfig
-from ntm_cli.models.config import NTMConfig
+from ntm_cli.models.config import DNCConfig, NTMConfig
 
 PRESETS = ("fast", "paper")
-MODELS = ("ntm", "lstm")
+MODELS = ("ntm", "lstm", "dnc")
 CONTROLLERS = ("lstm", "ff")
 
 # `fast`: optimiser steps in the default budget (batch 1).
@@ -71,6 +71,8 @@ def preset_config(preset: str, task: str, model: str = "ntm", controller: str = 
         raise ConfigError(f"Unknown model '{model}'; valid models are {', '.join(MODELS)}.")
     if controller not in CONTROLLERS:
         raise ConfigError(f"Unknown controller '{controller}'; valid controllers are {', '.join(CONTROLLERS)}.")
+    if model == "dnc":
+        return _dnc_config(preset, task, controller, seed)
     entry = _paper_entry(task, model_key(model, controller))
     paper_model = entry.config()
     if preset == "paper":
@@ -91,3 +93,26 @@ def preset_config(preset: str, task: str, model: str = "ntm", controller: str = 
     )
 
 
+
+
+def _dnc_config(preset: str, task: str, controller: str, seed: int) -> TrainConfig:
+    """The DNC under `fast`: the NTM-LSTM's controller and memory (100 units, 128 x 20) and its
+    training settings, so that the two compare on equal terms.
+
+    Where this comes from: the DNC paper and deepmind/dnc train an LSTM controller with RMSProp
+    or Adam and global-norm clipping at 50, on memories with rows 16 to 20 wide; the NTM
+    paper has no DNC, so there is no `paper` preset for it. Not tuned separately yet.
+    """
+    if preset == "paper":
+        raise ConfigError("the paper preset has no DNC (the NTM paper has none); use --preset fast.")
+    if controller != "lstm":
+        raise ConfigError("the DNC's controller is an LSTM; --controller ff applies to the NTM only.")
+    ntm = _paper_entry(task, "ntm-lstm").config()
+    model = DNCConfig(controller_sizes=ntm.controller_sizes, num_read_heads=ntm.num_read_heads,
+                      num_write_heads=ntm.num_write_heads, memory_rows=ntm.memory_rows,
+                      memory_width=ntm.memory_width)
+    return TrainConfig(
+        task=task, task_sizes={}, model=model, preset=preset, seed=seed,
+        optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, clip_norm=50.0, decay_steps=FAST_STEPS[task]),
+        batch_size=1, steps=FAST_STEPS[task], steps_per_call=10, report_every=1000, eval_batch_size=256,
+    )

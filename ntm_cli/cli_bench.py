@@ -12,7 +12,7 @@ from ntm_cli.output import console, error_console, fail
 
 def bench_command(
     task: Annotated[str, typer.Option(help="Task name or alias.")] = "copy",
-    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc.")] = None,
     batch_sizes: Annotated[Optional[str], typer.Option(help="Batch sizes, comma-separated, such as 32,1.")] = None,
     steps_per_call: Annotated[int, typer.Option(min=1, help="Optimiser steps per compiled call.")] = 10,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (median, min and max are reported).")] = 5,
@@ -24,7 +24,7 @@ def bench_command(
     By default: the paper's copy models (memory 128 x 20, lengths 1-20, one head pair), the NTM
     with an LSTM controller at batch 32 and 1, the feedforward NTM and the LSTM baseline at 32.
     """
-    from ntm_cli.compare import MODEL_LABELS
+    from ntm_cli.compare import MODEL_LABELS, label_model
     from ntm_cli.config import ConfigError, parse_int_list
     from tasks import TaskConfigError, canonical_name
 
@@ -46,7 +46,7 @@ def bench_command(
         cases = [(label, model, controller, batch) for label, model, controller, batch in DEFAULT_CASES]
     else:
         cases = [
-            (label, *(("lstm", "lstm") if label == "lstm" else ("ntm", label.split("-")[1])), batch)
+            (label, *label_model(label), batch)
             for label in (labels or ["ntm-lstm"]) for batch in (sizes or [32])
         ]
     progress = error_console if json_output else console

@@ -27,12 +27,17 @@ def _override_model(model, *, heads, read_heads, write_heads, memory, controller
                     shift_range, head_clip):
     """The preset's model config with the user's model options applied; errors name misplaced options."""
     from ntm_cli.config import ConfigError, parse_layers, parse_memory
-    from ntm_cli.models.config import NTMConfig
+    from ntm_cli.models.config import DNCConfig, NTMConfig
 
     ntm_only = {"--heads": heads, "--read-heads": read_heads, "--write-heads": write_heads, "--memory": memory,
                 "--controller-size": controller_size, "--memory-init": memory_init, "--shift-range": shift_range,
                 "--head-clip": head_clip}
-    if not isinstance(model, NTMConfig):
+    if isinstance(model, DNCConfig):
+        misplaced = [flag for flag, value in (("--memory-init", memory_init), ("--shift-range", shift_range),
+                                              ("--lstm-size", lstm_size)) if value is not None]
+        if misplaced:
+            raise ConfigError(f"{', '.join(misplaced)} does not apply to the DNC.")
+    elif not isinstance(model, NTMConfig):
         misplaced = [flag for flag, value in ntm_only.items() if value is not None]
         if misplaced:
             raise ConfigError(f"{', '.join(misplaced)} applies to the NTM only; the LSTM baseline takes --lstm-size.")
@@ -68,7 +73,7 @@ def _override_model(model, *, heads, read_heads, write_heads, memory, controller
 
 def train_command(
     task: Annotated[Optional[str], typer.Argument(help="Task name or alias (see `ntm tasks`).")] = None,
-    model: Annotated[str, typer.Option(help="ntm or lstm (the baseline).")] = "ntm",
+    model: Annotated[str, typer.Option(help="ntm, dnc, or lstm (the baseline).")] = "ntm",
     controller: Annotated[str, typer.Option(help="The NTM's controller: lstm or ff.")] = "lstm",
     preset: Annotated[str, typer.Option(help="fast (tuned for a CPU) or paper (Tables 1-3).")] = "fast",
     steps: Annotated[Optional[int], typer.Option(help="Optimiser steps.", rich_help_panel=_BUDGET)] = None,
@@ -198,6 +203,8 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
     canonical = canonical_name(task)
     if model == "lstm" and controller != "lstm":
         raise ConfigError("--controller applies to the NTM only; the LSTM baseline has none.")
+    if model == "dnc" and controller != "lstm":
+        raise ConfigError("--controller applies to the NTM only; the DNC's controller is an LSTM.")
     config = preset_config(preset, canonical, model, controller, seed)
     make_task(canonical, **task_sizes)  # validates the sizes
     batch = optim["batch_size"] if optim["batch_size"] is not None else config.batch_size

@@ -23,7 +23,12 @@ from ntm_cli import runs
 from ntm_cli.config import TIME_ONLY_STEPS, ConfigError, TrainConfig
 from ntm_cli.progress import format_cost
 
-MODEL_LABELS = ("lstm", "ntm-lstm", "ntm-ff")
+MODEL_LABELS = ("lstm", "ntm-lstm", "ntm-ff", "dnc")
+
+
+def label_model(label: str) -> tuple[str, str]:
+    """'ntm-ff' -> ('ntm', 'ff'); 'lstm' -> ('lstm', 'lstm'); 'dnc' -> ('dnc', 'lstm')."""
+    return ("ntm", label.split("-")[1]) if label.startswith("ntm-") else (label, "lstm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +64,7 @@ class CompareSpec:
 
     def config(self, task: str, label: str, seed: int) -> TrainConfig:
         """The TrainConfig of one run of this comparison."""
-        model, controller = ("lstm", "lstm") if label == "lstm" else ("ntm", label.split("-")[1])
+        model, controller = label_model(label)
         config = preset_config(self.preset, task, model, controller, seed)
         if self.time_limit is not None:
             return dataclasses.replace(config, steps=TIME_ONLY_STEPS, time_limit=self.time_limit)
@@ -279,7 +284,7 @@ def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget:
     from ntm_cli.figures import pyplot, save_figure
 
     plt = pyplot()
-    styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":")}
+    styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":"), "dnc": ("0.15", "-.")}
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for label, seeds in result["curves"].items():
         color, line = styles.get(label, ("0.2", "-."))

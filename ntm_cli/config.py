@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any, Literal
 
-from ntm_cli.models.config import LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
 
 OptimizerName = Literal["adam", "rmsprop"]
 
@@ -89,7 +89,7 @@ class TrainConfig:
 
     @property
     def model_label(self) -> str:
-        """'ntm-lstm', 'ntm-ff' or 'lstm'."""
+        """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
         return model_label(self.model)
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +111,9 @@ class TrainConfig:
             if kind == "ntm":
                 model["controller_sizes"] = tuple(model["controller_sizes"])
                 model_config: ModelConfig = NTMConfig(**model)
+            elif kind == "dnc":
+                model["controller_sizes"] = tuple(model["controller_sizes"])
+                model_config = DNCConfig(**model)
             elif kind == "lstm":
                 model_config = LSTMConfig(**model)
             else:
@@ -126,8 +129,10 @@ class TrainConfig:
 
 
 def model_label(model: ModelConfig) -> str:
-    """'ntm-lstm', 'ntm-ff' or 'lstm'."""
-    return f"ntm-{model.controller}" if isinstance(model, NTMConfig) else "lstm"
+    """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
+    if isinstance(model, NTMConfig):
+        return f"ntm-{model.controller}"
+    return "dnc" if isinstance(model, DNCConfig) else "lstm"
 
 
 # --- parsers for values users type ---------------------------------------------------------------

@@ -203,6 +203,10 @@ class MemoryTrace(NamedTuple):
       read_weights: `[T, R, N]` each read head's weighting at each step.
       memory: `[N, M]` the memory after the last step.
       cost: the sequence's cost in bits.
+      usage: `[T, N]` the DNC's usage u_t (None for an NTM).
+      allocation: `[T, W, N]` the DNC's allocation weightings (None for an NTM).
+      read_modes: `[T, R, 2W + 1]` the DNC's read modes: backward per write head, content,
+        forward per write head (None for an NTM).
     """
 
     inputs: np.ndarray
@@ -213,6 +217,9 @@ class MemoryTrace(NamedTuple):
     read_weights: np.ndarray
     memory: np.ndarray
     cost: float
+    usage: np.ndarray | None = None
+    allocation: np.ndarray | None = None
+    read_modes: np.ndarray | None = None
 
 
 LENGTH_FIELDS = {"copy": ("min_length", "max_length"), "repeat-copy": ("min_length", "max_length"),
@@ -241,8 +248,8 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     from ntm_cli.training import sequence_metrics
 
     config = runs.read_config(run_dir)
-    if config.model.kind != "ntm":
-        raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM run.")
+    if config.model.kind not in ("ntm", "dnc"):
+        raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM or DNC run.")
     trainer, params, rest, _ = load_run(run_dir, checkpoint)
     task = trainer.task
     if length is not None:
@@ -266,6 +273,11 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
         read_weights=np.asarray(trace.read_weights[:steps, 0]),
         memory=np.asarray(trace.memory[steps - 1, 0]),
         cost=float(cost[0]),
+        **({} if config.model.kind != "dnc" else {
+            "usage": np.asarray(trace.usage[:steps, 0]),
+            "allocation": np.asarray(trace.allocation[:steps, 0]),
+            "read_modes": np.asarray(trace.read_modes[:steps, 0]),
+        }),
     )
 
 
@@ -283,6 +295,13 @@ def memory_figure(trace: MemoryTrace, path: Path, title: str, final_memory: bool
     panels += [(f"write head {h} weighting", trace.write_weights[:, h].T, "memory row") for h in range(write_heads)]
     panels += [(f"read head {h} weighting", trace.read_weights[:, h].T, "memory row") for h in range(read_heads)]
     heights = [1.0, 1.0, 1.0] + [2.2] * (write_heads + read_heads)
+    if trace.usage is not None:  # the DNC's own: usage, allocation, read modes
+        panels.append(("usage", trace.usage.T, "memory row"))
+        panels += [(f"write head {h} allocation", trace.allocation[:, h].T, "memory row") for h in range(write_heads)]
+        mode_names = ", ".join([f"b{w}" for w in range(write_heads)] + ["c"] + [f"f{w}" for w in range(write_heads)])
+        panels += [(f"read head {h} modes ({mode_names}; backward, content, forward)", trace.read_modes[:, h].T, "mode")
+                   for h in range(read_heads)]
+        heights += [2.2] * (1 + write_heads) + [1.0] * read_heads
     columns = 2 if final_memory else 1
     fig = plt.figure(figsize=(10 if final_memory else 8, 1.2 * sum(heights) + 1), dpi=100)
     grid = fig.add_gridspec(len(panels), columns, height_ratios=heights, width_ratios=[4, 1] if final_memory else [1])

@@ -30,7 +30,7 @@ def test_bench_json_reports_every_figure_and_the_machine():
 
 @pytest.mark.parametrize("args, message", [
     (["--task", "cpy"], "Unknown task 'cpy'"),
-    (["--models", "dnc"], "Unknown model 'dnc'"),
+    (["--models", "gru"], "Unknown model 'gru'"),
     (["--models", ","], "at least one model"),
     (["--batch-sizes", "0"], "--batch-sizes must be positive"),
     (["--batch-sizes", "a"], "--batch-sizes must be whole numbers"),

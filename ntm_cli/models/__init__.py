@@ -1,4 +1,4 @@
-"""Models: the NTM and the LSTM baseline, built from a config behind one interface.
+"""Models: the NTM, the DNC and the LSTM baseline, built from a config behind one interface.
 
 Every model is an `nnx.Module` called as `model(inputs [T, B, in]) -> logits [T, B, out]`, or
 `model(inputs, trace=True) -> (logits, trace)` for the per-step weightings and memory.
@@ -9,11 +9,14 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-from ntm_cli.models.config import LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.models.dnc import DNC
 from ntm_cli.models.lstm import LSTMBaseline
 from ntm_cli.models.ntm import NTM
 
 __all__ = [
+    "DNC",
+    "DNCConfig",
     "LSTMBaseline",
     "LSTMConfig",
     "ModelConfig",
@@ -30,6 +33,8 @@ def build_model(config: ModelConfig, input_size: int, output_size: int, key: jax
     rngs = nnx.Rngs(params=key)
     if isinstance(config, NTMConfig):
         return NTM(config, input_size, output_size, rngs=rngs)
+    if isinstance(config, DNCConfig):
+        return DNC(config, input_size, output_size, rngs=rngs)
     if isinstance(config, LSTMConfig):
         return LSTMBaseline(config, input_size, output_size, rngs=rngs)
     raise ModelConfigError(f"unknown model config {type(config).__name__}.")

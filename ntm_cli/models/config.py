@@ -81,4 +81,31 @@ class LSTMConfig:
         _check(self.hidden_size >= 1, f"the LSTM hidden size must be at least 1, got {self.hidden_size}.")
 
 
-ModelConfig = Union[NTMConfig, LSTMConfig]
+@dataclasses.dataclass(frozen=True)
+class DNCConfig:
+    """A Differentiable Neural Computer: an LSTM controller with the DNC's memory access."""
+
+    kind: ClassVar[str] = "dnc"
+
+    controller_sizes: tuple[int, ...] = (100,)  # LSTM layer sizes
+    num_read_heads: int = 1
+    num_write_heads: int = 1
+    memory_rows: int = 128  # N
+    memory_width: int = 20  # M
+    head_clip: float | None = 20.0  # clip the controller's raw interface outputs to +/- this; None: off
+
+    def __post_init__(self) -> None:
+        _check_sizes(self.controller_sizes, "the controller")
+        _check(self.num_read_heads >= 1, f"the DNC needs at least one read head, got {self.num_read_heads}.")
+        _check(self.num_write_heads >= 1, f"the DNC needs at least one write head, got {self.num_write_heads}.")
+        _check(self.memory_rows >= 1, f"memory rows must be at least 1, got {self.memory_rows}.")
+        _check(self.memory_width >= 1, f"memory width must be at least 1, got {self.memory_width}.")
+        _check(self.head_clip is None or self.head_clip > 0, f"head clip must be positive, got {self.head_clip}.")
+
+    @property
+    def num_read_modes(self) -> int:
+        """Backward per write head, content, forward per write head: 2 W + 1."""
+        return 2 * self.num_write_heads + 1
+
+
+ModelConfig = Union[NTMConfig, LSTMConfig, DNCConfig]

@@ -63,7 +63,11 @@ def allocation(usage: jax.Array) -> jax.Array:
     """a_t(phi_j) = (1 - u_t(phi_j)) prod_{i<j} u_t(phi_i), phi the rows sorted by usage, ascending.
 
     The sort is not differentiable; as in the paper, the order is treated as a constant and
-    gradients flow through the usages themselves.
+    gradients flow through the usages themselves. The order is used without sorting: row j
+    comes before row i when u(j) < u(i), or u(j) = u(i) and j < i (a stable sort's order), so
+    prod_{j before i} u(j) = exp(sum_j before[i, j] log u(j)), one `[N, N] @ [N]` product. On a
+    CPU this is several times faster than a sort, a cumulative product and a scatter, and it
+    gives the same values.
 
     Args:
       usage: `[N]` u_t in [0, 1].
@@ -71,11 +75,11 @@ def allocation(usage: jax.Array) -> jax.Array:
     Returns:
       `[N]` non-negative, summing to at most 1, largest on the least-used row.
     """
-    usage = USAGE_EPS + (1.0 - USAGE_EPS) * usage
-    order = jnp.argsort(jax.lax.stop_gradient(usage))  # phi: free rows first (a stable sort)
-    sorted_usage = usage[order]
-    before = jnp.cumprod(jnp.concatenate([jnp.ones((1,), usage.dtype), sorted_usage[:-1]]))  # prod_{i<j}
-    return jnp.zeros_like(usage).at[order].set((1.0 - sorted_usage) * before)
+    usage = USAGE_EPS + (1.0 - USAGE_EPS) * usage  # > 0, so its log is finite
+    fixed = jax.lax.stop_gradient(usage)
+    rows = jnp.arange(usage.shape[0])
+    before = (fixed[None, :] < fixed[:, None]) | ((fixed[None, :] == fixed[:, None]) & (rows[None, :] < rows[:, None]))
+    return (1.0 - usage) * jnp.exp(before.astype(usage.dtype) @ jnp.log(usage))
 
 
 def write_allocations(usage: jax.Array, write_gates: jax.Array) -> jax.Array:

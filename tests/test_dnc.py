@@ -1,0 +1,144 @@
+"""The DNC model: batch independence, gradients of a full step, its trace, and the CLI."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax.test_util import check_grads
+from typer.testing import CliRunner
+
+from ntm_cli.cli import app
+from ntm_cli.models import DNCConfig, build_model
+from ntm_cli.models.config import ModelConfigError
+
+TINY = DNCConfig(controller_sizes=(6,), memory_rows=5, memory_width=3, num_read_heads=2, num_write_heads=2)
+IN, OUT = 4, 3
+runner = CliRunner()
+
+
+def _inputs(seed=0, steps=6, batch=5):
+    return jax.random.bernoulli(jax.random.key(seed), 0.5, (steps, batch, IN)).astype(jnp.float32)
+
+
+def test_a_batch_gives_the_same_result_as_each_example_alone():
+    model = build_model(TINY, IN, OUT, jax.random.key(0))
+    inputs = _inputs()
+    together = model(inputs)
+    for b in range(inputs.shape[1]):
+        np.testing.assert_allclose(together[:, b], model(inputs[:, b : b + 1])[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_the_trace_keeps_usage_weightings_links_and_modes_in_range():
+    model = build_model(TINY, IN, OUT, jax.random.key(1))
+    logits, trace = model(_inputs(seed=2, steps=9, batch=3), trace=True)
+    assert logits.shape == (9, 3, OUT)
+    assert jnp.all((trace.usage >= 0) & (trace.usage <= 1 + 1e-6))
+    for weights in (trace.write_weights, trace.read_weights, trace.allocation):
+        assert jnp.all(weights >= -1e-7) and jnp.all(weights.sum(-1) <= 1 + 1e-5)
+    np.testing.assert_allclose(trace.read_modes.sum(-1), 1.0, rtol=1e-5)
+    assert trace.read_modes.shape == (9, 3, 2, 5)  # backward x2, content, forward x2
+    # the reads are the read weightings applied to the memory after each step's write
+    np.testing.assert_allclose(trace.reads, jnp.einsum("tbrn,tbnm->tbrm", trace.read_weights, trace.memory),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_check_grads_on_a_full_time_step():
+    with jax.enable_x64(True):
+        config = DNCConfig(controller_sizes=(4,), memory_rows=4, memory_width=3, head_clip=None)
+        model = build_model(config, 2, 2, jax.random.key(7))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)
+        params = to64(params)
+        state = to64(nnx.merge(graphdef, params, rest).initial_state(2))
+        # a memory in use, so that every path (usage, links, both read directions) carries gradient
+        state = state._replace(
+            memory=jax.random.normal(jax.random.key(8), state.memory.shape, jnp.float64),
+            usage=jnp.full(state.usage.shape, 0.3, jnp.float64).at[:, 1].set(0.6),
+            read_weights=jnp.full(state.read_weights.shape, 0.25, jnp.float64),
+            write_weights=jnp.full(state.write_weights.shape, 0.2, jnp.float64),
+            precedence=jnp.full(state.precedence.shape, 0.2, jnp.float64),
+            link=jnp.full(state.link.shape, 0.1, jnp.float64) * (1 - jnp.eye(4)),
+        )
+        x = jax.random.normal(jax.random.key(9), (2, 2), jnp.float64)
+
+        def step(params, x):
+            logits, new_state = nnx.merge(graphdef, params, rest).step(state, x)
+            return jnp.sum(jnp.sin(logits)) + jnp.sum(new_state.memory**2) + jnp.sum(new_state.reads)
+
+        check_grads(step, (params, x), order=1, modes=("rev",), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_read_heads": 0}, "at least one read head"),
+    ({"num_write_heads": 0}, "at least one write head"),
+    ({"memory_rows": 0}, "memory rows"),
+    ({"controller_sizes": ()}, "at least one layer"),
+])
+def test_impossible_configs_raise_one_sentence(kwargs, message):
+    with pytest.raises(ModelConfigError, match=message):
+        DNCConfig(**kwargs)
+
+
+def test_ntm_train_model_dnc_writes_a_run_and_resumes(tmp_path):
+    tiny = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
+            "--report-every", "10", "--eval-batch-size", "16", "--out", str(tmp_path)]
+    result = runner.invoke(app, ["train", "copy", "--model", "dnc", "--steps", "20", "--json", *tiny])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "copy-dnc-s0"
+    assert (run_dir / "checkpoints" / "latest.msgpack").is_file()
+    resumed = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"])
+    assert resumed.exit_code == 0, resumed.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--controller", "ff"], "the DNC's controller is an LSTM"),
+    (["--memory-init", "learned"], "--memory-init does not apply to the DNC"),
+    (["--preset", "paper"], "the paper preset has no DNC"),
+])
+def test_options_that_do_not_fit_the_dnc_are_one_sentence(tmp_path, args, message):
+    result = runner.invoke(app, ["train", "copy", "--model", "dnc", *args, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_the_dnc_learns_a_small_repeat_copy_task():
+    """Length 1-3, repeats 1-3, memory 16 x 8: an untrained DNC sits near 50 bits per sequence."""
+    from experiments.presets import preset_config
+    import dataclasses
+
+    from ntm_cli.training import Trainer
+
+    steps = 20_000
+    config = dataclasses.replace(
+        preset_config("fast", "repeat-copy", "dnc"),
+        task_sizes={"max_length": 3, "max_repeats": 3},
+        model=DNCConfig(controller_sizes=(32,), memory_rows=16, memory_width=8),
+        steps=steps, eval_batch_size=64,
+    )  # Adam 1e-3 decaying over the preset's 40,000 steps, as `ntm train repeat --model dnc` does
+    trainer = Trainer(config, [0])
+    state = trainer.initial_state()
+    untrained = float(trainer.evaluate(state.params)[0][0])
+    for first in range(0, steps, config.steps_per_call):
+        state, _ = trainer.train_chunk(state, first, steps)
+    trained = float(trainer.evaluate(state.params)[0][0])
+    assert untrained > 40.0
+    assert trained < 5.0, f"held-out cost {trained:.2f} bits after {steps:,} sequences"
+
+
+def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tmp_path):
+    tiny = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
+            "--report-every", "10", "--eval-batch-size", "16", "--out", str(tmp_path)]
+    assert runner.invoke(app, ["train", "copy", "--model", "dnc", "--steps", "10", *tiny]).exit_code == 0
+    run_dir = tmp_path / "copy-dnc-s0"
+    from ntm_cli import figures
+
+    trace = figures.memory_trace(run_dir, length=3)
+    assert trace.usage.shape == (7, 8) and trace.allocation.shape == (7, 1, 8) and trace.read_modes.shape == (7, 1, 3)
+    np.testing.assert_allclose(trace.read_modes.sum(-1), 1.0, rtol=1e-5)
+    result = runner.invoke(app, ["memory", str(run_dir), "--length", "3"])
+    assert result.exit_code == 0, result.output
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(run_dir / "memory-3-s0.png").shape[:2]
+    # three sequence panels, two head panels, usage, allocation and the read modes
+    assert (width, height) == (1000, round((1.2 * (3 + 2 * 2.2 + 2 * 2.2 + 1.0) + 1) * 100))
