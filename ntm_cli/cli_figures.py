@@ -66,14 +66,14 @@ def plot_command(
 
 
 def memory_command(
-    run: Annotated[Path, typer.Argument(help="A run folder of an NTM.")],
+    run: Annotated[Path, typer.Argument(help="A run folder of an NTM or a DNC.")],
     length: Annotated[Optional[int], typer.Option(min=1, help="Sequence length (items for recall) of the sample; default: the training sizes.")] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="The sample's seed (as in `ntm show`).")] = 0,
     checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
     final_memory: Annotated[bool, typer.Option(help="Also draw the memory's contents after the last step.")] = True,
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the run's folder).")] = None,
 ) -> None:
-    """The memory at work on one sample: inputs, targets, outputs and every head's weightings."""
+    """The memory at work on one sample: inputs, targets, outputs, every head's weightings (DNC: usage, allocation, read modes)."""
     from ntm_cli.config import ConfigError
     from ntm_cli.runs import RunError
     from tasks import TaskConfigError

@@ -227,17 +227,17 @@ LENGTH_FIELDS = {"copy": ("min_length", "max_length"), "repeat-copy": ("min_leng
 
 
 def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> MemoryTrace:
-    """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM.
+    """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM or DNC.
 
     Args:
-      run_dir: a run folder of an NTM.
+      run_dir: a run folder of an NTM or a DNC.
       length: the sequence length (copy, repeat copy, N-grams) or item count (recall) of the
         sample; None for the training sizes.
       seed: the sample's key.
       checkpoint: 'best' or 'latest'.
 
     Raises:
-      RunError: not a run, or no checkpoint. ConfigError: not an NTM, or a length the task
+      RunError: not a run, or no checkpoint. ConfigError: an LSTM run, or a length the task
       does not take. TaskConfigError: an impossible size.
     """
     import jax
