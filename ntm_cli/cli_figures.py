@@ -54,8 +54,6 @@ def plot_command(
         learning_curves_figure(curves, path)
     except (ConfigError, RunError) as error:
         fail(str(error))
-    except OSError as error:
-        fail(f"cannot write the figure ({error.strerror}: {error.filename}).")
     for curve in curves:
         console.print(
             f"{curve.run_dir.name}: held-out {sparkline(curve.cost)} {curve.cost[0]:.3g} -> {curve.cost[-1]:.3g} "
@@ -93,8 +91,6 @@ def memory_command(
         memory_figure(trace, path, title, final_memory=final_memory)
     except (ConfigError, RunError, TaskConfigError) as error:
         fail(str(error))
-    except OSError as error:
-        fail(f"cannot write the figure ({error.strerror}: {error.filename}).")
     console.print(f"{config.task}, {config.model_label}: cost {trace.cost:.3g} bits on this sample", markup=False)
     for kind, weights in (("write", trace.write_weights), ("read", trace.read_weights)):
         rows = focus_rows(weights)

@@ -174,22 +174,16 @@ def train_command(
         raise typer.Exit(130)
 
 
-_RESUME_DEFAULTS = {"model": "ntm", "controller": "lstm", "preset": "fast", "seed": 0, "seeds": 1,
-                    "out": Path("runs"), "name": None}
-
-
 def _options_given_with_resume(values: dict) -> list[str]:
     """The options given beside --resume that a resumed run would have to ignore."""
     import inspect
 
     allowed = {"task", "steps", "sequences", "time_budget", "resume", "json_output"}
     given_options = []
-    for name in inspect.signature(train_command).parameters:
+    for name, parameter in inspect.signature(train_command).parameters.items():
         if name in allowed:
             continue
-        value = values[name]
-        default = _RESUME_DEFAULTS.get(name)
-        if value is not None and value != default:
+        if values[name] != parameter.default:
             given_options.append("--" + name.replace("_", "-"))
     return given_options
 
@@ -347,8 +341,8 @@ def eval_command(
 
         try:
             generalisation_figure(results, figure)
-        except OSError as error:
-            fail(f"cannot write the figure ({error.strerror}: {error.filename}).")
+        except ConfigError as error:
+            fail(str(error))
     if json_output:
         print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
         return

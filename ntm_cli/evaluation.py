@@ -88,8 +88,8 @@ def evaluate_run(
       A dict for eval.json: the run, the checkpoint's step, and per size the mean cost and bit
       errors per sequence, the cost's standard error, the chance-level and floor costs.
     """
-    config = runs.read_config(run_dir)
     trainer, params, rest, meta = load_run(run_dir, checkpoint)
+    config = trainer.config
     path = Path(meta["path"])
     variants = variants if variants is not None else size_variants(trainer.task)
 

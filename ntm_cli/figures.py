@@ -33,13 +33,19 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Writes `fig` to `path` as PNG through a temporary file (never half-written) and closes it."""
+    """Writes `fig` to `path` as PNG through a temporary file (never half-written) and closes it.
+
+    Raises:
+      ConfigError: the file cannot be written (one sentence, for the commands to print).
+    """
     plt = pyplot()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(tmp)
         tmp.replace(path)
+    except OSError as error:
+        raise ConfigError(f"cannot write the figure {path} ({error.strerror}).") from None
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)

@@ -24,6 +24,16 @@ def _check_sizes(sizes: tuple[int, ...], what: str) -> None:
         _check(isinstance(size, int) and size >= 1, f"every {what} size must be a positive whole number, got {size!r}.")
 
 
+def _check_memory_model(config, name: str) -> None:
+    """The checks the NTM and the DNC share: controller, heads, memory size, head clipping."""
+    _check_sizes(config.controller_sizes, "the controller")
+    _check(config.num_read_heads >= 1, f"the {name} needs at least one read head, got {config.num_read_heads}.")
+    _check(config.num_write_heads >= 1, f"the {name} needs at least one write head, got {config.num_write_heads}.")
+    _check(config.memory_rows >= 1, f"memory rows must be at least 1, got {config.memory_rows}.")
+    _check(config.memory_width >= 1, f"memory width must be at least 1, got {config.memory_width}.")
+    _check(config.head_clip is None or config.head_clip > 0, f"head clip must be positive, got {config.head_clip}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class NTMConfig:
     """A Neural Turing Machine: controller, heads and an N x M memory."""
@@ -42,11 +52,7 @@ class NTMConfig:
 
     def __post_init__(self) -> None:
         _check(self.controller in ("lstm", "ff"), f"controller must be 'lstm' or 'ff', got {self.controller!r}.")
-        _check_sizes(self.controller_sizes, "the controller")
-        _check(self.num_read_heads >= 1, f"the NTM needs at least one read head, got {self.num_read_heads}.")
-        _check(self.num_write_heads >= 1, f"the NTM needs at least one write head, got {self.num_write_heads}.")
-        _check(self.memory_rows >= 1, f"memory rows must be at least 1, got {self.memory_rows}.")
-        _check(self.memory_width >= 1, f"memory width must be at least 1, got {self.memory_width}.")
+        _check_memory_model(self, "NTM")
         _check(self.shift_range >= 0, f"shift range must be 0 or more, got {self.shift_range}.")
         _check(
             2 * self.shift_range + 1 <= self.memory_rows,
@@ -57,7 +63,6 @@ class NTMConfig:
             self.memory_init in ("constant", "learned", "random"),
             f"memory init must be 'constant', 'learned' or 'random', got {self.memory_init!r}.",
         )
-        _check(self.head_clip is None or self.head_clip > 0, f"head clip must be positive, got {self.head_clip}.")
 
     @property
     def num_shifts(self) -> int:
@@ -95,12 +100,7 @@ class DNCConfig:
     head_clip: float | None = 20.0  # clip the controller's raw interface outputs to +/- this; None: off
 
     def __post_init__(self) -> None:
-        _check_sizes(self.controller_sizes, "the controller")
-        _check(self.num_read_heads >= 1, f"the DNC needs at least one read head, got {self.num_read_heads}.")
-        _check(self.num_write_heads >= 1, f"the DNC needs at least one write head, got {self.num_write_heads}.")
-        _check(self.memory_rows >= 1, f"memory rows must be at least 1, got {self.memory_rows}.")
-        _check(self.memory_width >= 1, f"memory width must be at least 1, got {self.memory_width}.")
-        _check(self.head_clip is None or self.head_clip > 0, f"head clip must be positive, got {self.head_clip}.")
+        _check_memory_model(self, "DNC")
 
     @property
     def num_read_modes(self) -> int:

@@ -28,7 +28,7 @@ from flax import nnx
 
 from ntm_cli.models import addressing, dnc_access
 from ntm_cli.models.config import DNCConfig
-from ntm_cli.models.ntm import REMAT_MIN_BATCH, Controller
+from ntm_cli.models.ntm import Controller, scan_steps
 
 
 class DNCState(NamedTuple):
@@ -198,8 +198,6 @@ class DNC(nnx.Module):
                                  allocation, modes)
             return state, (features, extra)
 
-        if inputs.shape[1] >= REMAT_MIN_BATCH:  # as for the NTM (experiments/benchmarks/README.md)
-            body = jax.checkpoint(body)
-        _, (features, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs)
         logits = self.output(features)
         return (logits, steps) if trace else logits

@@ -32,6 +32,19 @@ MEMORY_CONSTANT = 1e-6  # the `constant` initial memory value (Collier & Beel, 2
 REMAT_MIN_BATCH = 4  # rematerialise the time loop's steps from this batch size up
 
 
+def scan_steps(body, initial_state, inputs: jax.Array):
+    """`lax.scan(body, initial_state, inputs)` over time, the loop of every memory model.
+
+    From batch REMAT_MIN_BATCH up, the backward pass recomputes each step from the saved
+    state instead of saving every intermediate of every step (~90 arrays per NTM step): 20%
+    faster at batch 8 and 32, 5% slower at batch 1 (experiments/benchmarks/README.md).
+    Values and gradients are the same either way.
+    """
+    if inputs.shape[1] >= REMAT_MIN_BATCH:
+        body = jax.checkpoint(body)
+    return jax.lax.scan(body, initial_state, inputs)
+
+
 class Buffer(nnx.Variable):
     """Model state that is not trained (the fixed initial memory)."""
 
@@ -235,13 +248,7 @@ class NTM(nnx.Module):
             extra = NTMTrace(state.read_weights, state.write_weights, state.reads, state.memory) if trace else None
             return state, (features, extra)
 
-        # From batch REMAT_MIN_BATCH up, the backward pass recomputes each step from the saved
-        # state instead of saving every intermediate of every step (~90 arrays per step): 20%
-        # faster at batch 8 and 32, 5% slower at batch 1 (experiments/benchmarks/README.md).
-        # Values and gradients are the same either way.
-        if inputs.shape[1] >= REMAT_MIN_BATCH:
-            body = jax.checkpoint(body)
-        _, (features, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs)
         # The output layer needs nothing from later steps: one matrix product for all T steps.
         logits = self.output(features)
         return (logits, steps) if trace else logits
