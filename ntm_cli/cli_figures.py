@@ -69,6 +69,7 @@ def memory_command(
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="The sample's seed (as in `ntm show`).")] = 0,
     checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
     final_memory: Annotated[bool, typer.Option(help="Also draw the memory's contents after the last step.")] = True,
+    memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: run on a memory of this many rows (its parameters do not depend on N).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the run's folder).")] = None,
 ) -> None:
     """The memory at work on one sample: inputs, targets, outputs, every head's weightings (DNC: usage, allocation, read modes)."""
@@ -83,11 +84,17 @@ def memory_command(
         from ntm_cli.runs import read_config
 
         config = read_config(run)
-        name = f"memory-{'train' if length is None else length}-s{seed}.png"
+        from ntm_cli.evaluation import with_memory_rows
+
+        with_memory_rows(config, memory_rows)  # refused for an NTM, before anything is drawn
+        if memory_rows == getattr(config.model, "memory_rows", None):
+            memory_rows = None  # the trained size: the same figure as without the option
+        rows = "" if memory_rows is None else f"-n{memory_rows}"
+        name = f"memory-{'train' if length is None else length}{rows}-s{seed}.png"
         path = figure_path(out, run / name)
-        trace = memory_trace(run, length=length, seed=seed, checkpoint=checkpoint)
+        trace = memory_trace(run, length=length, seed=seed, checkpoint=checkpoint, memory_rows=memory_rows)
         title = (f"{config.task}, {config.model_label} ({run.name}), sample seed {seed}, "
-                 f"{trace.inputs.shape[0]} steps")
+                 f"{trace.inputs.shape[0]} steps" + ("" if memory_rows is None else f", {memory_rows} memory rows"))
         memory_figure(trace, path, title, final_memory=final_memory)
     except (ConfigError, RunError, TaskConfigError) as error:
         fail(str(error))

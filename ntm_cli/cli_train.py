@@ -294,6 +294,7 @@ def eval_command(
     batches: Annotated[int, typer.Option(min=1, help="Held-out batches per size.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 100,
     checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
+    memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: evaluate on a memory of this many rows (its parameters do not depend on N); saved as eval-n<rows>.json.")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also draw cost and bit errors against size, a line per run.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
@@ -309,6 +310,10 @@ def eval_command(
         from ntm_cli import runs
 
         configs = [runs.read_config(r) for r in run]
+        from ntm_cli.evaluation import eval_file_name, with_memory_rows
+
+        for c in configs:  # every run checked before any is evaluated or anything is written
+            with_memory_rows(c, memory_rows)
         if plot and len({c.task for c in configs}) > 1:
             raise ConfigError("--plot draws runs of one task; these runs train "
                               f"{', '.join(sorted({c.task for c in configs}))}.")
@@ -330,12 +335,13 @@ def eval_command(
             repeats=parse_int_list(repeats, "--repeats") if repeats else None,
         )
         variants = [size_variants(make_task(c.task, **c.task_sizes), **sizes) for c in configs]
-        results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint)
-                   for r, v in zip(run, variants)]
+        results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint,
+                                memory_rows=memory_rows) for r, v in zip(run, variants)]
     except (ConfigError, TaskConfigError, RunError) as error:
         fail(str(error))
-    for r, result in zip(run, results):
-        runs.atomic_write_json(r / runs.EVAL, result)
+    saved = [r / eval_file_name(c, memory_rows) for r, c in zip(run, configs)]
+    for path, result in zip(saved, results):
+        runs.atomic_write_json(path, result)
     if figure is not None:
         from ntm_cli.figures import generalisation_figure
 
@@ -348,8 +354,8 @@ def eval_command(
         return
     from ntm_cli.reporting import eval_table
 
-    for r, result in zip(run, results):
+    for path, result in zip(saved, results):
         console.print(eval_table(result))
-        console.print(f"saved {r / runs.EVAL}", markup=False, soft_wrap=True)
+        console.print(f"saved {path}", markup=False, soft_wrap=True)
     if figure is not None:
         console.print(f"saved {figure}", markup=False, soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import jax
 import numpy as np
 
 from ntm_cli import runs
-from ntm_cli.config import ConfigError
+from ntm_cli.config import ConfigError, TrainConfig
 from ntm_cli.train_loop import load_checkpoint
 from ntm_cli.training import EVAL_KEY_SEED, Trainer, sequence_metrics
 from tasks.base import Task
@@ -55,16 +56,46 @@ def size_variants(
     return variants
 
 
-def load_run(run_dir: Path, checkpoint: str = "best") -> tuple[Trainer, Any, Any, dict[str, Any]]:
+def with_memory_rows(config: TrainConfig, memory_rows: int | None) -> TrainConfig:
+    """The run's config with a DNC memory of `memory_rows` rows (None: as trained).
+
+    A DNC's parameters do not depend on N (its memory, usage and links start at zero), so a DNC
+    trained on N rows runs on any other N: longer sequences than fit in the trained memory can
+    then be tested. An NTM's learned initial weightings have one entry per row, so it cannot.
+
+    Raises:
+      ConfigError: rows given for a run that is not a DNC.
+    """
+    if memory_rows is None:
+        return config
+    if config.model.kind != "dnc":
+        reason = ("its learned initial weightings have one entry per row" if config.model.kind == "ntm"
+                  else "it has no memory")
+        raise ConfigError(f"--memory-rows applies to DNC runs only, not to this {config.model_label} run: {reason}.")
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, memory_rows=memory_rows))
+
+
+def eval_file_name(config: TrainConfig, memory_rows: int | None) -> str:
+    """'eval.json', or 'eval-n<rows>.json' for a DNC evaluated on another memory size, so that
+    the evaluation at the trained size is kept."""
+    if memory_rows is None or memory_rows == getattr(config.model, "memory_rows", None):
+        return runs.EVAL
+    return f"eval-n{memory_rows}.json"
+
+
+def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = None
+             ) -> tuple[Trainer, Any, Any, dict[str, Any]]:
     """A run's model, ready to apply: (trainer, parameters, non-trained state, checkpoint meta).
 
     `checkpoint` is 'best' (falling back to 'latest' before the first evaluation) or 'latest';
-    meta holds the checkpoint's step and its `path`.
+    meta holds the checkpoint's step and its `path`. `memory_rows` runs a DNC on a memory of
+    another size (see `with_memory_rows`).
 
     Raises:
       RunError: not a run folder, or no readable checkpoint of this run's shape.
+      ConfigError: `memory_rows` for a run that is not a DNC.
     """
-    config = runs.read_config(run_dir)
+    config = with_memory_rows(runs.read_config(run_dir), memory_rows)
     trainer = Trainer(config, [config.seed])
     path = runs.checkpoint_path(run_dir, checkpoint)
     if checkpoint == "best" and not path.is_file():
@@ -77,19 +108,22 @@ def load_run(run_dir: Path, checkpoint: str = "best") -> tuple[Trainer, Any, Any
 
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
-    checkpoint: str = "best",
+    checkpoint: str = "best", memory_rows: int | None = None,
 ) -> dict[str, Any]:
     """Cost and bit errors of a run's checkpoint on `batches` held-out batches per size.
 
     The held-out batches come from fixed keys (distinct from any training data), the same for
-    every run, so runs are compared on the same sequences.
+    every run, so runs are compared on the same sequences. `memory_rows` evaluates a DNC on a
+    memory of another size than it trained with.
 
     Returns:
       A dict for eval.json: the run, the checkpoint's step, and per size the mean cost and bit
-      errors per sequence, the cost's standard error, the chance-level and floor costs.
+      errors per sequence, the cost's standard error, the chance-level and floor costs, and for
+      a memory model the memory rows it was evaluated with.
     """
-    trainer, params, rest, meta = load_run(run_dir, checkpoint)
+    trainer, params, rest, meta = load_run(run_dir, checkpoint, memory_rows)
     config = trainer.config
+    trained_rows = getattr(runs.read_config(run_dir).model, "memory_rows", None)
     path = Path(meta["path"])
     variants = variants if variants is not None else size_variants(trainer.task)
 
@@ -122,5 +156,6 @@ def evaluate_run(
         "checkpoint": path.stem,
         "step": int(meta["step"]),
         "sequences_trained": int(meta["step"]) * config.batch_size,
+        **({"memory_rows": config.model.memory_rows, "trained_memory_rows": trained_rows} if trained_rows else {}),
         "results": results,
     }

@@ -232,7 +232,8 @@ LENGTH_FIELDS = {"copy": ("min_length", "max_length"), "repeat-copy": ("min_leng
                  "dynamic-ngrams": ("length",), "associative-recall": ("min_items", "max_items")}
 
 
-def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> MemoryTrace:
+def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best",
+                 memory_rows: int | None = None) -> MemoryTrace:
     """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM or DNC.
 
     Args:
@@ -241,10 +242,11 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
         sample; None for the training sizes.
       seed: the sample's key.
       checkpoint: 'best' or 'latest'.
+      memory_rows: run a DNC on a memory of this many rows (None: as trained).
 
     Raises:
-      RunError: not a run, or no checkpoint. ConfigError: an LSTM run, or a length the task
-      does not take. TaskConfigError: an impossible size.
+      RunError: not a run, or no checkpoint. ConfigError: an LSTM run, a length the task
+      does not take, or memory rows for an NTM. TaskConfigError: an impossible size.
     """
     import jax
     import jax.numpy as jnp
@@ -256,7 +258,7 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     config = runs.read_config(run_dir)
     if config.model.kind not in ("ntm", "dnc"):
         raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM or DNC run.")
-    trainer, params, rest, _ = load_run(run_dir, checkpoint)
+    trainer, params, rest, _ = load_run(run_dir, checkpoint, memory_rows)
     task = trainer.task
     if length is not None:
         fields = LENGTH_FIELDS.get(task.name)
@@ -403,6 +405,8 @@ def generalisation_figure(results: Sequence[dict[str, Any]], path: Path) -> Path
         for line in series:
             color, dashes = next(styles)
             name = f"{result['model']} s{result['seed']} ({Path(result['run_dir']).name})"
+            if result.get("memory_rows") != result.get("trained_memory_rows"):
+                name += f", {result['memory_rows']} rows"
             name += f", {line.name}" if line.name else ""
             for ax, ys in zip(axes, (line.cost, line.bit_errors)):
                 ax.plot(line.x, np.maximum(ys, LOG_FLOOR), color=color, linestyle=dashes, marker="o", linewidth=2,

@@ -86,7 +86,9 @@ def eval_table(result: dict) -> Table:
     """`ntm eval`: cost and bit errors per size, beside chance and the floor."""
     table = Table(
         title=f"{result['task']}, {result['model']}, seed {result['seed']}: {result['checkpoint']} checkpoint "
-        f"(step {result['step']:,}, {result['sequences_trained']:,} sequences)",
+        f"(step {result['step']:,}, {result['sequences_trained']:,} sequences)"
+        + (f", on {result['memory_rows']} memory rows (trained on {result['trained_memory_rows']})"
+           if result.get("memory_rows") != result.get("trained_memory_rows") else ""),
         title_justify="left",
     )
     for name in ("sizes", "T", "sequences", "cost (bits/seq)", "bit errors", "chance", "floor"):

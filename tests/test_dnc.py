@@ -125,11 +125,18 @@ def test_the_dnc_learns_a_small_repeat_copy_task():
     assert trained < 5.0, f"held-out cost {trained:.2f} bits after {steps:,} sequences"
 
 
-def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_dnc_run(tmp_path_factory):
+    """A copy DNC with 8 memory rows, trained 10 steps."""
+    out = tmp_path_factory.mktemp("dnc-runs")
     tiny = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
-            "--report-every", "10", "--eval-batch-size", "16", "--out", str(tmp_path)]
+            "--report-every", "10", "--eval-batch-size", "16", "--out", str(out)]
     assert runner.invoke(app, ["train", "copy", "--model", "dnc", "--steps", "10", *tiny]).exit_code == 0
-    run_dir = tmp_path / "copy-dnc-s0"
+    return out / "copy-dnc-s0"
+
+
+def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tiny_dnc_run):
+    run_dir = tiny_dnc_run
     from ntm_cli import figures
 
     trace = figures.memory_trace(run_dir, length=3)
@@ -142,3 +149,64 @@ def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tmp_path):
     height, width = matplotlib.image.imread(run_dir / "memory-3-s0.png").shape[:2]
     # three sequence panels, two head panels, usage, allocation and the read modes
     assert (width, height) == (1000, round((1.2 * (3 + 2 * 2.2 + 2 * 2.2 + 1.0) + 1) * 100))
+
+
+def test_a_dnc_evaluates_on_a_larger_memory_than_it_trained_with(tiny_dnc_run):
+    import json
+
+    from ntm_cli import figures
+    from ntm_cli.evaluation import evaluate_run
+
+    same = evaluate_run(tiny_dnc_run, batches=1, batch_size=8, memory_rows=8)
+    assert same == evaluate_run(tiny_dnc_run, batches=1, batch_size=8)  # the trained size changes nothing
+    small = ["--lengths", "12", "--batches", "1", "--batch-size", "8"]
+    assert runner.invoke(app, ["eval", str(tiny_dnc_run), *small]).exit_code == 0
+    at_trained_size = (tiny_dnc_run / "eval.json").read_text()
+    result = runner.invoke(app, ["eval", str(tiny_dnc_run), "--memory-rows", "16", *small])
+    assert result.exit_code == 0, result.output
+    assert "on 16 memory rows (trained on 8)" in " ".join(result.output.split())
+    assert (tiny_dnc_run / "eval.json").read_text() == at_trained_size  # kept beside the new one
+    saved = json.loads((tiny_dnc_run / "eval-n16.json").read_text())
+    assert (saved["memory_rows"], saved["trained_memory_rows"]) == (16, 8)
+    assert [r["label"] for r in saved["results"]] == ["training sizes", "length 12"]
+    assert saved["results"][1]["cost"] != same["results"][0]["cost"]
+    trace = figures.memory_trace(tiny_dnc_run, length=12, memory_rows=16)
+    assert trace.usage.shape[1] == 16 and trace.write_weights.shape[-1] == 16
+    np.testing.assert_allclose(trace.read_modes.sum(-1), 1.0, rtol=1e-5)
+    assert runner.invoke(app, ["memory", str(tiny_dnc_run), "--memory-rows", "16"]).exit_code == 0
+    assert (tiny_dnc_run / "memory-train-n16-s0.png").is_file()
+    assert runner.invoke(app, ["memory", str(tiny_dnc_run), "--memory-rows", "8"]).exit_code == 0
+    assert (tiny_dnc_run / "memory-train-s0.png").is_file()  # the trained size: the figure without the option
+
+
+def test_memory_rows_is_refused_for_an_ntm_with_one_sentence(tmp_path):
+    tiny = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
+            "--report-every", "10", "--eval-batch-size", "16", "--out", str(tmp_path)]
+    assert runner.invoke(app, ["train", "copy", "--steps", "5", *tiny]).exit_code == 0
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    figures = tmp_path / "figures"
+    for command in (["eval", str(run_dir), "--plot", "--out", str(figures)], ["memory", str(run_dir)]):
+        for rows in ("16", "8"):  # the trained size too: an NTM never takes the option
+            result = runner.invoke(app, [*command, "--memory-rows", rows])
+            assert result.exit_code == 2, result.output
+            assert "--memory-rows applies to DNC runs only, not to this ntm-lstm run" in result.stderr
+            assert "Traceback" not in result.output
+    assert not list(run_dir.glob("eval*.json")) and not list(run_dir.glob("memory-*.png")) and not figures.exists()
+
+
+def test_the_fast_preset_sizes_each_tasks_dnc_memory_to_hold_what_the_task_stores():
+    from experiments.presets import FAST_STEPS, preset_config
+    from tasks import make_task
+
+    stored = {  # vectors (N-grams: contexts) a task must keep at its training sizes
+        "copy": lambda t: t.max_length,
+        "repeat-copy": lambda t: t.max_length,
+        "associative-recall": lambda t: t.max_items * t.item_size,
+        "dynamic-ngrams": lambda t: 2 ** (t.order - 1),
+        "priority-sort": lambda t: t.num_inputs,
+    }
+    for task, needed in stored.items():
+        config = preset_config("fast", task, "dnc")
+        assert needed(make_task(task)) <= config.model.memory_rows <= 2 * needed(make_task(task)), task
+        assert 16 <= config.model.memory_width <= 20 and config.optimizer.clip_norm == 50.0
+        assert config.steps == FAST_STEPS[task] == config.optimizer.decay_steps

@@ -170,14 +170,11 @@ class DNC(nnx.Module):
         )  # [B, W, N]
         memory = jax.vmap(addressing.write)(state.memory, write_weights, iface.erase, iface.write_vectors)
 
-        per_write_head = jax.vmap(jax.vmap(dnc_access.update_link))  # over batch, then write heads
-        link = per_write_head(state.link, state.precedence, write_weights)  # [B, W, N, N]
         precedence = jax.vmap(jax.vmap(dnc_access.update_precedence))(state.precedence, write_weights)
-
-        # forward and backward weightings for every (read head, write head) pair: [B, R, W, N]
-        directions = jax.vmap(jax.vmap(jax.vmap(dnc_access.directional_weights, in_axes=(0, None)),
-                                       in_axes=(None, 0)))
-        forward, backward = directions(link, state.read_weights)
+        # L_t per write head, and forward and backward weightings for every (write head, read head) pair
+        link, forward, backward = jax.vmap(dnc_access.link_and_directions)(
+            state.link, state.precedence, write_weights, state.read_weights)  # [B, W, N, N], [B, W, R, N] x 2
+        forward, backward = jnp.swapaxes(forward, 1, 2), jnp.swapaxes(backward, 1, 2)  # [B, R, W, N]
         read_content = content(memory, iface.read_keys, iface.read_strengths)  # [B, R, N]
         read_weights = jax.vmap(jax.vmap(dnc_access.read_weighting))(backward, read_content, forward,
                                                                       iface.read_modes)  # [B, R, N]

@@ -161,6 +161,73 @@ def directional_weights(link: jax.Array, read_weights: jax.Array) -> tuple[jax.A
     return link @ read_weights, link.T @ read_weights
 
 
+def _link_and_directions(link, precedence, write_weights, read_weights):
+    """The forward computation of `link_and_directions` (see there)."""
+    w = write_weights
+    n = link.shape[-1]
+    off_diagonal = 1.0 - jnp.eye(n, dtype=link.dtype)
+    updated = ((1.0 - w[:, :, None] - w[:, None, :]) * link + w[:, :, None] * precedence[:, None, :]) * off_diagonal
+    forward = jnp.matmul(updated, read_weights.T[None])  # [W, N, R]: L_t w^r
+    backward = jnp.matmul(read_weights[None], updated)  # [W, R, N]: (L_t^T w^r)^T
+    return updated, jnp.swapaxes(forward, 1, 2), backward
+
+
+@jax.custom_vjp
+def link_and_directions(link: jax.Array, precedence: jax.Array, write_weights: jax.Array,
+                        read_weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """`update_link` for every write head, then `directional_weights` for every (write head, read
+    head) pair, with the gradient written out by hand.
+
+    The values are those of the two reference functions above (tested equal, gradients too).
+    The gradient is written with matrix products only: XLA's CPU backend turns the automatic
+    one into batched outer products and row reductions that ran 3x slower, and the link matrix
+    is most of a DNC's cost (experiments/benchmarks/README.md). L_t is recomputed in the
+    backward pass rather than stored, so the time loop keeps one link matrix per step for it
+    (below REMAT_MIN_BATCH; from there on every step is recomputed anyway). Being a
+    `custom_vjp`, it has reverse-mode derivatives only: `jax.jvp`, `jacfwd` and `hessian`
+    through a DNC raise an error (nothing in ntm uses them).
+
+    Args:
+      link: `[W, N, N]` L_{t-1} per write head.
+      precedence: `[W, N]` p_{t-1} per write head (before this step's write).
+      write_weights: `[W, N]` w^w_t.
+      read_weights: `[R, N]` w^r_{t-1}.
+
+    Returns:
+      (`[W, N, N]` L_t, `[W, R, N]` forward L_t w^r_{t-1}, `[W, R, N]` backward L_t^T w^r_{t-1}).
+    """
+    return _link_and_directions(link, precedence, write_weights, read_weights)
+
+
+def _link_forward(link, precedence, write_weights, read_weights):
+    return _link_and_directions(link, precedence, write_weights, read_weights), (
+        link, precedence, write_weights, read_weights)
+
+
+def _link_backward(residuals, cotangents):
+    link, precedence, w, read_weights = residuals
+    g_link, g_forward, g_backward = cotangents  # [W, N, N], [W, R, N], [W, R, N]
+    updated, _, _ = _link_and_directions(link, precedence, w, read_weights)
+    n = link.shape[-1]
+    off_diagonal = 1.0 - jnp.eye(n, dtype=link.dtype)
+    # dLoss/dL_t: the carried gradient plus the two reads, sum_r g_f[r, i] w^r(j) + w^r(i) g_b[r, j]
+    g = (g_link + jnp.matmul(jnp.swapaxes(g_forward, 1, 2), read_weights[None])
+         + jnp.matmul(read_weights.T[None], g_backward)) * off_diagonal
+    g_prev_link = g * (1.0 - w[:, :, None] - w[:, None, :])
+    g_times_link = g * link
+    ones = jnp.ones((n, 1), link.dtype)
+    # d/dw(i) of (1 - w(i) - w(j)) L(i, j) + w(i) p(j): sum_j g(i, j) (p(j) - L(i, j)) - sum_j g(j, i) L(j, i)
+    g_write = (jnp.matmul(g, precedence[:, :, None]) - jnp.matmul(g_times_link, ones))[:, :, 0] \
+        - jnp.matmul(ones.T[None], g_times_link)[:, 0, :]
+    g_precedence = jnp.matmul(w[:, None, :], g)[:, 0, :]  # sum_i w(i) g(i, j)
+    # forward = L_t w^r and backward = L_t^T w^r, so dw^r(j) = sum_i g_f(i) L_t(i, j) + g_b(i) L_t(j, i)
+    g_read = jnp.sum(jnp.matmul(g_forward, updated) + jnp.swapaxes(jnp.matmul(updated, jnp.swapaxes(g_backward, 1, 2)), 1, 2), axis=0)
+    return g_prev_link, g_precedence, g_write, g_read
+
+
+link_and_directions.defvjp(_link_forward, _link_backward)
+
+
 def read_weighting(backward: jax.Array, content: jax.Array, forward: jax.Array, modes: jax.Array) -> jax.Array:
     """w^r_t = sum_w pi[w] b_w + pi[W] c + sum_w pi[W + 1 + w] f_w.
 
