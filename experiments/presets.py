@@ -110,8 +110,9 @@ DNC_FAST = {
 
 def _dnc_config(preset: str, task: str, controller: str, seed: int) -> TrainConfig:
     """The DNC under `fast`: the NTM-LSTM's controller (100 units; 2 x 100 for sort), a memory
-    sized per task (DNC_FAST), and the NTM's `fast` training settings (Adam 1e-3 decaying to 1e-4, global-norm
-    clipping at 50, batch 1, the same step budgets), so that the two compare on equal terms.
+    sized per task (DNC_FAST), and the NTM's `fast` training settings (Adam 1e-3 decaying to
+    1e-4, global-norm clipping at 50, batch 1, the same step budgets), so that the two compare
+    on equal terms.
 
     Where this comes from: the DNC paper and deepmind/dnc train an LSTM controller with RMSProp
     or Adam and global-norm clipping at 50, on small memories with rows 16 to 20 wide

@@ -54,11 +54,14 @@ def compare_command(
     def say(line: str) -> None:
         progress.print(line, markup=False, soft_wrap=True)
 
+    stopped_by = []  # the signal that interrupted a run, if one did
+
     def train(config, seed_list) -> bool:
         from ntm_cli.cli_train import new_session
 
         session, _ = new_session(config, seed_list, runs_dir, None, json_output)
         session.run()
+        stopped_by.append(session.stop_signal)
         return not session.interrupted
 
     def resume(run_dir) -> bool:
@@ -74,6 +77,7 @@ def compare_command(
             session.attach([run_dir])
             runs.truncate_metrics(run_dir, -1)
         session.run()
+        stopped_by.append(session.stop_signal)
         return not session.interrupted
 
     from ntm_cli.runs import RunError
@@ -83,11 +87,15 @@ def compare_command(
     except RunError as error:
         fail(str(error))
     if not finished:
+        import signal
+
+        signal_number = stopped_by[-1] if stopped_by and stopped_by[-1] else signal.SIGINT
         error_console.print(
-            "Interrupted; every finished run is kept. Run the same command again to resume where it stopped.",
+            f"{'Stopped by SIGTERM' if signal_number == signal.SIGTERM else 'Interrupted'}; every finished run is kept. "
+            "Run the same command again to resume where it stopped.",
             markup=False, soft_wrap=True,
         )
-        raise typer.Exit(130)
+        raise typer.Exit(128 + int(signal_number))  # 130 after Ctrl-C, 143 after SIGTERM
     results = collect(spec, runs_dir)
     paths = write_results(results, out)
     if json_output:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -166,12 +167,13 @@ def train_command(
         result = summaries[0] if len(summaries) == 1 else {"runs": summaries, "spread": seed_spread(summaries)}
         print(json.dumps(result, indent=2))
     if session.interrupted:
+        how = "Stopped by SIGTERM" if session.stop_signal == signal.SIGTERM else "Interrupted"
         for run_dir in run_dirs:
             error_console.print(
-                f"Interrupted at step {session.loop.step:,}; a checkpoint is saved. "
+                f"{how} at step {session.loop.step:,}; a checkpoint is saved. "
                 f"Resume with: ntm train --resume {run_dir}", markup=False, soft_wrap=True,
             )
-        raise typer.Exit(130)
+        raise typer.Exit(128 + int(session.stop_signal or signal.SIGINT))  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 def _options_given_with_resume(values: dict) -> list[str]:

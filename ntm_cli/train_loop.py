@@ -1,4 +1,5 @@
-"""The host loop: runs compiled chunks, reports, evaluates, checkpoints, resumes, handles Ctrl-C.
+"""The host loop: runs compiled chunks, reports, evaluates, checkpoints, resumes, handles Ctrl-C
+and SIGTERM.
 
 Each seed has its own run folder; seeds trained together share one compiled program. Reports
 fall on multiples of `report_every` (itself a multiple of the chunk size), and every report
@@ -9,8 +10,10 @@ report interval, so a resumed run reports exactly what an uninterrupted one woul
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +27,30 @@ from ntm_cli import runs
 from ntm_cli.config import TrainConfig
 from ntm_cli.runs import RunError
 from ntm_cli.training import TrainState, Trainer
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a scheduler stopping the job, `kill`): handled as Ctrl-C is."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """Within the block, SIGTERM raises `Terminated`, so that a run stopped by a batch
+    scheduler saves a checkpoint and its status as after Ctrl-C instead of dying mid-interval.
+    The previous handler comes back afterwards; off the main thread signals are left alone."""
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # signal handlers can only be set from the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Reporter(Protocol):
@@ -129,6 +156,7 @@ class TrainingSession:
         self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)))
         self.progress: list[RunProgress] = []
         self.interrupted = False
+        self.stop_signal: int | None = None  # signal.SIGINT or SIGTERM when interrupted
 
     def attach(self, run_dirs: list[Path]) -> None:
         """The run folders (one per seed, in order) that reports and checkpoints go to."""
@@ -243,37 +271,19 @@ class TrainingSession:
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> list[dict[str, Any]]:
-        """Trains until the step or time budget is spent, or Ctrl-C; returns each seed's summary."""
+        """Trains until the step or time budget is spent, or Ctrl-C or SIGTERM; returns each seed's
+        summary. An interrupted run saves its checkpoint and status, and says so in
+        `interrupted` and `stop_signal`."""
         config, loop = self.config, self.loop
-        k = config.steps_per_call
         self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count(),
                              "run_dirs": [p.run_dir for p in self.progress], "start_step": loop.step})
         try:
-            if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
-                self._report()  # the untrained model: the curve's first point
-            self.trainer.compile(self.state)
-            while loop.step < config.steps and not self._out_of_time():
-                previous = loop.step
-                started = time.perf_counter()
-                state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
-                active = np.asarray(metrics.active[0])
-                cost, errors = np.asarray(metrics.cost), np.asarray(metrics.bit_errors)  # waits for the chunk
-                elapsed = time.perf_counter() - started
-                self.state = state
-                loop.pending_cost += (cost * active).sum(axis=1)
-                loop.pending_errors += (errors * active).sum(axis=1)
-                loop.pending_steps += int(active.sum())
-                loop.step = min(loop.step + k, config.steps)
-                loop.wall_time += elapsed
-                loop.interval_time += elapsed
-                crossed = loop.step // config.report_every > previous // config.report_every
-                if crossed or loop.step >= config.steps:
-                    self._report()
-            if loop.pending_steps:
-                self._report()  # a time budget ended between reports
+            with sigterm_interrupts():
+                self._loop()
             status = "finished"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
             self.interrupted = True
+            self.stop_signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             status = "interrupted"
         summaries = []
         for i in range(len(self.seeds)):
@@ -281,6 +291,33 @@ class TrainingSession:
             summaries.append(self.summary(i, status))
         self.reporter.finish(summaries)
         return summaries
+
+    def _loop(self) -> None:
+        """Chunks, reports and checkpoints until the budget is spent."""
+        config, loop = self.config, self.loop
+        k = config.steps_per_call
+        if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
+            self._report()  # the untrained model: the curve's first point
+        self.trainer.compile(self.state)
+        while loop.step < config.steps and not self._out_of_time():
+            previous = loop.step
+            started = time.perf_counter()
+            state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
+            active = np.asarray(metrics.active[0])
+            cost, errors = np.asarray(metrics.cost), np.asarray(metrics.bit_errors)  # waits for the chunk
+            elapsed = time.perf_counter() - started
+            self.state = state
+            loop.pending_cost += (cost * active).sum(axis=1)
+            loop.pending_errors += (errors * active).sum(axis=1)
+            loop.pending_steps += int(active.sum())
+            loop.step = min(loop.step + k, config.steps)
+            loop.wall_time += elapsed
+            loop.interval_time += elapsed
+            crossed = loop.step // config.report_every > previous // config.report_every
+            if crossed or loop.step >= config.steps:
+                self._report()
+        if loop.pending_steps:
+            self._report()  # a time budget ended between reports
 
     def _out_of_time(self) -> bool:
         return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit

@@ -112,6 +112,18 @@ def test_aliases_and_an_interrupted_compare_resumes(tmp_path, monkeypatch):
     assert list(json.loads(result.stdout)["tasks"]) == ["priority-sort", "associative-recall"]
 
 
+def test_a_compare_stopped_by_sigterm_exits_143(tmp_path, monkeypatch):
+    import signal
+
+    def terminated(self):
+        self.interrupted, self.stop_signal = True, signal.SIGTERM
+        return []
+
+    monkeypatch.setattr(TrainingSession, "run", terminated)
+    result = compare(tmp_path, "--tasks", "sort", "--models", "lstm", "--sequences", "5")
+    assert result.exit_code == 143 and "Stopped by SIGTERM; every finished run is kept" in result.stderr
+
+
 @pytest.mark.parametrize(
     "args, phrase",
     [

@@ -78,6 +78,35 @@ def test_resume_continues_exactly(tmp_path):
     assert _comparable(runs.read_metrics(run_dir)) == _comparable(runs.read_metrics(whole / "copy-ntm-lstm-s0"))
 
 
+def test_sigterm_saves_a_checkpoint_like_ctrl_c_and_exits_143(tmp_path, monkeypatch):
+    """A batch scheduler stops a job with SIGTERM: the run keeps its checkpoint and resumes."""
+    import os
+    import signal
+
+    original, calls = Trainer.train_chunk, []
+
+    def terminated_on_the_third_call(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(Trainer, "train_chunk", terminated_on_the_third_call)
+    result = train(tmp_path, "--steps", "40")
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    assert result.exit_code == 143, result.output
+    assert f"Stopped by SIGTERM at step 10; a checkpoint is saved. Resume with: ntm train --resume {run_dir}" in (
+        " ".join(result.stderr.split()))
+    assert "Traceback" not in result.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["status"], summary["steps"]) == ("interrupted", 10)  # the third chunk did not count
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+    monkeypatch.setattr(Trainer, "train_chunk", original)
+    assert runner.invoke(app, ["train", "--resume", str(run_dir)]).exit_code == 0
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"
+
+
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, monkeypatch):
     whole = tmp_path / "whole"
     assert train(whole, "--steps", "40").exit_code == 0

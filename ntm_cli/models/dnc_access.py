@@ -166,7 +166,8 @@ def _link_and_directions(link, precedence, write_weights, read_weights):
     w = write_weights
     n = link.shape[-1]
     off_diagonal = 1.0 - jnp.eye(n, dtype=link.dtype)
-    updated = ((1.0 - w[:, :, None] - w[:, None, :]) * link + w[:, :, None] * precedence[:, None, :]) * off_diagonal
+    kept = (1.0 - w[:, :, None] - w[:, None, :]) * link  # (1 - w(i) - w(j)) L_{t-1}(i, j)
+    updated = (kept + w[:, :, None] * precedence[:, None, :]) * off_diagonal  # [W, N, N] L_t
     forward = jnp.matmul(updated, read_weights.T[None])  # [W, N, R]: L_t w^r
     backward = jnp.matmul(read_weights[None], updated)  # [W, R, N]: (L_t^T w^r)^T
     return updated, jnp.swapaxes(forward, 1, 2), backward
@@ -200,11 +201,13 @@ def link_and_directions(link: jax.Array, precedence: jax.Array, write_weights: j
 
 
 def _link_forward(link, precedence, write_weights, read_weights):
+    """`link_and_directions` and what its backward pass keeps: the inputs (L_t is recomputed)."""
     return _link_and_directions(link, precedence, write_weights, read_weights), (
         link, precedence, write_weights, read_weights)
 
 
 def _link_backward(residuals, cotangents):
+    """The cotangents of (L_{t-1}, p_{t-1}, w^w_t, w^r_{t-1}) from those of (L_t, forward, backward)."""
     link, precedence, w, read_weights = residuals
     g_link, g_forward, g_backward = cotangents  # [W, N, N], [W, R, N], [W, R, N]
     updated, _, _ = _link_and_directions(link, precedence, w, read_weights)
@@ -221,7 +224,8 @@ def _link_backward(residuals, cotangents):
         - jnp.matmul(ones.T[None], g_times_link)[:, 0, :]
     g_precedence = jnp.matmul(w[:, None, :], g)[:, 0, :]  # sum_i w(i) g(i, j)
     # forward = L_t w^r and backward = L_t^T w^r, so dw^r(j) = sum_i g_f(i) L_t(i, j) + g_b(i) L_t(j, i)
-    g_read = jnp.sum(jnp.matmul(g_forward, updated) + jnp.swapaxes(jnp.matmul(updated, jnp.swapaxes(g_backward, 1, 2)), 1, 2), axis=0)
+    from_backward = jnp.swapaxes(jnp.matmul(updated, jnp.swapaxes(g_backward, 1, 2)), 1, 2)  # [W, R, N]
+    g_read = jnp.sum(jnp.matmul(g_forward, updated) + from_backward, axis=0)  # summed over write heads
     return g_prev_link, g_precedence, g_write, g_read
 
 
