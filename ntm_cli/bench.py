@@ -108,7 +108,8 @@ def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: 
 
 
 def case_config(task: str, model: str, controller: str, batch_size: int, steps_per_call: int) -> TrainConfig:
-    """The paper's model for a task (memory 128 x 20), trained as the fast preset does, at a batch size."""
+    """The fast preset's model and training for a task (the NTMs and the LSTM: the paper's sizes,
+    memory 128 x 20; the DNC: its own memory size), at a batch size."""
     config = preset_config("fast", task, model, controller)
     return dataclasses.replace(config, batch_size=batch_size, steps_per_call=steps_per_call,
                                report_every=steps_per_call)

@@ -43,7 +43,7 @@ def bench_command(
     from ntm_cli.bench import DEFAULT_CASES, bench_config, case_config, help_seconds, machine
 
     if labels is None and sizes is None:
-        cases = [(label, model, controller, batch) for label, model, controller, batch in DEFAULT_CASES]
+        cases = list(DEFAULT_CASES)
     else:
         cases = [
             (label, *label_model(label), batch)

@@ -84,11 +84,9 @@ def memory_command(
         from ntm_cli.runs import read_config
 
         config = read_config(run)
-        from ntm_cli.evaluation import with_memory_rows
+        from ntm_cli.evaluation import other_memory_rows
 
-        with_memory_rows(config, memory_rows)  # refused for an NTM, before anything is drawn
-        if memory_rows == getattr(config.model, "memory_rows", None):
-            memory_rows = None  # the trained size: the same figure as without the option
+        memory_rows = other_memory_rows(config, memory_rows)  # None at the trained size; refused for an NTM
         rows = "" if memory_rows is None else f"-n{memory_rows}"
         name = f"memory-{'train' if length is None else length}{rows}-s{seed}.png"
         path = figure_path(out, run / name)

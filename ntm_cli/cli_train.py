@@ -199,8 +199,6 @@ def _build_config(task, model, controller, preset, seed, steps, sequences, time_
     canonical = canonical_name(task)
     if model == "lstm" and controller != "lstm":
         raise ConfigError("--controller applies to the NTM only; the LSTM baseline has none.")
-    if model == "dnc" and controller != "lstm":
-        raise ConfigError("--controller applies to the NTM only; the DNC's controller is an LSTM.")
     config = preset_config(preset, canonical, model, controller, seed)
     make_task(canonical, **task_sizes)  # validates the sizes
     batch = optim["batch_size"] if optim["batch_size"] is not None else config.batch_size
@@ -312,10 +310,10 @@ def eval_command(
         from ntm_cli import runs
 
         configs = [runs.read_config(r) for r in run]
-        from ntm_cli.evaluation import eval_file_name, with_memory_rows
+        from ntm_cli.evaluation import eval_file_name, evaluate_run, other_memory_rows, size_variants
 
-        for c in configs:  # every run checked before any is evaluated or anything is written
-            with_memory_rows(c, memory_rows)
+        # every run checked before any is evaluated or anything is written
+        saved = [r / eval_file_name(other_memory_rows(c, memory_rows)) for r, c in zip(run, configs)]
         if plot and len({c.task for c in configs}) > 1:
             raise ConfigError("--plot draws runs of one task; these runs train "
                               f"{', '.join(sorted({c.task for c in configs}))}.")
@@ -329,8 +327,6 @@ def eval_command(
             writable_folder(figure.parent)  # before evaluating, so that a failure changes nothing
         from tasks import make_task
 
-        from ntm_cli.evaluation import evaluate_run, size_variants
-
         sizes = dict(
             lengths=parse_int_list(lengths, "--lengths") if lengths else None,
             items=parse_int_list(items, "--items") if items else None,
@@ -341,7 +337,6 @@ def eval_command(
                                 memory_rows=memory_rows) for r, v in zip(run, variants)]
     except (ConfigError, TaskConfigError, RunError) as error:
         fail(str(error))
-    saved = [r / eval_file_name(c, memory_rows) for r, c in zip(run, configs)]
     for path, result in zip(saved, results):
         runs.atomic_write_json(path, result)
     if figure is not None:

@@ -92,6 +92,11 @@ class TrainConfig:
         """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
         return model_label(self.model)
 
+    @property
+    def time_only(self) -> bool:
+        """Whether the budget is the time limit alone (no step count to show progress against)."""
+        return self.time_limit is not None and self.steps >= TIME_ONLY_STEPS
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; `from_dict` inverts it."""
         model = dataclasses.asdict(self.model)
@@ -108,16 +113,12 @@ class TrainConfig:
         try:
             model = dict(data["model"])
             kind = model.pop("kind")
-            if kind == "ntm":
-                model["controller_sizes"] = tuple(model["controller_sizes"])
-                model_config: ModelConfig = NTMConfig(**model)
-            elif kind == "dnc":
-                model["controller_sizes"] = tuple(model["controller_sizes"])
-                model_config = DNCConfig(**model)
-            elif kind == "lstm":
-                model_config = LSTMConfig(**model)
-            else:
+            classes = {"ntm": NTMConfig, "dnc": DNCConfig, "lstm": LSTMConfig}
+            if kind not in classes:
                 raise ConfigError(f"unknown model kind {kind!r}.")
+            if "controller_sizes" in model:  # JSON gave a list
+                model["controller_sizes"] = tuple(model["controller_sizes"])
+            model_config: ModelConfig = classes[kind](**model)
             fields = {f.name for f in dataclasses.fields(cls)} - {"model", "optimizer"}
             return cls(
                 model=model_config,

@@ -56,46 +56,54 @@ def size_variants(
     return variants
 
 
-def with_memory_rows(config: TrainConfig, memory_rows: int | None) -> TrainConfig:
-    """The run's config with a DNC memory of `memory_rows` rows (None: as trained).
+def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | None:
+    """`--memory-rows` checked against a run: the rows to run its DNC on, or None for the
+    memory it trained with (not given, or the trained size).
 
     A DNC's parameters do not depend on N (its memory, usage and links start at zero), so a DNC
     trained on N rows runs on any other N: longer sequences than fit in the trained memory can
     then be tested. An NTM's learned initial weightings have one entry per row, so it cannot.
 
     Raises:
-      ConfigError: rows given for a run that is not a DNC.
+      ConfigError: rows given for a run that is not a DNC (even its own size).
     """
     if memory_rows is None:
-        return config
+        return None
     if config.model.kind != "dnc":
         reason = ("its learned initial weightings have one entry per row" if config.model.kind == "ntm"
                   else "it has no memory")
         raise ConfigError(f"--memory-rows applies to DNC runs only, not to this {config.model_label} run: {reason}.")
-    return dataclasses.replace(config, model=dataclasses.replace(config.model, memory_rows=memory_rows))
+    return None if memory_rows == config.model.memory_rows else memory_rows
 
 
-def eval_file_name(config: TrainConfig, memory_rows: int | None) -> str:
-    """'eval.json', or 'eval-n<rows>.json' for a DNC evaluated on another memory size, so that
-    the evaluation at the trained size is kept."""
-    if memory_rows is None or memory_rows == getattr(config.model, "memory_rows", None):
-        return runs.EVAL
-    return f"eval-n{memory_rows}.json"
+def with_memory_rows(config: TrainConfig, memory_rows: int | None) -> TrainConfig:
+    """The run's config with its DNC on `memory_rows` rows (see `other_memory_rows`)."""
+    rows = other_memory_rows(config, memory_rows)
+    if rows is None:
+        return config
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, memory_rows=rows))
 
 
-def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = None
-             ) -> tuple[Trainer, Any, Any, dict[str, Any]]:
+def eval_file_name(memory_rows: int | None) -> str:
+    """'eval.json', or 'eval-n<rows>.json' for a DNC evaluated on another memory size (as
+    `other_memory_rows` gives it), so that the evaluation at the trained size is kept."""
+    return runs.EVAL if memory_rows is None else f"eval-n{memory_rows}.json"
+
+
+def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = None,
+             config: TrainConfig | None = None) -> tuple[Trainer, Any, Any, dict[str, Any]]:
     """A run's model, ready to apply: (trainer, parameters, non-trained state, checkpoint meta).
 
     `checkpoint` is 'best' (falling back to 'latest' before the first evaluation) or 'latest';
     meta holds the checkpoint's step and its `path`. `memory_rows` runs a DNC on a memory of
-    another size (see `with_memory_rows`).
+    another size (see `with_memory_rows`). `config` is the run's config if the caller has
+    already read it.
 
     Raises:
       RunError: not a run folder, or no readable checkpoint of this run's shape.
       ConfigError: `memory_rows` for a run that is not a DNC.
     """
-    config = with_memory_rows(runs.read_config(run_dir), memory_rows)
+    config = with_memory_rows(config if config is not None else runs.read_config(run_dir), memory_rows)
     trainer = Trainer(config, [config.seed])
     path = runs.checkpoint_path(run_dir, checkpoint)
     if checkpoint == "best" and not path.is_file():
@@ -121,9 +129,10 @@ def evaluate_run(
       errors per sequence, the cost's standard error, the chance-level and floor costs, and for
       a memory model the memory rows it was evaluated with.
     """
-    trainer, params, rest, meta = load_run(run_dir, checkpoint, memory_rows)
+    trained = runs.read_config(run_dir)
+    trained_rows = getattr(trained.model, "memory_rows", None)
+    trainer, params, rest, meta = load_run(run_dir, checkpoint, memory_rows, config=trained)
     config = trainer.config
-    trained_rows = getattr(runs.read_config(run_dir).model, "memory_rows", None)
     path = Path(meta["path"])
     variants = variants if variants is not None else size_variants(trainer.task)
 

@@ -258,7 +258,7 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     config = runs.read_config(run_dir)
     if config.model.kind not in ("ntm", "dnc"):
         raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM or DNC run.")
-    trainer, params, rest, _ = load_run(run_dir, checkpoint, memory_rows)
+    trainer, params, rest, _ = load_run(run_dir, checkpoint, memory_rows, config=config)
     task = trainer.task
     if length is not None:
         fields = LENGTH_FIELDS.get(task.name)

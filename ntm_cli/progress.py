@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ntm_cli.config import TIME_ONLY_STEPS
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -36,7 +35,7 @@ def describe_config(info: dict[str, Any]) -> str:
     """One line naming what is being trained."""
     config = info["config"]
     seeds = ", ".join(str(s) for s in info["seeds"])
-    if config.time_limit is not None and config.steps >= TIME_ONLY_STEPS:
+    if config.time_only:
         budget = f"for {config.time_limit:g} s"
     else:
         budget = f"{config.steps:,} steps" + (f" or {config.time_limit:g} s" if config.time_limit else "")
@@ -136,7 +135,7 @@ class RichReporter(PlainReporter):
         )
         config = info["config"]
         self.task_id = self.progress.add_task(
-            "steps", total=None if config.time_limit is not None and config.steps >= TIME_ONLY_STEPS else config.steps,
+            "steps", total=None if config.time_only else config.steps,
             completed=info["start_step"], eval="-", train="-", speed="-",
         )
         self.progress.start()
