@@ -2,13 +2,14 @@
 
 "Heads" are read/write pairs; an LSTM controller written "2x100" has two layers of 100. The
 parameter counts are the paper's, kept to compare with ours (`ntm params`), not to force.
+The paper's readings of its learning curves belong to each task (`Task.paper`).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ntm_cli.models.config import LSTMConfig, ModelConfig, NTMConfig
+from ntm_cli.models.config import ModelConfig, named_config
 
 
 class PaperModel(NamedTuple):
@@ -27,15 +28,9 @@ class PaperModel(NamedTuple):
     def config(self) -> ModelConfig:
         """Our model config for this paper setting."""
         if self.model == "lstm":
-            return LSTMConfig(num_layers=len(self.sizes), hidden_size=self.sizes[0])
-        return NTMConfig(
-            controller="ff" if self.model == "ntm-ff" else "lstm",
-            controller_sizes=self.sizes,
-            num_read_heads=self.heads,
-            num_write_heads=self.heads,
-            memory_rows=128,
-            memory_width=20,
-        )
+            return named_config("lstm", num_layers=len(self.sizes), hidden_size=self.sizes[0])
+        return named_config(self.model, controller_sizes=self.sizes, num_read_heads=self.heads,
+                            num_write_heads=self.heads, memory_rows=128, memory_width=20)
 
 
 PAPER_MODELS: tuple[PaperModel, ...] = (
@@ -57,30 +52,44 @@ PAPER_MODELS: tuple[PaperModel, ...] = (
 )
 
 
-class PaperCost(NamedTuple):
-    """The paper's approximate final cost in bits per sequence, read off its figures."""
-
-    value: float | None  # a representative number, None where the figure gives no level
-    text: str  # what the figure shows, in words ("at 1M": after a million training sequences)
+def paper_model(task: str, model: str) -> PaperModel | None:
+    """The paper's setting for a canonical task name and model name, if the paper has one."""
+    return next((p for p in PAPER_MODELS if p.task == task and p.model == model), None)
 
 
-# REFERENCE.md section 4 (approximate readings of the paper's figures; "ntm" is both controllers).
-PAPER_COSTS: dict[tuple[str, str], PaperCost] = {
-    ("copy", "ntm"): PaperCost(0.0, "~0 by 100-200k"),
-    ("copy", "lstm"): PaperCost(1.0, "~0.5-2 at 1M"),
-    ("repeat-copy", "ntm"): PaperCost(0.0, "~0 by ~150k"),
-    ("repeat-copy", "lstm"): PaperCost(0.0, "~0, after NTM"),
-    ("associative-recall", "ntm"): PaperCost(0.0, "~0 by ~30k"),
-    ("associative-recall", "lstm"): PaperCost(0.5, "~0.5 at 1M"),
-    ("dynamic-ngrams", "ntm"): PaperCost(133.7, "~133.5-134"),
-    ("dynamic-ngrams", "lstm"): PaperCost(136.0, "~136"),
-    ("priority-sort", "ntm"): PaperCost(19.0, "~18-20"),
-    ("priority-sort", "lstm"): PaperCost(58.0, "~58"),
-}
+def paper_param_rows() -> list[dict]:
+    """One dict per paper configuration: task, model, heads, sizes, ours, paper, difference in %.
 
+    `ours_learned_memory` adds the N x M initial memory, for NTMs built with `memory_init="learned"`.
+    Models are built abstractly (`nnx.eval_shape`), so nothing is initialised or allocated.
+    """
+    import jax
+    from flax import nnx
 
-def paper_cost(task: str, model_label: str) -> PaperCost | None:
-    """The paper's cost for a task and 'lstm', 'ntm-lstm' or 'ntm-ff' (None if not shown, as for 'dnc')."""
-    if model_label not in ("lstm", "ntm-lstm", "ntm-ff"):
-        return None
-    return PAPER_COSTS.get((task, "lstm" if model_label == "lstm" else "ntm"))
+    from ntm_cli.models.build import build_model, count_params
+    from ntm_cli.tasks import make_task
+
+    rows = []
+    for entry in PAPER_MODELS:
+        task = make_task(entry.task)
+        config = entry.config()
+        model = nnx.eval_shape(lambda: build_model(config, task.input_size, task.output_size, jax.random.key(0)))
+        ours = count_params(model)
+        # The paper resets memory to a (learned) bias; our default is the constant 1e-6.
+        learned_memory = None if entry.model == "lstm" else ours + config.memory_rows * config.memory_width
+        rows.append(
+            {
+                "task": entry.task,
+                "model": entry.model,
+                "heads": entry.heads,
+                "size": entry.label,
+                "learning_rate": entry.learning_rate,
+                "input_size": task.input_size,
+                "output_size": task.output_size,
+                "ours": ours,
+                "ours_learned_memory": learned_memory,
+                "paper": entry.params,
+                "difference_percent": round(100.0 * (ours - entry.params) / entry.params, 2),
+            }
+        )
+    return rows

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from experiments.paper import PAPER_MODELS
-from ntm_cli.config import ConfigError, OptimizerConfig, TrainConfig
-from ntm_cli.models.config import DNCConfig, NTMConfig
+from ntm_cli.config import OptimizerConfig, TrainConfig
+from ntm_cli.errors import InputError
+from ntm_cli.experiments.paper import PAPER_MODELS, paper_model
+from ntm_cli.models.config import MODEL_NAMES, DNCConfig, ModelConfig, NTMConfig
 
 PRESETS = ("fast", "paper")
-MODELS = ("ntm", "lstm", "dnc")
-CONTROLLERS = ("lstm", "ff")
 
 # `fast`: optimiser steps in the default budget (batch 1).
 FAST_STEPS = {
@@ -42,6 +41,41 @@ FAST_STEPS = {
     "associative-recall": 40_000,
     "dynamic-ngrams": 20_000,
     "priority-sort": 40_000,
+}
+
+# `fast`: each task's models. The NTMs and the LSTM baseline have the paper's sizes (Tables 1-3,
+# memory 128 x 20); the DNC has the NTM-LSTM's controller (2 x 100 for sort) and a memory sized
+# per task, for what the task stores at its training sizes: copy 20 vectors, repeat copy 10,
+# recall 6 items of 3 vectors, sort 20 vectors (each with room to spare), N-grams one row per
+# context (32 for 6-grams); width 20, one read and one write head (see the notes below).
+#
+# The DNC under `fast`: the NTM-LSTM's controller (100 units; 2 x 100 for sort), a memory
+# sized per task (FAST_MODELS), and the NTM's `fast` training settings (Adam 1e-3 decaying to
+# 1e-4, global-norm clipping at 50, batch 1, the same step budgets), so that the two compare
+# on equal terms.
+#
+# Where this comes from: the DNC paper and deepmind/dnc train an LSTM controller with RMSProp
+# or Adam and global-norm clipping at 50, on small memories with rows 16 to 20 wide
+# (deepmind/dnc's repeat-copy example: 16 rows of 16, 4 read heads, 64 LSTM units, RMSProp
+# 1e-4, batch 16). The NTM paper has no DNC, so there is no `paper` preset for it.
+#
+# Measured (2-core CPU, `ntm train TASK --model dnc --time 60`, seed 0; sequences/s here
+# are whole-run averages, evaluations included, below `ntm bench`'s figures):
+# - copy, 32 x 20: 806 sequences/s; < 0.1 bits/seq after 5,000 sequences (6 s), 4e-8 at
+#   60 s. At 128 x 20 (the NTM's memory) it trains ~4.5x slower per sequence (`ntm bench`:
+#   210 against 970 sequences/s). Its parameters do not depend on N, so
+#   `ntm eval --memory-rows 128` tests it on lengths 30-120 (0 bits at 50).
+# - repeat copy, 16 x 20, 1 read head: 399 sequences/s, 1.17 bits/seq after 60 s (23,940
+#   sequences); 32 rows: 2.6 (14,640); 16 rows with 4 read heads: 1.8 (15,240), one seed each.
+# - recall, N-grams and sort: sized as above, not tuned; sort gets one read and one write
+#   head like the other tasks, not the NTM-LSTM's 5 of each (the paper's choice for the NTM).
+FAST_MODELS: dict[tuple[str, str], ModelConfig] = {
+    **{(p.task, p.model): p.config() for p in PAPER_MODELS},
+    ("copy", "dnc"): DNCConfig(controller_sizes=(100,), memory_rows=32, memory_width=20),
+    ("repeat-copy", "dnc"): DNCConfig(controller_sizes=(100,), memory_rows=16, memory_width=20),
+    ("associative-recall", "dnc"): DNCConfig(controller_sizes=(100,), memory_rows=32, memory_width=20),
+    ("dynamic-ngrams", "dnc"): DNCConfig(controller_sizes=(100,), memory_rows=32, memory_width=20),
+    ("priority-sort", "dnc"): DNCConfig(controller_sizes=(100, 100), memory_rows=32, memory_width=20),
 }
 
 # `paper`: the horizon of the paper's learning curves, in sequences (= steps at batch 1).
@@ -54,92 +88,43 @@ PAPER_STEPS = {
 }
 
 
-def model_key(model: str, controller: str) -> str:
-    """'ntm' + 'lstm' -> 'ntm-lstm'; 'lstm' -> 'lstm' (the baseline has no controller)."""
-    return f"ntm-{controller}" if model == "ntm" else "lstm"
+def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0) -> TrainConfig:
+    """The TrainConfig a preset gives for a canonical task name and a model name.
 
-
-def _paper_entry(task: str, key: str):
-    return next(p for p in PAPER_MODELS if p.task == task and p.model == key)
-
-
-def preset_config(preset: str, task: str, model: str = "ntm", controller: str = "lstm", seed: int = 0) -> TrainConfig:
-    """The TrainConfig a preset gives for a canonical task name, model and controller."""
-    if preset not in PRESETS:
-        raise ConfigError(f"Unknown preset '{preset}'; valid presets are {', '.join(PRESETS)}.")
-    if model not in MODELS:
-        raise ConfigError(f"Unknown model '{model}'; valid models are {', '.join(MODELS)}.")
-    if controller not in CONTROLLERS:
-        raise ConfigError(f"Unknown controller '{controller}'; valid controllers are {', '.join(CONTROLLERS)}.")
-    if model == "dnc":
-        return _dnc_config(preset, task, controller, seed)
-    entry = _paper_entry(task, model_key(model, controller))
-    paper_model = entry.config()
-    if preset == "paper":
-        if isinstance(paper_model, NTMConfig):
-            # The paper resets memory to a learned bias and says nothing of clipping head outputs.
-            paper_model = dataclasses.replace(paper_model, memory_init="learned", head_clip=None)
-        return TrainConfig(
-            task=task, task_sizes={}, model=paper_model, preset=preset, seed=seed,
-            optimizer=OptimizerConfig(name="rmsprop", learning_rate=entry.learning_rate, momentum=0.9, clip_value=10.0),
-            batch_size=1, steps=PAPER_STEPS[task], steps_per_call=10, report_every=1000, eval_batch_size=256,
-        )
-    # fast: the paper's model sizes, constant 1e-6 memory, head outputs clipped to +/-20,
-    # Adam 1e-3 with global-norm clipping at 50, batch 1.
-    return TrainConfig(
-        task=task, task_sizes={}, model=paper_model, preset=preset, seed=seed,
-        optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, clip_norm=50.0, decay_steps=FAST_STEPS[task]),
-        batch_size=1, steps=FAST_STEPS[task], steps_per_call=10, report_every=1000, eval_batch_size=256,
-    )
-
-
-
-
-# `fast` for the DNC, per task: (memory rows, read heads). Rows hold what the task stores at its
-# training sizes: copy 20 vectors, repeat copy 10, recall 6 items of 3 vectors, sort 20 vectors
-# (each with room to spare), N-grams one row per context (32 for 6-grams). Width 20 and one
-# write head throughout.
-DNC_FAST = {
-    "copy": (32, 1),
-    "repeat-copy": (16, 1),
-    "associative-recall": (32, 1),
-    "dynamic-ngrams": (32, 1),
-    "priority-sort": (32, 1),
-}
-
-
-def _dnc_config(preset: str, task: str, controller: str, seed: int) -> TrainConfig:
-    """The DNC under `fast`: the NTM-LSTM's controller (100 units; 2 x 100 for sort), a memory
-    sized per task (DNC_FAST), and the NTM's `fast` training settings (Adam 1e-3 decaying to
-    1e-4, global-norm clipping at 50, batch 1, the same step budgets), so that the two compare
-    on equal terms.
-
-    Where this comes from: the DNC paper and deepmind/dnc train an LSTM controller with RMSProp
-    or Adam and global-norm clipping at 50, on small memories with rows 16 to 20 wide
-    (deepmind/dnc's repeat-copy example: 16 rows of 16, 4 read heads, 64 LSTM units, RMSProp
-    1e-4, batch 16). The NTM paper has no DNC, so there is no `paper` preset for it.
-
-    Measured (2-core CPU, `ntm train TASK --model dnc --time 60`, seed 0; sequences/s here
-    are whole-run averages, evaluations included, below `ntm bench`'s figures):
-    - copy, 32 x 20: 806 sequences/s; < 0.1 bits/seq after 5,000 sequences (6 s), 4e-8 at
-      60 s. At 128 x 20 (the NTM's memory) it trains ~4.5x slower per sequence (`ntm bench`:
-      210 against 970 sequences/s). Its parameters do not depend on N, so
-      `ntm eval --memory-rows 128` tests it on lengths 30-120 (0 bits at 50).
-    - repeat copy, 16 x 20, 1 read head: 399 sequences/s, 1.17 bits/seq after 60 s (23,940
-      sequences); 32 rows: 2.6 (14,640); 16 rows with 4 read heads: 1.8 (15,240), one seed each.
-    - recall, N-grams and sort: sized as above, not tuned; sort gets one read and one write
-      head like the other tasks, not the NTM-LSTM's 5 of each (the paper's choice for the NTM).
+    Raises:
+      InputError: an unknown preset or model, or a pair the preset has no row for.
     """
+    if preset not in PRESETS:
+        raise InputError(f"Unknown preset '{preset}'; valid presets are {', '.join(PRESETS)}.")
+    if model not in MODEL_NAMES:
+        raise InputError(f"Unknown model '{model}'; valid models are {', '.join(MODEL_NAMES)}.")
     if preset == "paper":
-        raise ConfigError("the paper preset has no DNC (the NTM paper has none); use --preset fast.")
-    if controller != "lstm":
-        raise ConfigError("the DNC's controller is an LSTM; --controller ff applies to the NTM only.")
-    ntm = _paper_entry(task, "ntm-lstm").config()
-    rows, read_heads = DNC_FAST[task]
-    model = DNCConfig(controller_sizes=ntm.controller_sizes, num_read_heads=read_heads, num_write_heads=1,
-                      memory_rows=rows, memory_width=20)
+        return _paper_config(task, model, seed)
+    if (task, model) not in FAST_MODELS:
+        raise InputError(f"the fast preset has no {model} for task {task}.")
+    # fast: constant 1e-6 memory and head outputs clipped to +/-20 (the configs' defaults),
+    # Adam 1e-3 decaying to 1e-4 over the budget, global-norm clipping at 50, batch 1.
     return TrainConfig(
-        task=task, task_sizes={}, model=model, preset=preset, seed=seed,
+        task=task, task_sizes={}, model=FAST_MODELS[task, model], preset=preset, seed=seed,
         optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, clip_norm=50.0, decay_steps=FAST_STEPS[task]),
         batch_size=1, steps=FAST_STEPS[task], steps_per_call=10, report_every=1000, eval_batch_size=256,
     )
+
+
+def _paper_config(task: str, model: str, seed: int) -> TrainConfig:
+    """Tables 1-3 as printed: RMSProp in Graves' form, every gradient component clipped to 10, batch 1."""
+    if model == "dnc":
+        raise InputError("the paper preset has no DNC (the NTM paper has none); use --preset fast.")
+    entry = paper_model(task, model)
+    if entry is None:
+        raise InputError(f"the paper preset covers the paper's five tasks, not {task}; use --preset fast.")
+    config = entry.config()
+    if isinstance(config, NTMConfig):
+        # The paper resets memory to a learned bias and says nothing of clipping head outputs.
+        config = dataclasses.replace(config, memory_init="learned", head_clip=None)
+    return TrainConfig(
+        task=task, task_sizes={}, model=config, preset="paper", seed=seed,
+        optimizer=OptimizerConfig(name="rmsprop", learning_rate=entry.learning_rate, momentum=0.9, clip_value=10.0),
+        batch_size=1, steps=PAPER_STEPS[task], steps_per_call=10, report_every=1000, eval_batch_size=256,
+    )
+

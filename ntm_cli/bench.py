@@ -19,17 +19,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from experiments.presets import preset_config
 from ntm_cli.config import TrainConfig
+from ntm_cli.experiments.presets import preset_config
 from ntm_cli.training import Trainer
 
-# (label, model, controller, batch size): the issue's defaults, the paper's copy configurations.
-DEFAULT_CASES = (
-    ("ntm-lstm", "ntm", "lstm", 32),
-    ("ntm-lstm", "ntm", "lstm", 1),
-    ("ntm-ff", "ntm", "ff", 32),
-    ("lstm", "lstm", "lstm", 32),
-)
+# (model, batch size): the paper's copy configurations.
+DEFAULT_CASES = (("ntm-lstm", 32), ("ntm-lstm", 1), ("ntm-ff", 32), ("lstm", 32))
 
 
 def machine() -> dict[str, Any]:
@@ -90,10 +85,10 @@ def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: 
     ms = [1000 * t for t in per_step]
     return {
         "task": config.task,
-        "model": config.model_label,
+        "model": config.model_name,
         "batch_size": config.batch_size,
         "steps_per_call": config.steps_per_call,
-        "params": trainer.params_count(),
+        "params": trainer.params_count,
         "train_sequences_per_second": config.batch_size / statistics.median(per_step),
         "train_sequences_per_second_min": config.batch_size / max(per_step),
         "train_sequences_per_second_max": config.batch_size / min(per_step),
@@ -107,10 +102,10 @@ def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: 
     }
 
 
-def case_config(task: str, model: str, controller: str, batch_size: int, steps_per_call: int) -> TrainConfig:
+def case_config(task: str, model: str, batch_size: int, steps_per_call: int) -> TrainConfig:
     """The fast preset's model and training for a task (the NTMs and the LSTM: the paper's sizes,
     memory 128 x 20; the DNC: its own memory size), at a batch size."""
-    config = preset_config("fast", task, model, controller)
+    config = preset_config("fast", task, model)
     return dataclasses.replace(config, batch_size=batch_size, steps_per_call=steps_per_call,
                                report_every=steps_per_call)
 

@@ -5,7 +5,7 @@ JAX is imported only inside the commands that need it, so `ntm --help` answers a
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,8 @@ from ntm_cli.cli_bench import bench_command
 from ntm_cli.cli_compare import compare_command, runs_command
 from ntm_cli.cli_figures import memory_command, plot_command
 from ntm_cli.cli_train import eval_command, train_command
-from ntm_cli.options import (
-    ItemSize, Length, MaxItems, MaxLength, MaxRepeats, MinItems, MinLength, MinRepeats, NumInputs, NumOutputs, Order,
-    Width, build_task, given,
-)
-from ntm_cli.output import console
+from ntm_cli.options import with_task_sizes
+from ntm_cli.output import console, reported_errors
 
 app = typer.Typer(
     name="ntm",
@@ -27,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
 
 def _version(value: bool) -> None:
     if value:
@@ -47,7 +45,7 @@ def _main(
 def tasks_command() -> None:
     """List the tasks with their sizes, sequence length T and chance-level cost."""
     from ntm_cli.reporting import tasks_table
-    from tasks import TASK_NAMES, make_task
+    from ntm_cli.tasks import TASK_NAMES, make_task
 
     tasks = [make_task(name) for name in TASK_NAMES]
     console.print(tasks_table(tasks))
@@ -56,32 +54,19 @@ def tasks_command() -> None:
 
 
 @app.command("show")
+@with_task_sizes
 def show_command(
     task: Annotated[str, typer.Argument(help="Task name or alias (see `ntm tasks`).")],
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the sample's PRNG key.")] = 0,
     batch_index: Annotated[int, typer.Option(min=0, help="Which example of the seed's stream.")] = 0,
-    width: Width = None,
-    min_length: MinLength = None,
-    max_length: MaxLength = None,
-    min_repeats: MinRepeats = None,
-    max_repeats: MaxRepeats = None,
-    min_items: MinItems = None,
-    max_items: MaxItems = None,
-    item_size: ItemSize = None,
-    order: Order = None,
-    length: Length = None,
-    num_inputs: NumInputs = None,
-    num_outputs: NumOutputs = None,
+    *,
+    task_sizes: dict[str, int],
 ) -> None:
     """Print one sample of a task: every channel over time ('#' = 1, '.' = 0), target and mask."""
-    built = build_task(
-        task,
-        given(
-            width=width, min_length=min_length, max_length=max_length, min_repeats=min_repeats,
-            max_repeats=max_repeats, min_items=min_items, max_items=max_items, item_size=item_size,
-            order=order, length=length, num_inputs=num_inputs, num_outputs=num_outputs,
-        ),
-    )
+    from ntm_cli.tasks import make_task
+
+    with reported_errors():
+        built = make_task(task, **task_sizes)
     import jax
 
     batch = built.sample_at(jax.random.key(seed), batch_index)
@@ -94,7 +79,7 @@ def params_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout.")] = False,
 ) -> None:
     """Parameter counts of the paper's 15 configurations (Tables 1-3): ours beside the paper's."""
-    from ntm_cli.models.params import paper_param_rows
+    from ntm_cli.experiments.paper import paper_param_rows
     from ntm_cli.reporting import params_table
 
     rows = paper_param_rows()

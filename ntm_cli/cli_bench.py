@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ntm_cli.output import console, error_console, fail
+from ntm_cli.output import console, error_console, reported_errors
 
 
 def bench_command(
@@ -24,36 +24,28 @@ def bench_command(
     By default: the paper's copy models (memory 128 x 20, lengths 1-20, one head pair), the NTM
     with an LSTM controller at batch 32 and 1, the feedforward NTM and the LSTM baseline at 32.
     """
-    from ntm_cli.compare import MODEL_LABELS, label_model
-    from ntm_cli.config import ConfigError, parse_int_list
-    from tasks import TaskConfigError, canonical_name
+    from ntm_cli.config import parse_int_list
+    from ntm_cli.options import parse_models
+    from ntm_cli.tasks import canonical_name
 
-    try:
+    with reported_errors():
         canonical = canonical_name(task)
-        labels = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
-        for label in labels or []:
-            if label not in MODEL_LABELS:
-                raise ConfigError(f"Unknown model '{label}'; valid models are {', '.join(MODEL_LABELS)}.")
-        if labels == []:
-            raise ConfigError("give at least one model to measure.")
+        names = parse_models(models) if models is not None else None
         sizes = parse_int_list(batch_sizes, "--batch-sizes") if batch_sizes is not None else None
-    except (ConfigError, TaskConfigError) as error:
-        fail(str(error))
 
     from ntm_cli.bench import DEFAULT_CASES, bench_config, case_config, help_seconds, machine
 
-    if labels is None and sizes is None:
+    if names is None and sizes is None:
         cases = list(DEFAULT_CASES)
     else:
-        cases = [
-            (label, *label_model(label), batch)
-            for label in (labels or ["ntm-lstm"]) for batch in (sizes or [32])
-        ]
+        cases = [(name, batch) for name in (names or ["ntm-lstm"]) for batch in (sizes or [32])]
     progress = error_console if json_output else console
     rows = []
-    for label, model, controller, batch in cases:
-        progress.print(f"measuring {label} on {canonical} at batch {batch} ...", markup=False)
-        rows.append(bench_config(case_config(canonical, model, controller, batch, steps_per_call), repeats, calls))
+    with reported_errors():
+        configs = [case_config(canonical, name, batch, steps_per_call) for name, batch in cases]
+    for (name, batch), config in zip(cases, configs):
+        progress.print(f"measuring {name} on {canonical} at batch {batch} ...", markup=False)
+        rows.append(bench_config(config, repeats, calls))
     result = {"machine": machine(), "help_seconds": help_seconds(), "results": rows}
     if json_output:
         print(json.dumps(result, indent=2))

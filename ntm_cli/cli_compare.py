@@ -8,15 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from ntm_cli.output import console, error_console, fail
+from ntm_cli.options import Preset
+from ntm_cli.output import console, error_console, reported_errors
 
 DEFAULT_BUDGET = "60s"  # per model: `ntm compare --tasks copy` then takes about 4 minutes
 
 
 def compare_command(
     tasks: Annotated[str, typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy.")] = "copy",
-    models: Annotated[str, typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff.")] = "lstm,ntm-lstm,ntm-ff",
-    preset: Annotated[str, typer.Option(help="fast or paper.")] = "fast",
+    models: Annotated[str, typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc.")] = "lstm,ntm-lstm,ntm-ff",
+    preset: Annotated[Preset, typer.Option(help="fast or paper.")] = Preset("fast"),
     budget: Annotated[Optional[str], typer.Option(help=f"Training time per model, such as 90s or 3m (default {DEFAULT_BUDGET}).")] = None,
     sequences: Annotated[Optional[int], typer.Option(help="Or a budget in training sequences per model.")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per model (trained together).")] = 1,
@@ -25,67 +26,51 @@ def compare_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
     """Compare models task by task with one budget each, reusing finished runs; tables and figures."""
-    from ntm_cli.compare import CompareSpec, collect, run_jobs, write_results
-    from ntm_cli.config import ConfigError, parse_duration
-    from tasks import TaskConfigError, canonical_name
+    from ntm_cli.compare import CompareSpec, collect, public_results, run_jobs, write_results
+    from ntm_cli.config import parse_duration
+    from ntm_cli.errors import InputError
+    from ntm_cli.options import parse_models
+    from ntm_cli.sessions import Budget, new_session, resume_session
+    from ntm_cli.tasks import canonical_name
 
-    try:
+    with reported_errors():
         names = [t for t in (part.strip() for part in tasks.split(",")) if t]
-        labels = tuple(m for m in (part.strip() for part in models.split(",")) if m)
         if budget is not None and sequences is not None:
-            raise ConfigError("give one budget: --budget or --sequences.")
+            raise InputError("give one budget: --budget or --sequences.")
         spec = CompareSpec(
             tasks=tuple(dict.fromkeys(canonical_name(n) for n in names)),
-            models=tuple(dict.fromkeys(labels)),
+            models=parse_models(models),
             preset=preset,
             time_limit=None if sequences is not None else parse_duration(budget or DEFAULT_BUDGET),
             sequences=sequences,
             seeds=seeds,
         )
-        spec.config(spec.tasks[0], spec.models[0], 0)  # validates the preset
+        for task in spec.tasks:
+            for model in spec.models:
+                spec.config(task, model, 0)  # every pair the preset has, before anything runs
         for folder, flag in ((runs_dir, "--runs"), (out, "--out")):
             if folder.exists() and not folder.is_dir():
-                raise ConfigError(f"{flag} {folder} is a file, not a folder.")
-    except (ConfigError, TaskConfigError) as error:
-        fail(str(error))
-
-    progress = error_console if json_output else console
+                raise InputError(f"{flag} {folder} is a file, not a folder.")
 
     def say(line: str) -> None:
-        progress.print(line, markup=False, soft_wrap=True)
+        (error_console if json_output else console).print(line, markup=False, soft_wrap=True)
 
     stopped_by = []  # the signal that interrupted a run, if one did
 
     def train(config, seed_list) -> bool:
-        from ntm_cli.cli_train import new_session
-
         session, _ = new_session(config, seed_list, runs_dir, None, json_output)
         session.run()
         stopped_by.append(session.stop_signal)
         return not session.interrupted
 
     def resume(run_dir) -> bool:
-        from ntm_cli import runs
-        from ntm_cli.cli_train import reporter
-        from ntm_cli.train_loop import TrainingSession
-
-        if runs.checkpoint_path(run_dir, "latest").is_file():
-            session = TrainingSession.resume(run_dir, reporter(json_output))
-        else:  # stopped before its first checkpoint: start it again in the same folder
-            config = runs.read_config(run_dir)
-            session = TrainingSession(config, [config.seed], reporter(json_output))
-            session.attach([run_dir])
-            runs.truncate_metrics(run_dir, -1)
+        session = resume_session(run_dir, Budget(), json_output)
         session.run()
         stopped_by.append(session.stop_signal)
         return not session.interrupted
 
-    from ntm_cli.runs import RunError
-
-    try:
+    with reported_errors():
         finished = run_jobs(spec, runs_dir, train, resume, say)
-    except RunError as error:
-        fail(str(error))
     if not finished:
         import signal
 
@@ -96,11 +81,11 @@ def compare_command(
             markup=False, soft_wrap=True,
         )
         raise typer.Exit(128 + int(signal_number))  # 130 after Ctrl-C, 143 after SIGTERM
-    results = collect(spec, runs_dir)
-    paths = write_results(results, out)
+    with reported_errors():
+        results = collect(spec, runs_dir)
+        paths = write_results(results, out)
     if json_output:
-        public = {**results, "tasks": {t: {k: v for k, v in r.items() if k != "curves"} for t, r in results["tasks"].items()}}
-        print(json.dumps(public, indent=2))
+        print(json.dumps(public_results(results), indent=2))
         return
     from ntm_cli.reporting import compare_tables
 

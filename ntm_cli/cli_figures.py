@@ -7,36 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ntm_cli.output import console, fail
-
-
-def figure_path(out: Path | None, default: Path) -> Path:
-    """`--out` as given (a .png file, or a folder for the default name), else `default`."""
-    from ntm_cli.config import ConfigError
-
-    if out is None:
-        return default
-    if out.suffix.lower() == ".png":
-        if out.is_dir():
-            raise ConfigError(f"{out} is a folder; give a file name or a folder without .png.")
-        return out
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file; give a folder or a .png file name.")
-    return out / default.name
-
-
-def writable_folder(folder: Path) -> None:
-    """Makes sure a figure can be saved in `folder` (created if missing); ConfigError if not."""
-    import os
-
-    from ntm_cli.config import ConfigError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"cannot create the folder {folder} ({error.strerror}).") from None
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"cannot write to the folder {folder}.")
+from ntm_cli.options import Checkpoint
+from ntm_cli.output import console, reported_errors
 
 
 def plot_command(
@@ -44,16 +16,12 @@ def plot_command(
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the first run's folder).")] = None,
 ) -> None:
     """Learning curves: held-out cost and bit errors against sequences seen, as a PNG."""
-    from ntm_cli.config import ConfigError
-    from ntm_cli.figures import learning_curves_figure, run_curve, sparkline
-    from ntm_cli.runs import RunError
+    from ntm_cli.figures import figure_path, learning_curves_figure, run_curve, sparkline
 
-    try:
+    with reported_errors():
         curves = [run_curve(r) for r in run]
         path = figure_path(out, run[0] / "learning_curves.png")
         learning_curves_figure(curves, path)
-    except (ConfigError, RunError) as error:
-        fail(str(error))
     for curve in curves:
         console.print(
             f"{curve.run_dir.name}: held-out {sparkline(curve.cost)} {curve.cost[0]:.3g} -> {curve.cost[-1]:.3g} "
@@ -65,38 +33,29 @@ def plot_command(
 
 def memory_command(
     run: Annotated[Path, typer.Argument(help="A run folder of an NTM or a DNC.")],
-    length: Annotated[Optional[int], typer.Option(min=1, help="Sequence length (items for recall) of the sample; default: the training sizes.")] = None,
+    length: Annotated[Optional[int], typer.Option(min=1, help="The sample's size along the task's main axis (length; items for recall); default: the training sizes.")] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="The sample's seed (as in `ntm show`).")] = 0,
-    checkpoint: Annotated[str, typer.Option(help="best or latest.")] = "best",
+    checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
     final_memory: Annotated[bool, typer.Option(help="Also draw the memory's contents after the last step.")] = True,
     memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: run on a memory of this many rows (its parameters do not depend on N).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the run's folder).")] = None,
 ) -> None:
     """The memory at work on one sample: inputs, targets, outputs, every head's weightings (DNC: usage, allocation, read modes)."""
-    from ntm_cli.config import ConfigError
-    from ntm_cli.runs import RunError
-    from tasks import TaskConfigError
+    from ntm_cli.evaluation import other_memory_rows
+    from ntm_cli.figures import figure_path, focus_rows, memory_figure, memory_trace
+    from ntm_cli.runs import read_config
 
-    try:
-        if checkpoint not in ("best", "latest"):
-            raise ConfigError(f"--checkpoint must be best or latest, got {checkpoint!r}.")
-        from ntm_cli.figures import focus_rows, memory_figure, memory_trace
-        from ntm_cli.runs import read_config
-
+    with reported_errors():
         config = read_config(run)
-        from ntm_cli.evaluation import other_memory_rows
-
         memory_rows = other_memory_rows(config, memory_rows)  # None at the trained size; refused for an NTM
         rows = "" if memory_rows is None else f"-n{memory_rows}"
         name = f"memory-{'train' if length is None else length}{rows}-s{seed}.png"
         path = figure_path(out, run / name)
         trace = memory_trace(run, length=length, seed=seed, checkpoint=checkpoint, memory_rows=memory_rows)
-        title = (f"{config.task}, {config.model_label} ({run.name}), sample seed {seed}, "
+        title = (f"{config.task}, {config.model_name} ({run.name}), sample seed {seed}, "
                  f"{trace.inputs.shape[0]} steps" + ("" if memory_rows is None else f", {memory_rows} memory rows"))
         memory_figure(trace, path, title, final_memory=final_memory)
-    except (ConfigError, RunError, TaskConfigError) as error:
-        fail(str(error))
-    console.print(f"{config.task}, {config.model_label}: cost {trace.cost:.3g} bits on this sample", markup=False)
+    console.print(f"{config.task}, {config.model_name}: cost {trace.cost:.3g} bits on this sample", markup=False)
     for kind, weights in (("write", trace.write_weights), ("read", trace.read_weights)):
         rows = focus_rows(weights)
         for h in range(rows.shape[1]):

@@ -12,23 +12,15 @@ import csv
 import dataclasses
 import io
 import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from experiments.paper import paper_cost
-from experiments.presets import preset_config
 from ntm_cli import runs
-from ntm_cli.config import TIME_ONLY_STEPS, ConfigError, TrainConfig
-from ntm_cli.progress import format_cost
-
-MODEL_LABELS = ("lstm", "ntm-lstm", "ntm-ff", "dnc")
-
-
-def label_model(label: str) -> tuple[str, str]:
-    """'ntm-ff' -> ('ntm', 'ff'); 'lstm' -> ('lstm', 'lstm'); 'dnc' -> ('dnc', 'lstm')."""
-    return ("ntm", label.split("-")[1]) if label.startswith("ntm-") else (label, "lstm")
+from ntm_cli.config import TIME_ONLY_STEPS, TrainConfig, steps_for_sequences
+from ntm_cli.errors import InputError, RunFolderError
+from ntm_cli.experiments.presets import preset_config
+from ntm_cli.models.config import MODEL_NAMES, model_family
+from ntm_cli.progress import format_cost, spread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +28,7 @@ class CompareSpec:
     """What to compare and with what budget (time per model, or sequences per model)."""
 
     tasks: tuple[str, ...]  # canonical task names
-    models: tuple[str, ...] = MODEL_LABELS
+    models: tuple[str, ...] = MODEL_NAMES
     preset: str = "fast"
     time_limit: float | None = 60.0  # seconds of training per model and seed group
     sequences: int | None = None  # or a budget in sequences
@@ -44,31 +36,30 @@ class CompareSpec:
 
     def __post_init__(self) -> None:
         if not self.tasks:
-            raise ConfigError("give at least one task to compare.")
+            raise InputError("give at least one task to compare.")
         if not self.models:
-            raise ConfigError("give at least one model to compare.")
-        for label in self.models:
-            if label not in MODEL_LABELS:
-                raise ConfigError(f"Unknown model '{label}'; valid models are {', '.join(MODEL_LABELS)}.")
+            raise InputError("give at least one model to compare.")
+        for name in self.models:
+            if name not in MODEL_NAMES:
+                raise InputError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
         if (self.time_limit is None) == (self.sequences is None):
-            raise ConfigError("give one budget: a time per model or a number of sequences.")
+            raise InputError("give one budget: a time per model or a number of sequences.")
         if self.time_limit is not None and self.time_limit <= 0:
-            raise ConfigError(f"the budget must be positive, got {self.time_limit:g} s.")
+            raise InputError(f"the budget must be positive, got {self.time_limit:g} s.")
         if self.sequences is not None and self.sequences < 1:
-            raise ConfigError(f"the budget must be at least one sequence, got {self.sequences}.")
+            raise InputError(f"the budget must be at least one sequence, got {self.sequences}.")
         if self.seeds < 1:
-            raise ConfigError(f"--seeds must be at least 1, got {self.seeds}.")
+            raise InputError(f"--seeds must be at least 1, got {self.seeds}.")
 
     def budget_text(self) -> str:
         return f"{self.time_limit:g} s of training" if self.time_limit is not None else f"{self.sequences:,} sequences"
 
-    def config(self, task: str, label: str, seed: int) -> TrainConfig:
+    def config(self, task: str, model: str, seed: int) -> TrainConfig:
         """The TrainConfig of one run of this comparison."""
-        model, controller = label_model(label)
-        config = preset_config(self.preset, task, model, controller, seed)
+        config = preset_config(self.preset, task, model, seed)
         if self.time_limit is not None:
             return dataclasses.replace(config, steps=TIME_ONLY_STEPS, time_limit=self.time_limit)
-        return dataclasses.replace(config, steps=-(-self.sequences // config.batch_size), time_limit=None)
+        return dataclasses.replace(config, steps=steps_for_sequences(self.sequences, config.batch_size), time_limit=None)
 
 
 def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
@@ -98,77 +89,77 @@ def run_jobs(spec: CompareSpec, runs_dir: Path, train: Callable[[TrainConfig, li
       say: prints a progress line.
     """
     for task in spec.tasks:
-        for label in spec.models:
+        for model in spec.models:
             missing = []
             for seed in range(spec.seeds):
-                config = spec.config(task, label, seed)
+                config = spec.config(task, model, seed)
                 found = find_run(runs_dir, config)
                 status = (runs.read_summary(found) or {}).get("status") if found else None
                 if found is None:
                     missing.append(seed)
                 elif status != "finished":
-                    say(f"{task} / {label} / seed {seed}: resuming {found}")
+                    say(f"{task} / {model} / seed {seed}: resuming {found}")
                     if not resume(found):
                         return False
                 else:
-                    say(f"{task} / {label} / seed {seed}: reusing {found}")
+                    say(f"{task} / {model} / seed {seed}: reusing {found}")
             # Seeds trained together share the CPU, so under a time budget each would see fewer
             # sequences than a seed trained alone: train them one by one. A sequence budget is
             # the same whichever way, so there the seeds share one compiled program.
             groups = [[s] for s in missing] if spec.time_limit is not None else ([missing] if missing else [])
             for group in groups:
-                say(f"{task} / {label}: training seed{'s' if len(group) > 1 else ''} "
+                say(f"{task} / {model}: training seed{'s' if len(group) > 1 else ''} "
                     f"{', '.join(map(str, group))} for {spec.budget_text()}")
-                if not train(spec.config(task, label, group[0]), group):
+                if not train(spec.config(task, model, group[0]), group):
                     return False
     return True
 
 
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def _mean(values: list[float | None]) -> float | None:
+    """The mean of the finite values given, None if there are none."""
+    figures = spread(values)
+    return None if figures is None else figures["mean"]
 
 
 def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
     """The comparison's results from its finished run folders: rows, curves, best model per task."""
-    from tasks import make_task
+    from ntm_cli.tasks import make_task
 
     tasks = {}
     for task_name in spec.tasks:
         task = make_task(task_name)
         rows, curves = [], {}
-        for label in spec.models:
-            run_dirs = [find_run(runs_dir, spec.config(task_name, label, seed)) for seed in range(spec.seeds)]
+        for model in spec.models:
+            run_dirs = [find_run(runs_dir, spec.config(task_name, model, seed)) for seed in range(spec.seeds)]
             summaries = [runs.read_summary(d) for d in run_dirs if d is not None]
             summaries = [s for s in summaries if s and s.get("status") == "finished"]
             if not summaries:
                 continue
-            cost, cost_std = _mean_std([s["final_eval_cost"] for s in summaries])
-            paper = paper_cost(task_name, label)
+            costs = spread([s["final_eval_cost"] for s in summaries])
+            paper = task.paper.get(model_family(model))
             rows.append({
                 "task": task_name,
-                "model": label,
+                "model": model,
                 "params": summaries[0]["params"],
                 "seeds": len(summaries),
-                "cost": cost,
-                "cost_std": cost_std,
-                "bit_errors": _mean_std([s["final_eval_bit_errors"] for s in summaries])[0],
-                "sequences": _mean_std([s["sequences"] for s in summaries])[0],
-                "wall_time": _mean_std([s["wall_time"] for s in summaries])[0],
-                "sequences_per_second": _mean_std([s["sequences_per_second"] for s in summaries])[0],
+                "cost": costs["mean"] if costs else None,
+                "cost_std": costs["std"] if costs else None,
+                "bit_errors": _mean([s["final_eval_bit_errors"] for s in summaries]),
+                "sequences": _mean([s["sequences"] for s in summaries]),
+                "wall_time": _mean([s["wall_time"] for s in summaries]),
+                "sequences_per_second": _mean([s["sequences_per_second"] for s in summaries]),
                 "paper_cost": paper.value if paper else None,
                 "paper_cost_text": paper.text if paper else None,
                 "run_dirs": [s["run_dir"] for s in summaries],
             })
-            curves[label] = [
+            curves[model] = [
                 [(m["sequences"], m["eval_cost"]) for m in runs.read_metrics(Path(s["run_dir"]))] for s in summaries
             ]
         ranked = sorted((r for r in rows if r["cost"] is not None), key=lambda r: r["cost"])
         tasks[task_name] = {
             "chance_cost": task.chance_cost,
             "floor_cost": task.floor_cost(),
+            "floor_text": task.paper_floor,
             "rows": rows,
             "curves": curves,
             "best": ranked[0]["model"] if ranked else None,
@@ -246,7 +237,8 @@ def markdown_rows(task: str, result: dict[str, Any]) -> list[list[str]]:
             r["paper_cost_text"] or "-",
         ])
     if result["floor_cost"]:
-        rows.append(["Bayes-optimal", "-", format_cost(result["floor_cost"]), "-", "-", "-", "-", "~133"])
+        rows.append(["Bayes-optimal", "-", format_cost(result["floor_cost"]), "-", "-", "-", "-",
+                     result.get("floor_text") or "-"])
     return rows
 
 
@@ -286,14 +278,14 @@ def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget:
     plt = pyplot()
     styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":"), "dnc": ("0.15", "-.")}
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for label, seeds in result["curves"].items():
-        color, line = styles.get(label, ("0.2", "-."))
+    for model, seeds in result["curves"].items():
+        color, line = styles.get(model, ("0.2", "-."))
         length = min(len(c) for c in seeds)
         if length == 0:
             continue
         x = np.array([p[0] for p in seeds[0][:length]], float)
         y = np.array([[max(p[1], 1e-4) for p in c[:length]] for c in seeds])
-        ax.plot(np.maximum(x, 1), y.mean(0), color=color, linestyle=line, linewidth=2, label=label)
+        ax.plot(np.maximum(x, 1), y.mean(0), color=color, linestyle=line, linewidth=2, label=model)
         if len(seeds) > 1:
             ax.fill_between(np.maximum(x, 1), y.min(0), y.max(0), color=color, alpha=0.2, linewidth=0)
     ax.axhline(result["chance_cost"], color="0.7", linewidth=1, linestyle="-.", label="chance")
@@ -309,11 +301,14 @@ def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget:
     save_figure(fig, path)
 
 
+def public_results(results: dict[str, Any]) -> dict[str, Any]:
+    """The results as results.json and `--json` give them: without the learning curves."""
+    return {**results, "tasks": {t: {k: v for k, v in r.items() if k != "curves"} for t, r in results["tasks"].items()}}
+
+
 def write_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """results.json, results.csv, results.md and <task>.png in `out_dir`; returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    public = {**results, "tasks": {t: {k: v for k, v in r.items() if k != "curves"} for t, r in results["tasks"].items()}}
-    runs.atomic_write_json(out_dir / "results.json", public)
+    runs.atomic_write_json(out_dir / "results.json", public_results(results))
     runs.atomic_write_bytes(out_dir / "results.csv", results_csv(results).encode())
     runs.atomic_write_bytes(out_dir / "results.md", results_markdown(results).encode())
     paths = [out_dir / "results.json", out_dir / "results.csv", out_dir / "results.md"]
@@ -332,13 +327,13 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / runs.CONFIG).is_file()):
         try:
             config = runs.read_config(run_dir)
-        except runs.RunError:
+        except RunFolderError:
             continue
         summary = runs.read_summary(run_dir) or {}
         rows.append({
             "run_dir": str(run_dir),
             "task": config.task,
-            "model": config.model_label,
+            "model": config.model_name,
             "preset": config.preset,
             "seed": config.seed,
             "status": summary.get("status", "not started"),

@@ -8,23 +8,36 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.errors import InputError
+from ntm_cli.models.config import ModelConfig, ModelConfigError, config_class, model_name
 
 OptimizerName = Literal["adam", "rmsprop"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 
 # The step budget of a run limited by time alone (step numbers are int32 inside the program).
 TIME_ONLY_STEPS = 2_000_000_000
 
 
-class ConfigError(ValueError):
-    """A configuration a user gave that cannot run; the message is one sentence."""
-
-
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ConfigError(message)
+        raise InputError(message)
+
+
+def steps_for_sequences(sequences: int, batch_size: int) -> int:
+    """The optimiser steps that train at least `sequences` sequences at `batch_size` (ceiling)."""
+    _check(sequences >= 1, f"the budget must be at least one sequence, got {sequences}.")
+    return -(-sequences // batch_size)
+
+
+def off_if_zero(value: float | None, flag: str, what: str = "to turn it off") -> float | None:
+    """An option where 0 means off: None for 0, the value if positive; InputError otherwise
+    (negative, or not a number)."""
+    if value is None or value == 0:
+        return None
+    _check(math.isfinite(value) and value > 0, f"{flag} must be positive, or 0 {what}, got {value:g}.")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +55,7 @@ class OptimizerConfig:
     decay_to: float = 0.1
 
     def __post_init__(self) -> None:
-        _check(self.name in ("adam", "rmsprop"), f"optimizer must be 'adam' or 'rmsprop', got {self.name!r}.")
+        _check(self.name in OPTIMIZERS, f"optimizer must be 'adam' or 'rmsprop', got {self.name!r}.")
         _check(
             math.isfinite(self.learning_rate) and self.learning_rate > 0,
             f"learning rate must be a positive number, got {self.learning_rate}.",
@@ -88,9 +101,9 @@ class TrainConfig:
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
 
     @property
-    def model_label(self) -> str:
+    def model_name(self) -> str:
         """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
-        return model_label(self.model)
+        return model_name(self.model)
 
     @property
     def time_only(self) -> bool:
@@ -109,31 +122,20 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Rebuilds a config from `to_dict`'s form; raises ConfigError if it is not one."""
+        """Rebuilds a config from `to_dict`'s form; raises InputError if it is not one."""
         try:
             model = dict(data["model"])
-            kind = model.pop("kind")
-            classes = {"ntm": NTMConfig, "dnc": DNCConfig, "lstm": LSTMConfig}
-            if kind not in classes:
-                raise ConfigError(f"unknown model kind {kind!r}.")
+            model_class = config_class(model.pop("kind"))
             if "controller_sizes" in model:  # JSON gave a list
                 model["controller_sizes"] = tuple(model["controller_sizes"])
-            model_config: ModelConfig = classes[kind](**model)
             fields = {f.name for f in dataclasses.fields(cls)} - {"model", "optimizer"}
             return cls(
-                model=model_config,
+                model=model_class(**model),
                 optimizer=OptimizerConfig(**data["optimizer"]),
                 **{k: v for k, v in data.items() if k in fields},
             )
         except (KeyError, TypeError, ModelConfigError) as error:
-            raise ConfigError(f"the saved config is not a valid training config ({error}).") from error
-
-
-def model_label(model: ModelConfig) -> str:
-    """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
-    if isinstance(model, NTMConfig):
-        return f"ntm-{model.controller}"
-    return "dnc" if isinstance(model, DNCConfig) else "lstm"
+            raise InputError(f"the saved config is not a valid training config ({error}).") from error
 
 
 # --- parsers for values users type ---------------------------------------------------------------
@@ -157,7 +159,7 @@ def parse_layers(text: str) -> tuple[int, ...]:
     elif re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
         sizes = tuple(int(part) for part in text.split(","))
     else:
-        raise ConfigError(f"layer sizes must be written like 100, 2x100 or 128,64, got {text!r}.")
+        raise InputError(f"layer sizes must be written like 100, 2x100 or 128,64, got {text!r}.")
     _check(len(sizes) >= 1 and all(s >= 1 for s in sizes), f"layer sizes must be at least 1, got {text!r}.")
     return sizes
 
@@ -183,6 +185,6 @@ def parse_int_list(text: str, what: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"{what} must be whole numbers separated by commas, got {text!r}.") from None
+        raise InputError(f"{what} must be whole numbers separated by commas, got {text!r}.") from None
     _check(bool(values) and all(v >= 1 for v in values), f"{what} must be positive whole numbers, got {text!r}.")
     return values

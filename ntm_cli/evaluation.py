@@ -3,57 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from flax import nnx
 
 from ntm_cli import runs
-from ntm_cli.config import ConfigError, TrainConfig
+from ntm_cli.config import TrainConfig
+from ntm_cli.errors import InputError
+from ntm_cli.tasks.base import Task
 from ntm_cli.train_loop import load_checkpoint
 from ntm_cli.training import EVAL_KEY_SEED, Trainer, sequence_metrics
-from tasks.base import Task
-
-
-def size_variants(
-    task: Task, lengths: list[int] | None = None, items: list[int] | None = None, repeats: list[int] | None = None
-) -> dict[str, Task]:
-    """'training sizes' plus the sizes asked for, or the task's own generalisation sizes if none.
-
-    Raises:
-      ConfigError: an option that does not apply to the task (for example --items on copy).
-    """
-    variants: dict[str, Task] = {"training sizes": task}
-    name = task.name
-    given = {"--lengths": lengths, "--items": items, "--repeats": repeats}
-    applies = {
-        "copy": {"--lengths"},
-        "repeat-copy": {"--lengths", "--repeats"},
-        "associative-recall": {"--items"},
-        "dynamic-ngrams": {"--lengths"},
-        "priority-sort": set(),
-    }[name]
-    wrong = [flag for flag, value in given.items() if value and flag not in applies]
-    if wrong:
-        takes = ", ".join(sorted(applies)) or "no size options"
-        raise ConfigError(f"{', '.join(wrong)} does not apply to task {name}, which takes {takes}.")
-    if not any(given.values()):
-        return variants | task.generalisation_variants()
-    if name == "copy":
-        variants |= {f"length {n}": task.variant(min_length=n, max_length=n) for n in lengths}
-    elif name == "dynamic-ngrams":
-        variants |= {f"length {n}": task.variant(length=n) for n in lengths}
-    elif name == "associative-recall":
-        variants |= {f"{n} items": task.variant(min_items=n, max_items=n) for n in items}
-    elif name == "repeat-copy":
-        for length in lengths or [task.max_length]:
-            for n in repeats or [task.max_repeats]:
-                variants[f"length {length}, repeats {n}"] = task.variant(
-                    min_length=length, max_length=length, min_repeats=n, max_repeats=n
-                )
-    return variants
 
 
 def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | None:
@@ -65,14 +29,14 @@ def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | Non
     then be tested. An NTM's learned initial weightings have one entry per row, so it cannot.
 
     Raises:
-      ConfigError: rows given for a run that is not a DNC (even its own size).
+      InputError: rows given for a run that is not a DNC (even its own size).
     """
     if memory_rows is None:
         return None
     if config.model.kind != "dnc":
         reason = ("its learned initial weightings have one entry per row" if config.model.kind == "ntm"
                   else "it has no memory")
-        raise ConfigError(f"--memory-rows applies to DNC runs only, not to this {config.model_label} run: {reason}.")
+        raise InputError(f"--memory-rows applies to DNC runs only, not to this {config.model_name} run: {reason}.")
     return None if memory_rows == config.model.memory_rows else memory_rows
 
 
@@ -100,8 +64,8 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
     already read it.
 
     Raises:
-      RunError: not a run folder, or no readable checkpoint of this run's shape.
-      ConfigError: `memory_rows` for a run that is not a DNC.
+      RunFolderError: not a run folder, or no readable checkpoint of this run's shape.
+      InputError: `memory_rows` for a run that is not a DNC.
     """
     config = with_memory_rows(config if config is not None else runs.read_config(run_dir), memory_rows)
     trainer = Trainer(config, [config.seed])
@@ -112,6 +76,17 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
     state, meta = load_checkpoint(path, template)
     rest = jax.tree.map(lambda x: x[0], trainer.rest)
     return trainer, state.params, rest, {**meta, "path": str(path)}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any,
+                    key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Cost and bit errors `[B]` of a model on a batch of a task drawn from `key`; compiled once
+    per model structure, task and batch size (so several runs of one configuration, or one run
+    evaluated again, reuse the program)."""
+    batch = task.sample(key, batch_size)
+    logits = nnx.merge(graphdef, params, rest)(batch.inputs)
+    return sequence_metrics(logits, batch.targets, batch.mask)
 
 
 def evaluate_run(
@@ -134,17 +109,13 @@ def evaluate_run(
     trainer, params, rest, meta = load_run(run_dir, checkpoint, memory_rows, config=trained)
     config = trainer.config
     path = Path(meta["path"])
-    variants = variants if variants is not None else size_variants(trainer.task)
+    variants = variants if variants is not None else trainer.task.evaluation_variants()
 
     results = []
+    base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
     for label, task in variants.items():
-        @jax.jit
-        def metrics(key, task=task):
-            batch = task.sample(key, batch_size)
-            return sequence_metrics(trainer.apply(params, rest, batch.inputs), batch.targets, batch.mask)
-
-        base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
-        cost, errors = zip(*(metrics(jax.random.fold_in(base, b)) for b in range(batches)))
+        cost, errors = zip(*(heldout_metrics(trainer.graphdef, task, batch_size, params, rest, jax.random.fold_in(base, b))
+                             for b in range(batches)))
         cost, errors = np.concatenate([np.asarray(c) for c in cost]), np.concatenate([np.asarray(e) for e in errors])
         results.append({
             "label": label,
@@ -160,7 +131,7 @@ def evaluate_run(
     return {
         "run_dir": str(run_dir),
         "task": config.task,
-        "model": config.model_label,
+        "model": config.model_name,
         "seed": config.seed,
         "checkpoint": path.stem,
         "step": int(meta["step"]),

@@ -8,13 +8,15 @@ Nothing here runs inside the training loop: the figures read what training wrote
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from ntm_cli import runs
-from ntm_cli.config import ConfigError
+from ntm_cli.errors import InputError, RunFolderError, StorageError
+from ntm_cli.tasks import task_class
 
 # Grey levels and line styles, in order, for the lines of a figure.
 STYLES = (("0.0", "-"), ("0.45", "--"), ("0.25", ":"), ("0.6", "-."), ("0.1", (0, (5, 1))), ("0.5", (0, (1, 1))))
@@ -32,11 +34,44 @@ def pyplot():
     return plt
 
 
+def figure_path(out: Path | None, default: Path) -> Path:
+    """`--out` as given (a .png file, or a folder for the default name), else `default`.
+
+    Raises:
+      InputError: a .png name that is a folder, or a folder name that is a file.
+    """
+    if out is None:
+        return default
+    if out.suffix.lower() == ".png":
+        if out.is_dir():
+            raise InputError(f"{out} is a folder; give a file name or a folder without .png.")
+        return out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; give a folder or a .png file name.")
+    return out / default.name
+
+
+def writable_folder(folder: Path) -> None:
+    """Makes sure a figure can be saved in `folder` (created if missing), before any work.
+
+    Raises:
+      StorageError: the folder cannot be created or written to.
+    """
+    import os
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create the folder {folder} ({error.strerror}).") from None
+    if not os.access(folder, os.W_OK):
+        raise StorageError(f"cannot write to the folder {folder}.")
+
+
 def save_figure(fig, path: Path) -> Path:
     """Writes `fig` to `path` as PNG through a temporary file (never half-written) and closes it.
 
     Raises:
-      ConfigError: the file cannot be written (one sentence, for the commands to print).
+      StorageError: the file cannot be written (one sentence, for the commands to print).
     """
     plt = pyplot()
     tmp = path.with_name(path.name + ".tmp.png")
@@ -45,7 +80,7 @@ def save_figure(fig, path: Path) -> Path:
         fig.savefig(tmp)
         tmp.replace(path)
     except OSError as error:
-        raise ConfigError(f"cannot write the figure {path} ({error.strerror}).") from None
+        raise StorageError(f"cannot write the figure {path} ({error.strerror}).") from None
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)
@@ -82,8 +117,7 @@ def run_curve(run_dir: Path) -> RunCurve:
     """The held-out curve in a run folder's metrics.jsonl.
 
     Raises:
-      RunError: not a run folder.
-      ConfigError: the run has no held-out report yet.
+      RunFolderError: not a run folder, or the run has no held-out report yet.
     """
     import dataclasses
     import json
@@ -91,9 +125,9 @@ def run_curve(run_dir: Path) -> RunCurve:
     config = runs.read_config(run_dir)
     records = [r for r in runs.read_metrics(run_dir) if r.get("eval_cost") is not None]
     if not records:
-        raise ConfigError(f"{run_dir} has no held-out report yet; train it first.")
+        raise RunFolderError(f"{run_dir} has no held-out report yet; train it first.")
     return RunCurve(
-        label=f"{config.task} {config.model_label}",
+        label=f"{config.task} {config.model_name}",
         seed=config.seed,
         run_dir=run_dir,
         group=json.dumps(dataclasses.replace(config, seed=0).to_dict(), sort_keys=True),
@@ -110,13 +144,13 @@ def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:
     copy NTMs of other sizes, say) are told apart by their first run folder's name.
 
     Raises:
-      ConfigError: the same run folder given twice.
+      InputError: the same run folder given twice.
     """
     seen = set()
     for curve in curves:
         where = curve.run_dir.resolve() if curve.run_dir is not None else None
         if where is not None and where in seen:
-            raise ConfigError(f"{curve.run_dir} is given twice.")
+            raise InputError(f"{curve.run_dir} is given twice.")
         seen.add(where)
     by_config: dict[str, list[RunCurve]] = {}
     for curve in curves:
@@ -228,46 +262,39 @@ class MemoryTrace(NamedTuple):
     read_modes: np.ndarray | None = None
 
 
-LENGTH_FIELDS = {"copy": ("min_length", "max_length"), "repeat-copy": ("min_length", "max_length"),
-                 "dynamic-ngrams": ("length",), "associative-recall": ("min_items", "max_items")}
-
-
 def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best",
                  memory_rows: int | None = None) -> MemoryTrace:
     """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM or DNC.
 
     Args:
       run_dir: a run folder of an NTM or a DNC.
-      length: the sequence length (copy, repeat copy, N-grams) or item count (recall) of the
-        sample; None for the training sizes.
+      length: the sample's size along the task's main axis (the length of copy, repeat copy
+        and N-grams, recall's item count); None for the training sizes.
       seed: the sample's key.
       checkpoint: 'best' or 'latest'.
       memory_rows: run a DNC on a memory of this many rows (None: as trained).
 
     Raises:
-      RunError: not a run, or no checkpoint. ConfigError: an LSTM run, a length the task
-      does not take, or memory rows for an NTM. TaskConfigError: an impossible size.
+      RunFolderError: not a run, or no checkpoint. InputError: an LSTM run, a length the task
+      does not take, memory rows for an NTM, or an impossible size.
     """
     import jax
     import jax.numpy as jnp
-    from flax import nnx
 
     from ntm_cli.evaluation import load_run
     from ntm_cli.training import sequence_metrics
 
     config = runs.read_config(run_dir)
     if config.model.kind not in ("ntm", "dnc"):
-        raise ConfigError(f"{run_dir} holds a {config.model_label} run; the memory figure needs an NTM or DNC run.")
+        raise InputError(f"{run_dir} holds a {config.model_name} run; the memory figure needs an NTM or DNC run.")
+    if length is not None and not task_class(config.task).axes:
+        raise InputError(f"--length does not apply to task {config.task}, whose sizes are fixed.")
     trainer, params, rest, _ = load_run(run_dir, checkpoint, memory_rows, config=config)
     task = trainer.task
     if length is not None:
-        fields = LENGTH_FIELDS.get(task.name)
-        if fields is None:
-            raise ConfigError(f"--length does not apply to task {task.name}, whose sizes are fixed.")
-        task = task.variant(**{field: length for field in fields})
+        task = task.at({task.axes[0].option: length})
     batch = task.sample_at(jax.random.key(seed), 0)
-    model = nnx.merge(trainer.graphdef, params, rest)
-    logits, trace = model(batch.inputs, trace=True)
+    logits, trace = _trace_program()(trainer.graphdef, params, rest, batch.inputs)
     cost, _ = sequence_metrics(logits, batch.targets, batch.mask)
     # Padding after the sequence's end carries no input and no target: cut it off.
     active = np.asarray(jnp.any(batch.inputs[:, 0] != 0, axis=-1) | (batch.mask[:, 0] > 0))
@@ -287,6 +314,19 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
             "read_modes": np.asarray(trace.read_modes[:steps, 0]),
         }),
     )
+
+
+@functools.cache
+def _trace_program():
+    """The model's logits and trace on given inputs, compiled once per model structure and shape
+    (made on first use: drawing learning curves needs no JAX)."""
+    import jax
+    from flax import nnx
+
+    def run(graphdef, params, rest, inputs):
+        return nnx.merge(graphdef, params, rest)(inputs, trace=True)
+
+    return jax.jit(run, static_argnums=0)
 
 
 def focus_rows(weights: np.ndarray) -> np.ndarray:
@@ -344,24 +384,20 @@ def memory_figure(trace: MemoryTrace, path: Path, title: str, final_memory: bool
 
 
 def size_axis(task: str, sizes: dict[str, Any]) -> tuple[float, str]:
-    """Where an evaluated size sits on the x-axis, and the axis' name."""
-    if task == "associative-recall":
-        return float(sizes["max_items"]), "items"
-    if task == "dynamic-ngrams":
-        return float(sizes["length"]), "sequence length"
-    if task == "priority-sort":
-        return float(sizes["num_inputs"]), "inputs"
-    return float(sizes["max_length"]), "sequence length"  # copy; repeat copy (a line per repeat count)
+    """Where an evaluated size sits on the x-axis (the task's main axis), and the axis' name."""
+    axes = task_class(task).axes
+    if not axes:
+        return 0.0, "size"
+    return float(axes[0].value(sizes)), axes[0].title
 
 
 def training_range(task: str, sizes: dict[str, Any]) -> tuple[float, float]:
     """The x-range of the training sizes (shaded in the figure)."""
-    if task == "associative-recall":
-        return float(sizes["min_items"]), float(sizes["max_items"])
-    if task in ("copy", "repeat-copy"):
-        return float(sizes["min_length"]), float(sizes["max_length"])
-    x, _ = size_axis(task, sizes)
-    return x, x
+    axes = task_class(task).axes
+    if not axes:
+        return 0.0, 0.0
+    low, high = axes[0].span(sizes)
+    return float(low), float(high)
 
 
 class Series(NamedTuple):
@@ -374,17 +410,19 @@ class Series(NamedTuple):
 
 
 def generalisation_series(result: dict[str, Any]) -> tuple[list[Series], str]:
-    """An eval.json's named sizes as lines sorted by x (repeat copy: a line per repeat count).
+    """An eval.json's named sizes as lines sorted by x, the task's main axis; a line per value
+    of its other axes (repeat copy: a line per repeat count).
 
     The 'training sizes' entry, an average over the training range, is not a point of any
     line (the figure shades the range instead).
     """
     task = result["task"]
+    other_axes = task_class(task).axes[1:]
     points: dict[str, list[tuple[float, float, float]]] = {}
     for r in result["results"]:
         if r["label"] == "training sizes":
             continue
-        name = f"repeats {r['sizes']['max_repeats']}" if task == "repeat-copy" else ""
+        name = ", ".join(axis.label.format(axis.value(r["sizes"])) for axis in other_axes)
         points.setdefault(name, []).append((size_axis(task, r["sizes"])[0], r["cost"], r["bit_errors"]))
     series = []
     for name, values in points.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -9,7 +10,6 @@ from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -41,7 +41,7 @@ def describe_config(info: dict[str, Any]) -> str:
         budget = f"{config.steps:,} steps" + (f" or {config.time_limit:g} s" if config.time_limit else "")
     start = f", resuming at step {info['start_step']:,}" if info["start_step"] else ""
     return (
-        f"Training {config.model_label} on {config.task} ({config.preset} preset; seed {seeds}; "
+        f"Training {config.model_name} on {config.task} ({config.preset} preset; seed {seeds}; "
         f"{info['params']:,} parameters; batch {config.batch_size}; {budget}{start})"
     )
 
@@ -79,18 +79,24 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
     return table
 
 
-def seed_spread(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
-    """Mean, s.d., min and max of the final held-out cost across seeds (None for one seed)."""
-    costs = [s["final_eval_cost"] for s in summaries if s["final_eval_cost"] is not None]
-    if len(summaries) < 2 or not costs:
+def spread(values: list[float | None]) -> dict[str, float] | None:
+    """Count, mean, s.d. (0 for one value), min and max of the finite values given; None if
+    there are none."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
         return None
     return {
-        "seeds": len(costs),
-        "mean": statistics.fmean(costs),
-        "std": statistics.stdev(costs) if len(costs) > 1 else 0.0,
-        "min": min(costs),
-        "max": max(costs),
+        "seeds": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
     }
+
+
+def seed_spread(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The spread of the final held-out cost across seeds (None for one seed)."""
+    return spread([s["final_eval_cost"] for s in summaries]) if len(summaries) > 1 else None
 
 
 class PlainReporter:

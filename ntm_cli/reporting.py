@@ -8,9 +8,10 @@ from rich import box
 from rich.table import Table
 
 from ntm_cli.progress import compact_table
+from ntm_cli.tasks import task_class
 
 if TYPE_CHECKING:
-    from tasks.base import Task
+    from ntm_cli.tasks.base import Task
 
 
 def tasks_table(tasks: Sequence[Task]) -> Table:
@@ -41,13 +42,9 @@ def tasks_table(tasks: Sequence[Task]) -> Table:
     return table
 
 
-# The aliases, short enough for narrow tables.
-SHORT_TASK_NAMES = {
-    "repeat-copy": "repeat",
-    "associative-recall": "recall",
-    "dynamic-ngrams": "ngrams",
-    "priority-sort": "sort",
-}
+def short_task_name(name: str) -> str:
+    """A task's short name for narrow tables ('recall' for associative-recall)."""
+    return task_class(name).short_name()
 
 
 def _learned(row: dict) -> str:
@@ -65,7 +62,7 @@ def params_table(rows: Sequence[dict]) -> Table:
         table.add_column(name, justify=justify, no_wrap=name != "task")
     for row in rows:
         table.add_row(
-            SHORT_TASK_NAMES.get(row["task"], row["task"]),
+            short_task_name(row["task"]),
             row["model"],
             str(row["heads"]) if row["heads"] else "-",
             row["size"],
@@ -131,7 +128,7 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
     for r in rows:
         best = r["best_eval_cost"]
         table.add_row(
-            r["run_dir"].rsplit("/", 1)[-1], SHORT_TASK_NAMES.get(r["task"], r["task"]), r["model"], str(r["seed"]),
+            r["run_dir"].rsplit("/", 1)[-1], short_task_name(r["task"]), r["model"], str(r["seed"]),
             r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
         )
     return table
@@ -140,7 +137,7 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
 def bench_table(result: dict) -> Table:
     """`ntm bench`: speed, compile time and memory per configuration, and the machine."""
     m = result["machine"]
-    tasks = ", ".join(dict.fromkeys(SHORT_TASK_NAMES.get(r["task"], r["task"]) for r in result["results"]))
+    tasks = ", ".join(dict.fromkeys(short_task_name(r["task"]) for r in result["results"]))
     table = compact_table(f"ntm bench, {tasks}: {m['cpu']}, {m['cores']} cores, {m['backend']}, JAX {m['jax']}")
     for name in ("model", "batch", "seq/s", "min-max", "ms/step", "compile s", "eval seq/s", "peak MB"):
         table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)

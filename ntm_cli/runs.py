@@ -20,32 +20,37 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ntm_cli.config import ConfigError, TrainConfig
+from ntm_cli.config import TrainConfig
+from ntm_cli.errors import InputError, RunFolderError, StorageError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 EVAL = "eval.json"
 CHECKPOINTS = "checkpoints"
-
-
-class RunError(ValueError):
-    """A run folder that cannot be used (missing, not a run, corrupt); one sentence."""
+CHECKPOINT_KINDS = ("best", "latest")  # the best held-out cost so far, and the last report
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` via a temporary file and a rename, so readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Writes `data` to `path` via a temporary file and a rename, so readers see all or nothing.
+
+    Raises:
+      StorageError: the file cannot be written (the old file, if any, is left as it was).
+    """
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as error:
+        raise StorageError(f"cannot write {path} ({error.strerror or error}).") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -54,17 +59,17 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 def default_run_name(config: TrainConfig, seed: int) -> str:
     """'<task>-<model>-s<seed>', e.g. 'copy-ntm-lstm-s0'."""
-    return f"{config.task}-{config.model_label}-s{seed}"
+    return f"{config.task}-{config.model_name}-s{seed}"
 
 
 def reserve_run_dir(runs_dir: Path, name: str) -> Path:
     """Creates and returns a new folder `runs_dir/name`, or `name-1`, `name-2`, ... if taken."""
     if runs_dir.exists() and not runs_dir.is_dir():
-        raise RunError(f"{runs_dir} is not a folder.")
+        raise InputError(f"{runs_dir} is not a folder.")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RunError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
+        raise StorageError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
     for n in range(10_000):
         path = runs_dir / (name if n == 0 else f"{name}-{n}")
         try:
@@ -73,8 +78,8 @@ def reserve_run_dir(runs_dir: Path, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError as error:
-            raise RunError(f"cannot create the run folder {path} ({error.strerror}).") from None
-    raise RunError(f"too many runs named {name} in {runs_dir}.")
+            raise StorageError(f"cannot create the run folder {path} ({error.strerror}).") from None
+    raise RunFolderError(f"too many runs named {name} in {runs_dir}.")
 
 
 def environment() -> dict[str, Any]:
@@ -105,18 +110,18 @@ def write_config(run_dir: Path, config: TrainConfig) -> None:
 
 
 def read_config(run_dir: Path) -> TrainConfig:
-    """The TrainConfig a run folder was made with; RunError if it is not a run folder."""
+    """The TrainConfig a run folder was made with; RunFolderError if it is not a run folder."""
     if not run_dir.exists():
-        raise RunError(f"{run_dir} is not a run folder (it does not exist).")
+        raise RunFolderError(f"{run_dir} is not a run folder (it does not exist).")
     if not run_dir.is_dir():
-        raise RunError(f"{run_dir} is not a run folder (it is a file).")
+        raise RunFolderError(f"{run_dir} is not a run folder (it is a file).")
     path = run_dir / CONFIG
     if not path.is_file():
-        raise RunError(f"{run_dir} is not a run folder (it has no {CONFIG}).")
+        raise RunFolderError(f"{run_dir} is not a run folder (it has no {CONFIG}).")
     try:
         return TrainConfig.from_dict(json.loads(path.read_text())["config"])
-    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as error:
-        raise RunError(f"{path} is not a readable run config ({error}).") from error
+    except (json.JSONDecodeError, KeyError, TypeError, InputError) as error:
+        raise RunFolderError(f"{path} is not a readable run config ({error}).") from error
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
@@ -156,5 +161,5 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:
-    """`which` is 'latest' or 'best'."""
+    """`which` is one of CHECKPOINT_KINDS: 'best' or 'latest'."""
     return run_dir / CHECKPOINTS / f"{which}.msgpack"

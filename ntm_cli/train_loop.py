@@ -25,7 +25,7 @@ from flax import serialization
 
 from ntm_cli import runs
 from ntm_cli.config import TrainConfig
-from ntm_cli.runs import RunError
+from ntm_cli.errors import InputError, RunFolderError
 from ntm_cli.training import TrainState, Trainer
 
 
@@ -119,23 +119,23 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
     """Reads a one-seed checkpoint into the structure of `template` (one seed, no seed axis).
 
     Raises:
-      RunError: the file is missing, corrupt, or holds a state of another shape (another config).
+      RunFolderError: the file is missing, corrupt, or holds a state of another shape (another config).
     """
     if not path.is_file():
-        raise RunError(f"{path} does not exist; the run has no checkpoint yet.")
+        raise RunFolderError(f"{path} does not exist; the run has no checkpoint yet.")
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves, meta = payload["leaves"], payload["meta"]
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
-        raise RunError(f"the checkpoint {path} is corrupt and cannot be read ({type(error).__name__}).") from None
+        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({type(error).__name__}).") from None
     expected, treedef = jax.tree.flatten(template)
     if len(leaves) != len(expected):
-        raise RunError(f"the checkpoint {path} does not match the run's configuration.")
+        raise RunFolderError(f"the checkpoint {path} does not match the run's configuration.")
     restored = []
     for i, want in enumerate(expected):
         got = np.asarray(leaves[str(i)])
         if got.shape != want.shape or got.dtype != want.dtype:
-            raise RunError(f"the checkpoint {path} does not match the run's configuration.")
+            raise RunFolderError(f"the checkpoint {path} does not match the run's configuration.")
         restored.append(jnp.asarray(got, dtype=want.dtype))
     return jax.tree.unflatten(treedef, restored), meta
 
@@ -167,11 +167,7 @@ class TrainingSession:
     @classmethod
     def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None):
         """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget)."""
-        config = runs.read_config(run_dir)
-        if steps is not None:  # a new total in steps replaces a time limit unless one is given too
-            config = dataclasses.replace(config, steps=steps, time_limit=time_limit)
-        elif time_limit is not None:
-            config = dataclasses.replace(config, time_limit=time_limit)
+        config = with_budget(runs.read_config(run_dir), steps, time_limit)
         session = cls(config, [config.seed], reporter)
         session.attach([run_dir])
         one_seed = jax.tree.map(lambda x: x[0], session.state)
@@ -179,9 +175,9 @@ class TrainingSession:
         session.state = jax.tree.map(lambda x: x[None], restored)
         done_steps, done_time = int(meta["step"]), float(meta["wall_time"])
         if steps is not None and steps <= done_steps:
-            raise RunError(f"the run has done {done_steps:,} steps already; give a larger total than that.")
+            raise InputError(f"the run has done {done_steps:,} steps already; give a larger total than that.")
         if time_limit is not None and time_limit <= done_time:
-            raise RunError(f"the run has trained for {done_time:.1f} s already; give a longer total time than that.")
+            raise InputError(f"the run has trained for {done_time:.1f} s already; give a longer total time than that.")
         session.loop = LoopState(
             step=int(meta["step"]),
             wall_time=float(meta["wall_time"]),
@@ -224,10 +220,10 @@ class TrainingSession:
             "status": status,
             "run_dir": str(progress.run_dir),
             "task": self.config.task,
-            "model": self.config.model_label,
+            "model": self.config.model_name,
             "preset": self.config.preset,
             "seed": self.seeds[index],
-            "params": self.trainer.params_count(),
+            "params": self.trainer.params_count,
             "steps": loop.step,
             "budget_steps": self.config.steps,
             "sequences": loop.step * self.config.batch_size,
@@ -275,7 +271,7 @@ class TrainingSession:
         summary. An interrupted run saves its checkpoint and status, and says so in
         `interrupted` and `stop_signal`."""
         config, loop = self.config, self.loop
-        self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count(),
+        self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count,
                              "run_dirs": [p.run_dir for p in self.progress], "start_step": loop.step})
         try:
             with sigterm_interrupts():
@@ -321,6 +317,16 @@ class TrainingSession:
 
     def _out_of_time(self) -> bool:
         return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit
+
+
+def with_budget(config: TrainConfig, steps: int | None, time_limit: float | None) -> TrainConfig:
+    """A run's config with a new total budget: a step count replaces a time limit unless one is
+    given too; a time alone keeps the step count."""
+    if steps is not None:
+        return dataclasses.replace(config, steps=steps, time_limit=time_limit)
+    if time_limit is not None:
+        return dataclasses.replace(config, time_limit=time_limit)
+    return config
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -22,9 +22,9 @@ import optax
 from flax import nnx
 
 from ntm_cli.config import OptimizerConfig, TrainConfig
-from ntm_cli.models import build_model
-from tasks import make_task
-from tasks.base import Batch, Task
+from ntm_cli.models.build import build_model, count_params
+from ntm_cli.tasks import make_task
+from ntm_cli.tasks.base import Batch, Task
 
 LN2 = math.log(2.0)
 # The held-out data's key: above every allowed run seed (0 .. 2**31 - 1), so no run trains on it.
@@ -106,6 +106,7 @@ class Trainer:
       task: the task being trained.
       graphdef: the model's structure; parameters live in TrainState.
       rest: the model's non-trainable state (the fixed initial memory), `[S, ...]`.
+      params_count: trainable parameters of one seed's model.
     """
 
     def __init__(self, config: TrainConfig, seeds: list[int]):
@@ -119,6 +120,7 @@ class Trainer:
         params, rests = [], []
         for root in roots:
             model = build_model(config.model, self.task.input_size, self.task.output_size, jax.random.fold_in(root, 0))
+            self.params_count = count_params(model)
             self.graphdef, p, r = nnx.split(model, nnx.Param, ...)
             params.append(p)
             rests.append(r)
@@ -131,7 +133,7 @@ class Trainer:
         )
         self.eval_data = eval_batch(self.task, config.eval_batch_size)
         self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, None, None)))
-        self._evaluate = jax.jit(jax.vmap(self._evaluate_one, in_axes=(0, 0, None)))
+        self._evaluate = jax.jit(jax.vmap(self._mean_metrics, in_axes=(0, 0, None)))
         self._compiled_chunk = None
         self.compile_seconds = 0.0
 
@@ -141,7 +143,8 @@ class Trainer:
         """The model's logits `[T, B, out]` for one seed's parameters."""
         return nnx.merge(self.graphdef, params, rest)(inputs)
 
-    def _loss(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
+    def _mean_metrics(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
+        """Cost (the loss) and bit errors per sequence, averaged over the batch."""
         cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
         return jnp.mean(cost), jnp.mean(errors)
 
@@ -150,7 +153,7 @@ class Trainer:
 
         def one_step(carry: TrainState, step: jax.Array):
             batch = self.task.sample(jax.random.fold_in(data_key, step), self.config.batch_size)
-            (cost, errors), grads = jax.value_and_grad(self._loss, has_aux=True)(carry.params, rest, batch)
+            (cost, errors), grads = jax.value_and_grad(self._mean_metrics, has_aux=True)(carry.params, rest, batch)
             updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
             params = optax.apply_updates(carry.params, updates)
             finite = jnp.isfinite(cost) & jnp.all(
@@ -168,10 +171,6 @@ class Trainer:
 
         steps = first_step + jnp.arange(self.config.steps_per_call, dtype=jnp.int32)
         return jax.lax.scan(one_step, state, steps)
-
-    def _evaluate_one(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
-        cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
-        return jnp.mean(cost), jnp.mean(errors)
 
     # --- the host side ------------------------------------------------------------------------
 
@@ -194,7 +193,3 @@ class Trainer:
     def evaluate(self, params: Any, batch: Batch | None = None) -> tuple[jax.Array, jax.Array]:
         """Mean cost and bit errors per sequence `[S]` on a batch (default: the held-out one)."""
         return self._evaluate(params, self.rest, self.eval_data if batch is None else batch)
-
-    def params_count(self) -> int:
-        """Trainable parameters of one seed's model."""
-        return sum(x[0].size for x in jax.tree.leaves(self._initial.params))

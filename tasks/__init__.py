@@ -1,18 +1,20 @@
-"""The five algorithmic tasks of the Neural Turing Machine paper (Graves et al., 2014, section 4).
+"""The algorithmic tasks of the Neural Turing Machine paper (Graves et al., 2014, section 4).
 
-Importing this package does not import JAX: the registry below resolves names and aliases, and
-a task's module (which does import JAX) is loaded only when a task is built.
+Installed as `ntm_cli.tasks` (the folder stays at the repository's top level). Importing it
+does not import JAX: a task's names, sizes and reference figures are plain class data, and JAX
+is loaded when a task first samples.
 
-    >>> from tasks import make_task
+    >>> from ntm_cli.tasks import make_task
     >>> task = make_task("copy", max_length=10)
     >>> batch = task.sample(jax.random.key(0), batch_size=32)   # Batch(inputs, targets, mask)
 """
 
-from tasks.errors import TaskConfigError, UnknownTaskError
-from tasks.registry import ALIASES, TASK_NAMES, canonical_name, make_task, task_class
+from ntm_cli.tasks.errors import TaskConfigError, UnknownTaskError
+from ntm_cli.tasks.registry import ALIASES, TASK_NAMES, TASKS, canonical_name, make_task, task_class
 
 __all__ = [
     "ALIASES",
+    "TASKS",
     "TASK_NAMES",
     "TaskConfigError",
     "UnknownTaskError",

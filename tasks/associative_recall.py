@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.base import Example, Task, check, random_bits
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +33,13 @@ class AssociativeRecallTask(Task):
     name = "associative-recall"
     aliases = ("recall",)
     summary = "given a query item, recall the item that followed it"
+    axes = (SizeAxis("items", ("min_items", "max_items"), "{} items", "items"),)
+    paper = {"ntm": Reading(0.0, "~0 by ~30k"), "lstm": Reading(0.5, "~0.5 at 1M")}
 
-    width: int = 6  # W: bits per vector
-    item_size: int = 3  # vectors per item
-    min_items: int = 2  # fewest items in an episode (at least 2: the query needs a successor)
-    max_items: int = 6  # most items in an episode
+    width: int = size(6, "Bits per vector.")  # W
+    item_size: int = size(3, "Vectors per item.")
+    min_items: int = size(2, "Fewest items.")  # at least 2: the query needs a successor
+    max_items: int = size(6, "Most items.")
 
     def validate(self) -> None:
         check(self.width >= 1, f"width must be at least 1, got {self.width}.")
@@ -78,29 +77,29 @@ class AssociativeRecallTask(Task):
 
     def sample_one(self, key: jax.Array) -> Example:
         key_count, key_query, key_bits = jax.random.split(key, 3)
-        size = self.item_size
+        item_size = self.item_size
         count = jax.random.randint(key_count, (), self.min_items, self.max_items + 1)
         query = jax.random.randint(key_query, (), 0, count - 1)  # never the last item
-        items = random_bits(key_bits, (self.max_items, size, self.width))  # [items, size, W]
+        items = random_bits(key_bits, (self.max_items, item_size, self.width))  # [items, size, W]
         t = jnp.arange(self.max_time)  # [T]
 
         # Item region: item i occupies steps i*(size+1) .. i*(size+1)+size, delimiter first.
-        item, offset = t // (size + 1), t % (size + 1)
-        in_items = t < count * (size + 1)
-        item_bits = items[jnp.clip(item, 0, self.max_items - 1), jnp.clip(offset - 1, 0, size - 1)]
+        item, offset = t // (item_size + 1), t % (item_size + 1)
+        in_items = t < count * (item_size + 1)
+        item_bits = items[jnp.clip(item, 0, self.max_items - 1), jnp.clip(offset - 1, 0, item_size - 1)]
         item_bits = item_bits * (in_items & (offset > 0))[:, None]
 
         # Query region: delimiter, the query item, delimiter; then the answer.
-        query_start = count * (size + 1)
+        query_start = count * (item_size + 1)
         query_offset = t - query_start - 1
-        in_query = (query_offset >= 0) & (query_offset < size)
-        query_bits = items[query, jnp.clip(query_offset, 0, size - 1)] * in_query[:, None]
-        answer_offset = t - query_start - size - 2
-        in_answer = (answer_offset >= 0) & (answer_offset < size)
-        answer_bits = items[query + 1, jnp.clip(answer_offset, 0, size - 1)] * in_answer[:, None]
+        in_query = (query_offset >= 0) & (query_offset < item_size)
+        query_bits = items[query, jnp.clip(query_offset, 0, item_size - 1)] * in_query[:, None]
+        answer_offset = t - query_start - item_size - 2
+        in_answer = (answer_offset >= 0) & (answer_offset < item_size)
+        answer_bits = items[query + 1, jnp.clip(answer_offset, 0, item_size - 1)] * in_answer[:, None]
 
         item_delimiter = in_items & (offset == 0)
-        query_delimiter = (t == query_start) | (t == query_start + size + 1)
+        query_delimiter = (t == query_start) | (t == query_start + item_size + 1)
         inputs = jnp.concatenate(
             [
                 item_bits + query_bits,
@@ -124,5 +123,5 @@ class AssociativeRecallTask(Task):
         which = f"item {matches[0] + 1} of {count}" if matches else "no item"
         return [f"{count} items; the query is {which} (counting from 1); the answer is the next item"]
 
-    def generalisation_variants(self) -> dict[str, Task]:
-        return {f"{n} items": self.variant(min_items=n, max_items=n) for n in (6, 10, 15, 20)}
+    def generalisation_sizes(self) -> list[dict[str, int]]:
+        return [{"items": n} for n in (6, 10, 15, 20)]

@@ -1,4 +1,5 @@
-"""The interface every task shares: a frozen config that samples fixed-shape, masked batches.
+"""The interface every task shares: a frozen config that samples fixed-shape, masked batches,
+and declares what the rest of ntm needs to know about it.
 
 A task is a frozen dataclass of sizes (hashable, so it can be a static argument to `jax.jit`).
 Its shapes depend only on those sizes: variable lengths are padded to the task's maximum `T`
@@ -6,19 +7,24 @@ and a mask marks the steps whose targets count, so one compilation serves a whol
 
 Every example is drawn from `fold_in(key, index)`, so example `i` of a key is the same whatever
 the batch size.
+
+Besides sampling, a task is the one place that knows about itself: its name and aliases, the
+sizes a user may set (`size` fields, which become options such as `--max-length`), the sizes
+evaluation varies and figures draw along (`axes`), the sizes the paper tests generalisation at,
+and its reference figures (chance, the floor, the paper's readings). Evaluation, figures,
+reports and comparisons ask the task; none of them names one. Nothing here imports JAX until a
+task samples (see `ntm_cli.lazy`), so the command line can read all of it at start-up.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from typing import Any, ClassVar, NamedTuple
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.errors import TaskConfigError
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.errors import TaskConfigError
 
 
 class Batch(NamedTuple):
@@ -43,6 +49,47 @@ class Example(NamedTuple):
     mask: jax.Array  # [T]
 
 
+class SizeAxis(NamedTuple):
+    """A size that evaluation varies beyond training, and figures draw along.
+
+    Attributes:
+      option: the `ntm eval` option that lists its values ("lengths": --lengths 10,20,30).
+      fields: the size fields one value sets; a min and a max set together make every
+        sequence that size.
+      label: one value in words, with `{}` for the value ("length {}", "{} items").
+      title: the figure axis' name ("sequence length").
+    """
+
+    option: str
+    fields: tuple[str, ...]
+    label: str
+    title: str
+
+    def sizes(self, value: int) -> dict[str, int]:
+        """The size fields one value of the axis sets."""
+        return {field: value for field in self.fields}
+
+    def value(self, sizes: dict[str, Any]) -> int:
+        """Where a task's sizes sit on the axis: its largest field (max length, max items)."""
+        return sizes[self.fields[-1]]
+
+    def span(self, sizes: dict[str, Any]) -> tuple[int, int]:
+        """The range of values a task's sizes cover (min to max; one value for a fixed size)."""
+        return sizes[self.fields[0]], sizes[self.fields[-1]]
+
+
+class Reading(NamedTuple):
+    """An approximate cost read off the paper's figures, in bits per sequence."""
+
+    value: float | None  # a representative number; None where the figure gives no level
+    text: str  # what the figure shows, in words ("at 1M": after a million training sequences)
+
+
+def size(default: int, help: str) -> Any:
+    """A size field a user may set: it becomes the option `--<field-name>` with this help."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def check(condition: bool, message: str) -> None:
     """Raises TaskConfigError(message) unless the condition holds."""
     if not condition:
@@ -56,11 +103,19 @@ def random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """Base class: subclasses add their size fields, `sample_one` and the size properties."""
+    """Base class: subclasses add their size fields, `sample_one`, the size properties and what
+    they know of themselves (the class attributes below)."""
 
-    name: ClassVar[str]
-    aliases: ClassVar[tuple[str, ...]] = ()
-    summary: ClassVar[str]
+    name: ClassVar[str]  # the canonical name
+    aliases: ClassVar[tuple[str, ...]] = ()  # other names a user may type; the first is the short name
+    summary: ClassVar[str]  # one line for `ntm tasks`
+    # The sizes evaluation varies and figures draw along; the first is the task's main size
+    # (`ntm memory --length`, the generalisation figure's x-axis). Empty for fixed sizes.
+    axes: ClassVar[tuple[SizeAxis, ...]] = ()
+    # The paper's readings by model family ("ntm": both controllers, "lstm": the baseline).
+    paper: ClassVar[dict[str, Reading]] = {}
+    # The paper's reading of the floor (`floor_cost`), where it gives one.
+    paper_floor: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -118,13 +173,26 @@ class Task:
         """A short label per output channel, for printing."""
         raise NotImplementedError
 
-    def generalisation_variants(self) -> dict[str, Task]:
-        """The paper's evaluation sizes beyond training (label -> task); empty if none."""
-        return {}
+    def generalisation_sizes(self) -> list[dict[str, int]]:
+        """The paper's evaluation sizes beyond training, each as {axis option: value}; empty if none."""
+        return []
+
+    def floor_cost(self) -> float:
+        """The lowest expected cost in bits per sequence any model can reach (0 if deterministic)."""
+        return 0.0
 
     # --- shared -------------------------------------------------------------------------------
 
-    @functools.partial(jax.jit, static_argnums=(0, 2))
+    @classmethod
+    def size_fields(cls) -> dict[str, str]:
+        """The sizes a user may set, field name -> help; internal fields (no help) left out."""
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+    @classmethod
+    def short_name(cls) -> str:
+        """The name for narrow tables: the first alias, else the name."""
+        return cls.aliases[0] if cls.aliases else cls.name
+
     def sample(self, key: jax.Array, batch_size: int) -> Batch:
         """Draws a batch; pure, and compiled once per task and batch size.
 
@@ -135,6 +203,13 @@ class Task:
         Returns:
           Batch(inputs [T, B, input_size], targets [T, B, output_size], mask [T, B]).
         """
+        return _compiled("sample", static_argnums=(0, 2))(self, key, batch_size)
+
+    def sample_at(self, key: jax.Array, index: int) -> Batch:
+        """A batch of one: example `index` of `sample(key, B)` for any B > index."""
+        return _compiled("sample_at", static_argnums=0)(self, key, index)
+
+    def _sample(self, key: jax.Array, batch_size: int) -> Batch:
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
         example = jax.vmap(self.sample_one)(keys)  # each leaf [B, T, ...]
         return Batch(
@@ -143,15 +218,13 @@ class Task:
             mask=jnp.swapaxes(example.mask, 0, 1),
         )
 
-    @functools.partial(jax.jit, static_argnums=0)
-    def sample_at(self, key: jax.Array, index: int) -> Batch:
-        """A batch of one: example `index` of `sample(key, B)` for any B > index."""
+    def _sample_at(self, key: jax.Array, index: int) -> Batch:
         example = self.sample_one(jax.random.fold_in(key, index))
         return Batch(example.inputs[:, None], example.targets[:, None], example.mask[:, None])
 
-    def floor_cost(self) -> float:
-        """The lowest expected cost in bits per sequence any model can reach (0 if deterministic)."""
-        return 0.0
+    def sizes(self) -> dict[str, Any]:
+        """The task's size fields as a plain dict (for configs and tables)."""
+        return dataclasses.asdict(self)
 
     def sizes_text(self) -> str:
         """The sizes in words, ranges joined: 'width 8, length 1-20'."""
@@ -167,13 +240,52 @@ class Task:
             parts.append(f"{name.replace('_', ' ')} {value}")
         return ", ".join(parts)
 
-    def sizes(self) -> dict[str, Any]:
-        """The task's size fields as a plain dict (for configs and tables)."""
-        return dataclasses.asdict(self)
-
     def variant(self, **sizes: Any) -> Task:
         """The same task with some sizes changed (for evaluation at other sizes)."""
         return dataclasses.replace(self, **sizes)
+
+    def axis(self, option: str) -> SizeAxis:
+        """The axis `ntm eval` sets with `--<option>`."""
+        return next(axis for axis in self.axes if axis.option == option)
+
+    def at(self, values: dict[str, int]) -> Task:
+        """The task at one value of some of its axes ({"lengths": 50} -> lengths 50 to 50)."""
+        sizes: dict[str, int] = {}
+        for option, value in values.items():
+            sizes |= self.axis(option).sizes(value)
+        return self.variant(**sizes)
+
+    def label(self, values: dict[str, int]) -> str:
+        """{"lengths": 20, "repeats": 10} -> 'length 20, repeats 10'."""
+        return ", ".join(self.axis(option).label.format(value) for option, value in values.items())
+
+    def evaluation_variants(self, values: dict[str, list[int]] | None = None) -> dict[str, Task]:
+        """'training sizes', then the sizes asked for, or the paper's generalisation sizes if none.
+
+        Args:
+          values: axis option -> values to evaluate at (every combination when several axes
+            are given; an axis not given keeps the task's largest training value).
+
+        Raises:
+          TaskConfigError: an option that is not one of this task's axes.
+        """
+        variants: dict[str, Task] = {"training sizes": self}
+        values = {option: list(v) for option, v in (values or {}).items() if v}
+        options = [axis.option for axis in self.axes]
+        wrong = [f"--{option}" for option in values if option not in options]
+        if wrong:
+            takes = ", ".join(f"--{option}" for option in options) or "no size options"
+            raise TaskConfigError(f"{', '.join(wrong)} does not apply to task {self.name}, which takes {takes}.")
+        if not values:
+            points = self.generalisation_sizes()
+        else:
+            grid = [values.get(axis.option, [axis.value(self.sizes())]) for axis in self.axes]
+            points = [dict(zip(options, combination)) for combination in itertools.product(*grid)]
+        return variants | {self.label(point): self.at(point) for point in points}
+
+    def generalisation_variants(self) -> dict[str, Task]:
+        """The paper's evaluation sizes beyond training (label -> task); empty if none."""
+        return {self.label(point): self.at(point) for point in self.generalisation_sizes()}
 
     def render(self, batch: Batch, index: int = 0, columns: int = 100, title: str | None = None) -> str:
         """Example `index` of a batch as text: one row per channel, one column per time step.
@@ -203,6 +315,15 @@ class Task:
             lines.append(f"{'time':>{width}} {start}..{stop - 1}")
             lines += [f"{label:>{width}} {_cells(values[start:stop])}" for label, values in rows]
         return "\n".join(lines)
+
+
+@functools.cache
+def _compiled(method: str, static_argnums) -> Any:
+    """`jax.jit` of `Task._<method>`, made on first use (so that importing a task imports no JAX);
+    one compilation per task (a static, hashable argument) and batch size."""
+    import jax as real_jax
+
+    return real_jax.jit(getattr(Task, f"_{method}"), static_argnums=static_argnums)
 
 
 def _cells(values: np.ndarray) -> str:

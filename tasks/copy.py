@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.base import Example, Task, check, random_bits
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +25,12 @@ class CopyTask(Task):
 
     name = "copy"
     summary = "read random binary vectors, then write them back"
+    axes = (SizeAxis("lengths", ("min_length", "max_length"), "length {}", "sequence length"),)
+    paper = {"ntm": Reading(0.0, "~0 by 100-200k"), "lstm": Reading(1.0, "~0.5-2 at 1M")}
 
-    width: int = 8  # W: bits per vector
-    min_length: int = 1  # shortest sequence (number of vectors)
-    max_length: int = 20  # longest sequence; sets T = 2 * max_length + 1
+    width: int = size(8, "Bits per vector.")  # W
+    min_length: int = size(1, "Shortest sequence.")  # vectors in the shortest sequence
+    max_length: int = size(20, "Longest sequence.")  # sets T = 2 * max_length + 1
 
     def validate(self) -> None:
         check(self.width >= 1, f"width must be at least 1, got {self.width}.")
@@ -83,5 +82,5 @@ class CopyTask(Task):
     def describe(self, example: dict[str, np.ndarray]) -> list[str]:
         return [f"length {int(example['mask'].sum())}"]
 
-    def generalisation_variants(self) -> dict[str, Task]:
-        return {f"length {n}": self.variant(min_length=n, max_length=n) for n in (10, 20, 30, 50, 120)}
+    def generalisation_sizes(self) -> list[dict[str, int]]:
+        return [{"lengths": n} for n in (10, 20, 30, 50, 120)]

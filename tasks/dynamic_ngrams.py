@@ -21,11 +21,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.base import Batch, Example, Task, check
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.base import Batch, Example, Reading, SizeAxis, Task, check, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +32,12 @@ class DynamicNGramsTask(Task):
     name = "dynamic-ngrams"
     aliases = ("ngrams",)
     summary = "predict each next bit of a sequence from a freshly drawn N-gram model"
+    axes = (SizeAxis("lengths", ("length",), "length {}", "sequence length"),)
+    paper = {"ntm": Reading(133.7, "~133.5-134"), "lstm": Reading(136.0, "~136")}
+    paper_floor = "~133"
 
-    order: int = 6  # N: each bit depends on the N - 1 bits before it
-    length: int = 200  # bits per sequence (all scored)
+    order: int = size(6, "N of the N-gram model.")  # each bit depends on the N - 1 bits before it
+    length: int = size(200, "Bits per sequence.")  # all scored
 
     def validate(self) -> None:
         check(1 <= self.order <= 16, f"order must be between 1 and 16, got {self.order}.")
@@ -105,7 +105,6 @@ class DynamicNGramsTask(Task):
         previous = jnp.concatenate([jnp.zeros((1, 1)), x[:-1]], axis=0)  # [T, 1]
         return Example(previous, x, jnp.ones((self.length,), jnp.float32))
 
-    @functools.partial(jax.jit, static_argnums=0)
     def optimal_probabilities(self, targets: jax.Array) -> jax.Array:
         """The Bayes-optimal P(x_t = 1 | x_<t) for a batch of sequences.
 

@@ -1,7 +1,9 @@
 """Errors a user can cause when naming or sizing a task; each message is one sentence."""
 
+from ntm_cli.errors import InputError
 
-class TaskConfigError(ValueError):
+
+class TaskConfigError(InputError):
     """A task was given sizes that cannot describe a valid sequence (for example length 0)."""
 
 

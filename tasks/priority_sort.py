@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.base import Example, Task, check, random_bits
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.base import Example, Reading, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +29,11 @@ class PrioritySortTask(Task):
     name = "priority-sort"
     aliases = ("sort",)
     summary = "output the highest-priority input vectors in order of priority"
+    paper = {"ntm": Reading(19.0, "~18-20"), "lstm": Reading(58.0, "~58")}
 
-    width: int = 8  # W: bits per vector (not stated in the paper; 8 is the common choice)
-    num_inputs: int = 20  # vectors read
-    num_outputs: int = 16  # highest-priority vectors to write, highest first
+    width: int = size(8, "Bits per vector.")  # W (not stated in the paper; 8 is the common choice)
+    num_inputs: int = size(20, "Vectors to sort.")  # vectors read
+    num_outputs: int = size(16, "Top vectors to output.")  # highest-priority vectors to write, highest first
 
     def validate(self) -> None:
         check(self.width >= 1, f"width must be at least 1, got {self.width}.")

@@ -1,61 +1,54 @@
-"""Task registry: canonical names, aliases, and lazy construction (no JAX import here)."""
+"""The task registry: one line per task. Names, aliases and sizes come from the task classes.
+
+Importing the registry imports the task modules but not JAX (see `ntm_cli.lazy`): the command
+line reads names, aliases and size options from here at start-up.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tasks.errors import TaskConfigError, UnknownTaskError
+from ntm_cli.tasks.associative_recall import AssociativeRecallTask
+from ntm_cli.tasks.base import Task
+from ntm_cli.tasks.copy import CopyTask
+from ntm_cli.tasks.dynamic_ngrams import DynamicNGramsTask
+from ntm_cli.tasks.errors import TaskConfigError, UnknownTaskError
+from ntm_cli.tasks.priority_sort import PrioritySortTask
+from ntm_cli.tasks.repeat_copy import RepeatCopyTask
 
-if TYPE_CHECKING:
-    from tasks.base import Task
+# The tasks, in the paper's order of presentation.
+TASKS: tuple[type[Task], ...] = (
+    CopyTask,
+    RepeatCopyTask,
+    AssociativeRecallTask,
+    DynamicNGramsTask,
+    PrioritySortTask,
+)
 
-# Canonical name -> (module, class). Order is the paper's order of presentation.
-_TASKS: dict[str, tuple[str, str]] = {
-    "copy": ("tasks.copy", "CopyTask"),
-    "repeat-copy": ("tasks.repeat_copy", "RepeatCopyTask"),
-    "associative-recall": ("tasks.associative_recall", "AssociativeRecallTask"),
-    "dynamic-ngrams": ("tasks.dynamic_ngrams", "DynamicNGramsTask"),
-    "priority-sort": ("tasks.priority_sort", "PrioritySortTask"),
-}
-
-TASK_NAMES: tuple[str, ...] = tuple(_TASKS)
+TASK_NAMES: tuple[str, ...] = tuple(cls.name for cls in TASKS)
+_BY_NAME: dict[str, type[Task]] = {cls.name: cls for cls in TASKS}
 
 # Short names a user may type instead of the canonical one.
-ALIASES: dict[str, str] = {
-    "repeat": "repeat-copy",
-    "recall": "associative-recall",
-    "ngrams": "dynamic-ngrams",
-    "sort": "priority-sort",
-}
+ALIASES: dict[str, str] = {alias: cls.name for cls in TASKS for alias in cls.aliases}
 
 
 def valid_names_sentence() -> str:
     """'copy, repeat-copy (or repeat), ...' for error messages and help text."""
-    by_target: dict[str, list[str]] = {}
-    for alias, target in ALIASES.items():
-        by_target.setdefault(target, []).append(alias)
-    parts = []
-    for name in TASK_NAMES:
-        aliases = by_target.get(name)
-        parts.append(f"{name} (or {', '.join(aliases)})" if aliases else name)
-    return ", ".join(parts)
+    return ", ".join(f"{cls.name} (or {', '.join(cls.aliases)})" if cls.aliases else cls.name for cls in TASKS)
 
 
 def canonical_name(name: str) -> str:
     """Resolves a task name or alias, ignoring case and '_' vs '-'; raises UnknownTaskError."""
     key = name.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
-    if key not in _TASKS:
+    if key not in _BY_NAME:
         raise UnknownTaskError(f"Unknown task '{name}'; valid tasks are {valid_names_sentence()}.")
     return key
 
 
 def task_class(name: str) -> type[Task]:
-    """The task's class (importing its module, and so JAX)."""
-    module_name, class_name = _TASKS[canonical_name(name)]
-    return getattr(importlib.import_module(module_name), class_name)
+    """The class of a task name or alias."""
+    return _BY_NAME[canonical_name(name)]
 
 
 def make_task(name: str, **sizes: Any) -> Task:
@@ -66,9 +59,9 @@ def make_task(name: str, **sizes: Any) -> Task:
       TaskConfigError: a size does not belong to this task, or the sizes are impossible.
     """
     cls = task_class(name)
-    fields = [f.name for f in dataclasses.fields(cls) if f.init]
-    options = [f for f in fields if not f.startswith("norm_")]  # internal: set by evaluation variants
-    unknown = sorted(set(sizes) - set(fields))
+    options = cls.size_fields()
+    internal = {f for f in cls.__dataclass_fields__ if f not in options}  # set by evaluation variants
+    unknown = sorted(set(sizes) - set(options) - internal)
     if unknown:
         flags = ", ".join("--" + u.replace("_", "-") for u in unknown)
         takes = ", ".join("--" + f.replace("_", "-") for f in options)
@@ -77,3 +70,21 @@ def make_task(name: str, **sizes: Any) -> Task:
             f"which takes {takes}."
         )
     return cls(**sizes)
+
+
+def size_options() -> dict[str, tuple[str, list[str]]]:
+    """Every size a user may set on some task: field -> (help, short names of the tasks that have it)."""
+    options: dict[str, tuple[str, list[str]]] = {}
+    for cls in TASKS:
+        for field, help_text in cls.size_fields().items():
+            options.setdefault(field, (help_text, []))[1].append(cls.short_name())
+    return options
+
+
+def axis_options() -> dict[str, tuple[str, list[str]]]:
+    """Every evaluation axis: option -> (the axis' title, short names of the tasks that have it)."""
+    options: dict[str, tuple[str, list[str]]] = {}
+    for cls in TASKS:
+        for axis in cls.axes:
+            options.setdefault(axis.option, (axis.title, []))[1].append(cls.short_name())
+    return options

@@ -20,11 +20,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from tasks.base import Example, Task, check, random_bits
+from ntm_cli.lazy import jax, jnp, np
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +31,17 @@ class RepeatCopyTask(Task):
     name = "repeat-copy"
     aliases = ("repeat",)
     summary = "copy a sequence n times, then emit an end marker"
+    axes = (
+        SizeAxis("lengths", ("min_length", "max_length"), "length {}", "sequence length"),
+        SizeAxis("repeats", ("min_repeats", "max_repeats"), "repeats {}", "repeats"),
+    )
+    paper = {"ntm": Reading(0.0, "~0 by ~150k"), "lstm": Reading(0.0, "~0, after NTM")}
 
-    width: int = 8  # W: bits per vector
-    min_length: int = 1  # shortest sequence
-    max_length: int = 10  # longest sequence
-    min_repeats: int = 1  # fewest copies asked for
-    max_repeats: int = 10  # most copies asked for
+    width: int = size(8, "Bits per vector.")  # W
+    min_length: int = size(1, "Shortest sequence.")
+    max_length: int = size(10, "Longest sequence.")
+    min_repeats: int = size(1, "Fewest repeats.")  # fewest copies asked for
+    max_repeats: int = size(10, "Most repeats.")  # most copies asked for
     norm_min_repeats: int | None = None  # training range the repeat scalar is normalised over;
     norm_max_repeats: int | None = None  # None means [min_repeats, max_repeats]
 
@@ -144,9 +146,8 @@ class RepeatCopyTask(Task):
         low, high = self.repeat_norm_range
         return dataclasses.replace(self, **({"norm_min_repeats": low, "norm_max_repeats": high} | sizes))
 
-    def generalisation_variants(self) -> dict[str, Task]:
+    def generalisation_sizes(self) -> list[dict[str, int]]:
+        """Twice the length and twice the repeats, alone and together (the paper's test)."""
         length, repeats = self.max_length, self.max_repeats
-        return {
-            f"length {l}, repeats {n}": self.variant(min_length=l, max_length=l, min_repeats=n, max_repeats=n)
-            for l, n in ((length, repeats), (2 * length, repeats), (length, 2 * repeats), (2 * length, 2 * repeats))
-        }
+        pairs = ((length, repeats), (2 * length, repeats), (length, 2 * repeats), (2 * length, 2 * repeats))
+        return [{"lengths": l, "repeats": n} for l, n in pairs]

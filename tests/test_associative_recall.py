@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from tasks import make_task
+from ntm_cli.tasks import make_task
 
 
 def _parse(task, inputs_b):

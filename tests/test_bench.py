@@ -11,7 +11,20 @@ runner = CliRunner()
 SMALL = ["--models", "ntm-ff", "--batch-sizes", "2", "--repeats", "2", "--calls", "1", "--steps-per-call", "2"]
 
 
-def test_bench_json_reports_every_figure_and_the_machine():
+def test_bench_json_reports_every_figure_and_the_machine(monkeypatch):
+    import dataclasses
+
+    from ntm_cli import bench
+    from ntm_cli.models import NTMConfig
+
+    real = bench.case_config
+
+    def small_model(*args):  # the preset's task and training, a small NTM-FF (the plumbing is tested)
+        config = real(*args)
+        return dataclasses.replace(config, model=NTMConfig(controller="ff", controller_sizes=(16,), memory_rows=8,
+                                                           memory_width=4), eval_batch_size=16)
+
+    monkeypatch.setattr(bench, "case_config", small_model)
     result = runner.invoke(app, ["bench", *SMALL, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ntm_cli.cli import app
-from tasks import TASK_NAMES, make_task
+from ntm_cli.tasks import TASK_NAMES, make_task
 
 runner = CliRunner()
 
@@ -101,7 +101,7 @@ def test_malformed_options_exit_2_without_traceback(args):
 def test_params_lists_the_papers_15_configurations_beside_ours():
     import json
 
-    from experiments.paper import PAPER_MODELS
+    from ntm_cli.experiments.paper import PAPER_MODELS
 
     result = runner.invoke(app, ["params", "--json"])
     assert result.exit_code == 0, result.output

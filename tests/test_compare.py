@@ -1,18 +1,59 @@
 """`ntm compare` and `ntm runs` through CliRunner with tiny budgets."""
 
 import csv
+import dataclasses
 import io
 import json
 
+import jax
 import pytest
+from flax import nnx
 from typer.testing import CliRunner
 
+from ntm_cli import compare as compare_module
 from ntm_cli.cli import app
 from ntm_cli.compare import format_cost, markdown_rows, verdict
+from ntm_cli.experiments.presets import preset_config
+from ntm_cli.models import LSTMConfig, NTMConfig, build_model, count_params
+from ntm_cli.tasks import make_task
 from ntm_cli.train_loop import TrainingSession
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
+
+# The comparison's plumbing is what these tests check: small models and sizes stand in for the
+# preset's (whose parameter counts `test_the_preset_models_are_the_papers` checks without training).
+TINY_MODELS = {"lstm": LSTMConfig(num_layers=1, hidden_size=16),
+               "ntm-lstm": NTMConfig(controller_sizes=(16,), memory_rows=8, memory_width=4)}
+TINY_SIZES = {"copy": {"max_length": 3}, "priority-sort": {"num_inputs": 4, "num_outputs": 2},
+              "associative-recall": {"max_items": 3, "item_size": 1}}
+
+
+def tiny_preset(preset, task, model, seed=0):
+    config = preset_config(preset, task, model, seed)
+    return dataclasses.replace(config, model=TINY_MODELS.get(model, config.model), task_sizes=TINY_SIZES[task],
+                               eval_batch_size=16)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_models():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compare_module, "preset_config", tiny_preset)
+        yield
+
+
+def _params(task, model):
+    built = make_task(task, **TINY_SIZES[task])
+    return count_params(nnx.eval_shape(lambda: build_model(TINY_MODELS[model], built.input_size, built.output_size,
+                                                           jax.random.key(0))))
+
+
+def test_the_preset_models_are_the_papers():
+    for model, count in (("lstm", 1_349_128), ("ntm-lstm", 62_736), ("ntm-ff", 13_536)):
+        task = make_task("copy")
+        config = preset_config("fast", "copy", model).model
+        built = nnx.eval_shape(lambda: build_model(config, task.input_size, task.output_size, jax.random.key(0)))
+        assert count_params(built) == count
 
 
 def compare(tmp_path, *args, env=WIDE):
@@ -33,7 +74,7 @@ def test_compare_prints_a_table_per_task_and_a_verdict(finished):
     out = result.stdout
     for column in ("model", "params", "cost", "bit err", "seqs", "time s", "seq/s", "paper", "held-out"):
         assert column in out
-    assert "1,349,128" in out and "62,736" in out  # parameter counts of the fast preset's models
+    assert f"{_params('copy', 'lstm'):,}" in out and f"{_params('copy', 'ntm-lstm'):,}" in out  # each model's count
     assert "~0.5-2 at 1M" in out and "~0 by 100-200k" in out
     assert "copy: " in out and "is best at" in out
 
@@ -135,7 +176,8 @@ def test_a_compare_stopped_by_sigterm_exits_143(tmp_path, monkeypatch):
         (["--budget", "0s"], "a duration must be positive"),
         (["--sequences", "0"], "at least one sequence"),
         (["--budget", "1m", "--sequences", "5"], "give one budget"),
-        (["--preset", "slow"], "Unknown preset 'slow'"),
+        (["--preset", "slow"], "Invalid value for '--preset'"),
+        (["--preset", "paper", "--models", "dnc"], "the paper preset has no DNC"),
         (["--seeds", "0"], "--seeds must be at least 1"),
     ],
 )

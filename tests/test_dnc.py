@@ -66,7 +66,7 @@ def test_check_grads_on_a_full_time_step():
             logits, new_state = nnx.merge(graphdef, params, rest).step(state, x)
             return jnp.sum(jnp.sin(logits)) + jnp.sum(new_state.memory**2) + jnp.sum(new_state.reads)
 
-        check_grads(step, (params, x), order=1, modes=("rev",), atol=1e-5, rtol=1e-5)
+        check_grads(jax.jit(step), (params, x), order=1, modes=("rev",), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -92,7 +92,7 @@ def test_ntm_train_model_dnc_writes_a_run_and_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--controller", "ff"], "the DNC's controller is an LSTM"),
+    (["--controller", "ff"], "--controller ff does not apply to --model dnc"),
     (["--memory-init", "learned"], "--memory-init does not apply to the DNC"),
     (["--preset", "paper"], "the paper preset has no DNC"),
 ])
@@ -103,7 +103,7 @@ def test_options_that_do_not_fit_the_dnc_are_one_sentence(tmp_path, args, messag
 
 def test_the_dnc_learns_a_small_repeat_copy_task():
     """Length 1-3, repeats 1-3, memory 16 x 8: an untrained DNC sits near 50 bits per sequence."""
-    from experiments.presets import preset_config
+    from ntm_cli.experiments.presets import preset_config
     import dataclasses
 
     from ntm_cli.training import Trainer
@@ -156,9 +156,11 @@ def test_a_dnc_evaluates_on_a_larger_memory_than_it_trained_with(tiny_dnc_run):
 
     from ntm_cli import figures
     from ntm_cli.evaluation import evaluate_run
+    from ntm_cli.tasks import make_task
 
-    same = evaluate_run(tiny_dnc_run, batches=1, batch_size=8, memory_rows=8)
-    assert same == evaluate_run(tiny_dnc_run, batches=1, batch_size=8)  # the trained size changes nothing
+    training_sizes = {"training sizes": make_task("copy", max_length=3)}
+    same = evaluate_run(tiny_dnc_run, training_sizes, batches=1, batch_size=8, memory_rows=8)
+    assert same == evaluate_run(tiny_dnc_run, training_sizes, batches=1, batch_size=8)  # the trained size: no change
     small = ["--lengths", "12", "--batches", "1", "--batch-size", "8"]
     assert runner.invoke(app, ["eval", str(tiny_dnc_run), *small]).exit_code == 0
     at_trained_size = (tiny_dnc_run / "eval.json").read_text()
@@ -195,8 +197,8 @@ def test_memory_rows_is_refused_for_an_ntm_with_one_sentence(tmp_path):
 
 
 def test_the_fast_preset_sizes_each_tasks_dnc_memory_to_hold_what_the_task_stores():
-    from experiments.presets import FAST_STEPS, preset_config
-    from tasks import make_task
+    from ntm_cli.experiments.presets import FAST_STEPS, preset_config
+    from ntm_cli.tasks import make_task
 
     stored = {  # vectors (N-grams: contexts) a task must keep at its training sizes
         "copy": lambda t: t.max_length,

@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tasks import make_task
-from tasks.base import Batch
+from ntm_cli.tasks import make_task
+from ntm_cli.tasks.base import Batch
 
 
 def _optimal_reference(bits, context_bits):

@@ -80,7 +80,7 @@ def test_runs_that_differ_only_in_their_seed_make_one_band_over_their_common_rep
     x, mean, _, _ = figures.seed_band([make(0, [8, 4, 2]), make(1, [6, 2, 1], step=5.0)], "cost")
     np.testing.assert_array_equal(x, [0])
     np.testing.assert_allclose(mean, [7])
-    with pytest.raises(figures.ConfigError, match="is given twice"):
+    with pytest.raises(figures.InputError, match="is given twice"):
         figures.group_curves([make(0, [1]), make(0, [1])])
 
 
@@ -184,7 +184,7 @@ def test_ntm_eval_plot_draws_a_line_per_run(trained):
     (["memory", "{runs}/copy-lstm-s0"], "the memory figure needs an NTM or DNC run"),
     (["memory", "{runs}/priority-sort-ntm-lstm-s0", "--length", "5"], "--length does not apply to task priority-sort"),
     (["memory", "{runs}/copy-ntm-lstm-s0", "--length", "0"], "--length"),
-    (["memory", "{runs}/copy-ntm-lstm-s0", "--checkpoint", "worst"], "--checkpoint must be best or latest"),
+    (["memory", "{runs}/copy-ntm-lstm-s0", "--checkpoint", "worst"], "Invalid value for '--checkpoint'"),
     (["memory", "{runs}/nothing"], "is not a run folder"),
     (["plot", "{runs}/nothing"], "is not a run folder"),
     (["plot"], "Missing argument"),

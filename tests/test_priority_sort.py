@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from tasks import make_task
+from ntm_cli.tasks import make_task
 
 
 def test_target_is_the_top_16_inputs_by_priority_highest_first():

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from tasks import make_task
+from ntm_cli.tasks import make_task
 
 
 def _batch(task, seed=0, batch_size=64):

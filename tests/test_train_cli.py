@@ -151,17 +151,31 @@ def test_eval_reports_every_size_and_saves_eval_json(tmp_path):
     assert all(r["sequences"] == 16 and r["cost"] > 0 for r in out["results"])
     assert out["results"][1]["chance_cost"] == 2 * 8
     assert json.loads((run_dir / "eval.json").read_text()) == out
-    table = runner.invoke(app, ["eval", str(run_dir), "--batches", "1", "--batch-size", "4"], env={"COLUMNS": "150"})
-    assert table.exit_code == 0 and "length 120" in table.stdout and "training sizes" in table.stdout
+
+
+def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monkeypatch):
+    from ntm_cli.tasks.copy import CopyTask
+
+    assert train(tmp_path, "--steps", "10").exit_code == 0
+    monkeypatch.setattr(CopyTask, "generalisation_sizes", lambda self: [{"lengths": 4}, {"lengths": 2}])
+    run_dir = str(tmp_path / "copy-ntm-lstm-s0")
+    table = runner.invoke(app, ["eval", run_dir, "--batches", "1", "--batch-size", "4"], env={"COLUMNS": "150"})
+    assert table.exit_code == 0, table.output
+    assert "length 4" in table.stdout and "length 2" in table.stdout and "training sizes" in table.stdout
+    assert table.stdout.index("length 4") < table.stdout.index("length 2")  # in the task's order
 
 
 @pytest.mark.parametrize(
     "args, phrase",
     [
         (["train", "nosuchtask"], "Unknown task 'nosuchtask'"),
-        (["train", "copy", "--model", "gru"], "Unknown model 'gru'"),
-        (["train", "copy", "--controller", "rnn"], "Unknown controller 'rnn'"),
-        (["train", "copy", "--preset", "slow"], "Unknown preset 'slow'"),
+        (["train", "copy", "--model", "gru"], "Invalid value for '--model'"),
+        (["train", "copy", "--controller", "rnn"], "Invalid value for '--controller'"),
+        (["train", "copy", "--preset", "slow"], "Invalid value for '--preset'"),
+        (["train", "copy", "--optimizer", "sgd"], "Invalid value for '--optimizer'"),
+        (["train", "copy", "--memory-init", "zeros"], "Invalid value for '--memory-init'"),
+        (["train", "copy", "--model", "lstm", "--controller", "ff"], "--controller ff does not apply to --model lstm"),
+        (["train", "copy", "--model", "ntm-ff", "--controller", "lstm"], "--controller lstm does not apply"),
         (["train", "copy", "--memory", "128by20"], "memory must be written ROWSxWIDTH"),
         (["train", "copy", "--heads", "0"], "at least one read head"),
         (["train", "copy", "--lr", "-1"], "learning rate must be a positive number"),

@@ -12,7 +12,7 @@ import pytest
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import LSTMConfig, NTMConfig
 from ntm_cli.training import Trainer, make_optimizer, sequence_metrics
-from tasks.copy import CopyTask
+from ntm_cli.tasks.copy import CopyTask
 
 SMALL_NTM = NTMConfig(controller_sizes=(32,), memory_rows=16, memory_width=8)
 

@@ -2,44 +2,32 @@
 
 Every model is an `nnx.Module` called as `model(inputs [T, B, in]) -> logits [T, B, out]`, or
 `model(inputs, trace=True) -> (logits, trace)` for the per-step weightings and memory.
+
+The configs (`ntm_cli.models.config`) import no JAX, so the command line can check them at
+start-up; the models and `build_model` load JAX when first used from here.
 """
 
 from __future__ import annotations
 
-import jax
-from flax import nnx
+from typing import Any
 
 from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
-from ntm_cli.models.dnc import DNC
-from ntm_cli.models.lstm import LSTMBaseline
-from ntm_cli.models.ntm import NTM
 
-__all__ = [
-    "DNC",
-    "DNCConfig",
-    "LSTMBaseline",
-    "LSTMConfig",
-    "ModelConfig",
-    "ModelConfigError",
-    "NTM",
-    "NTMConfig",
-    "build_model",
-    "count_params",
-]
+_LAZY = {
+    "DNC": "ntm_cli.models.dnc",
+    "LSTMBaseline": "ntm_cli.models.lstm",
+    "NTM": "ntm_cli.models.ntm",
+    "build_model": "ntm_cli.models.build",
+    "count_params": "ntm_cli.models.build",
+}
+
+__all__ = ["DNCConfig", "LSTMConfig", "ModelConfig", "ModelConfigError", "NTMConfig", *_LAZY]
 
 
-def build_model(config: ModelConfig, input_size: int, output_size: int, key: jax.Array) -> nnx.Module:
-    """Builds the model a config describes, its parameters drawn from `key`."""
-    rngs = nnx.Rngs(params=key)
-    if isinstance(config, NTMConfig):
-        return NTM(config, input_size, output_size, rngs=rngs)
-    if isinstance(config, DNCConfig):
-        return DNC(config, input_size, output_size, rngs=rngs)
-    if isinstance(config, LSTMConfig):
-        return LSTMBaseline(config, input_size, output_size, rngs=rngs)
-    raise ModelConfigError(f"unknown model config {type(config).__name__}.")
+def __getattr__(name: str) -> Any:
+    """The JAX-backed parts, imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-def count_params(model: nnx.Module) -> int:
-    """Trainable parameters (nnx.Param entries), the fixed initial memory excluded."""
-    return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -1,15 +1,28 @@
-"""Typed, frozen model configurations; validation raises ModelConfigError with one sentence."""
+"""Typed, frozen model configurations, and the one name of each model.
+
+A model has one identity from the command line to the results files: its name, `lstm`,
+`ntm-lstm`, `ntm-ff` or `dnc` (`MODEL_NAMES`). `model_name` reads it off a config and
+`named_config` builds a config from it; nothing else converts between the two. Validation
+raises ModelConfigError with one sentence.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal, Union, get_args
+
+from ntm_cli.errors import InputError
 
 ControllerKind = Literal["lstm", "ff"]
 MemoryInit = Literal["constant", "learned", "random"]
+CONTROLLERS: tuple[str, ...] = get_args(ControllerKind)
+MEMORY_INITS: tuple[str, ...] = get_args(MemoryInit)
+
+# Every model, by the name used everywhere: options, run folder names, tables, results files.
+MODEL_NAMES: tuple[str, ...] = ("lstm", "ntm-lstm", "ntm-ff", "dnc")
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(InputError):
     """A model configuration that cannot be built (for example zero heads)."""
 
 
@@ -51,7 +64,7 @@ class NTMConfig:
     head_clip: float | None = 20.0  # clip the controller's raw head outputs to +/- this; None: off
 
     def __post_init__(self) -> None:
-        _check(self.controller in ("lstm", "ff"), f"controller must be 'lstm' or 'ff', got {self.controller!r}.")
+        _check(self.controller in CONTROLLERS, f"controller must be 'lstm' or 'ff', got {self.controller!r}.")
         _check_memory_model(self, "NTM")
         _check(self.shift_range >= 0, f"shift range must be 0 or more, got {self.shift_range}.")
         _check(
@@ -60,7 +73,7 @@ class NTMConfig:
             f"got {self.memory_rows}.",
         )
         _check(
-            self.memory_init in ("constant", "learned", "random"),
+            self.memory_init in MEMORY_INITS,
             f"memory init must be 'constant', 'learned' or 'random', got {self.memory_init!r}.",
         )
 
@@ -109,3 +122,36 @@ class DNCConfig:
 
 
 ModelConfig = Union[NTMConfig, LSTMConfig, DNCConfig]
+
+
+def model_name(config: ModelConfig) -> str:
+    """The model's name: 'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
+    if isinstance(config, NTMConfig):
+        return f"ntm-{config.controller}"
+    return config.kind
+
+
+def model_family(name: str) -> str:
+    """'ntm' for both NTMs, else the name itself: the paper reports its readings by family."""
+    return "ntm" if name.startswith("ntm-") else name
+
+
+def named_config(name: str, **fields) -> ModelConfig:
+    """The config of the model called `name`, with its defaults but for `fields`.
+
+    Raises:
+      ModelConfigError: an unknown name, or fields that do not describe a valid model.
+    """
+    if name not in MODEL_NAMES:
+        raise ModelConfigError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
+    if name.startswith("ntm-"):
+        return NTMConfig(controller=name.removeprefix("ntm-"), **fields)
+    return {"lstm": LSTMConfig, "dnc": DNCConfig}[name](**fields)
+
+
+def config_class(kind: str) -> type:
+    """The config class of a `kind` as saved in config.json ('ntm', 'dnc' or 'lstm')."""
+    classes = {cls.kind: cls for cls in (NTMConfig, DNCConfig, LSTMConfig)}
+    if kind not in classes:
+        raise ModelConfigError(f"unknown model kind {kind!r}.")
+    return classes[kind]
