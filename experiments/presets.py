@@ -88,6 +88,22 @@ PAPER_STEPS = {
 }
 
 
+# `ntm compare`'s default time per model, by task: what the fast preset's NTMs need to show the
+# paper's result on this machine (the paper preset is given the same times).
+COMPARE_BUDGET = {
+    "copy": 60.0,
+    "repeat-copy": 300.0,
+    "associative-recall": 300.0,
+    "dynamic-ngrams": 600.0,
+    "priority-sort": 600.0,
+}
+
+
+def compare_budget(preset: str, task: str) -> float:
+    """Seconds of training per model that `ntm compare` gives a task by default."""
+    return COMPARE_BUDGET[task]
+
+
 def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0) -> TrainConfig:
     """The TrainConfig a preset gives for a canonical task name and a model name.
 

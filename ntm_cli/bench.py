@@ -75,7 +75,7 @@ def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: 
         jax.block_until_ready((state, metrics))
         per_step.append((time.perf_counter() - start) / (calls * config.steps_per_call))
 
-    trainer.evaluate(state.params)  # compiles the evaluation
+    trainer.evaluate(state.params)  # warm-up (compiled with the chunk)
     eval_times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -65,8 +65,11 @@ def show_command(
     """Print one sample of a task: every channel over time ('#' = 1, '.' = 0), target and mask."""
     from ntm_cli.tasks import make_task
 
+    from ntm_cli import resources
+
     with reported_errors():
         built = make_task(task, **task_sizes)
+        resources.check_fits(resources.batch_bytes(built, 1) * 3, f"a sample of {built.name} with T={built.max_time}")
     import jax
 
     batch = built.sample_at(jax.random.key(seed), batch_index)

@@ -16,7 +16,7 @@ from ntm_cli.options import (
     Checkpoint, Controller, MemoryInit, Model, Optimizer, Preset, chosen_model, given_options, with_axis_values,
     with_task_sizes,
 )
-from ntm_cli.output import console, error_console, reported_errors
+from ntm_cli.output import console, error_console, interrupted_before_training, reported_errors
 
 _MODEL = "Model (override the preset)"
 _OPTIM = "Optimisation (override the preset)"
@@ -65,9 +65,11 @@ def train_command(
     """Train a model on a task; every report saves metrics and checkpoints in the run folder."""
     from ntm_cli.config import parse_duration
     from ntm_cli.errors import InputError
-    from ntm_cli.sessions import Budget, ModelOverrides, TrainingOverrides, build_config, new_session, resume_session
+    from ntm_cli.sessions import (
+        Budget, ModelOverrides, TrainingOverrides, build_config, new_session, reporter, resume_session,
+    )
 
-    with reported_errors():
+    with reported_errors(), interrupted_before_training():
         budget = Budget(steps, sequences, parse_duration(time_budget) if time_budget is not None else None)
         if resume is not None:
             if task is not None:
@@ -79,7 +81,7 @@ def train_command(
                     f"{', '.join(ignored)} cannot change a run being resumed; only --steps, --sequences, --time "
                     "and --json go with --resume."
                 )
-            session = resume_session(resume, budget, json_output)
+            session = resume_session(resume, budget, reporter(json_output))
             run_dirs = [resume]
         else:
             if task is None:
@@ -95,9 +97,10 @@ def train_command(
                                   clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call,
                                   report_every=report_every, eval_batch_size=eval_batch_size),
             )
-            session, run_dirs = new_session(config, list(range(seed, seed + seeds)), out, name, json_output)
+            session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output))
 
-    summaries = session.run()
+    with reported_errors():
+        summaries = session.run()
     if json_output:
         from ntm_cli.progress import seed_spread
 

@@ -11,26 +11,28 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 from ntm_cli import runs
 from ntm_cli.config import TIME_ONLY_STEPS, TrainConfig, steps_for_sequences
 from ntm_cli.errors import InputError, RunFolderError
-from ntm_cli.experiments.presets import preset_config
+from ntm_cli.executors import Job
+from ntm_cli.experiments.presets import compare_budget, preset_config
 from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.progress import format_cost, spread
 
 
 @dataclasses.dataclass(frozen=True)
 class CompareSpec:
-    """What to compare and with what budget (time per model, or sequences per model)."""
+    """What to compare and with what budget: a time per model, the same on every task
+    (`time_limit`), a number of sequences per model (`sequences`), or neither: the preset's
+    time for each task (`compare_budget`), enough for its models to show the paper's result."""
 
     tasks: tuple[str, ...]  # canonical task names
     models: tuple[str, ...] = MODEL_NAMES
     preset: str = "fast"
-    time_limit: float | None = 60.0  # seconds of training per model and seed group
+    time_limit: float | None = None  # seconds of training per model and seed, on every task
     sequences: int | None = None  # or a budget in sequences
     seeds: int = 1
 
@@ -42,7 +44,7 @@ class CompareSpec:
         for name in self.models:
             if name not in MODEL_NAMES:
                 raise InputError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
-        if (self.time_limit is None) == (self.sequences is None):
+        if self.time_limit is not None and self.sequences is not None:
             raise InputError("give one budget: a time per model or a number of sequences.")
         if self.time_limit is not None and self.time_limit <= 0:
             raise InputError(f"the budget must be positive, got {self.time_limit:g} s.")
@@ -51,68 +53,54 @@ class CompareSpec:
         if self.seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {self.seeds}.")
 
-    def budget_text(self) -> str:
-        return f"{self.time_limit:g} s of training" if self.time_limit is not None else f"{self.sequences:,} sequences"
+    def seconds(self, task: str) -> float | None:
+        """The time budget per model on a task (None under a sequence budget)."""
+        if self.sequences is not None:
+            return None
+        return self.time_limit if self.time_limit is not None else compare_budget(self.preset, task)
+
+    def budget_text(self, task: str) -> str:
+        seconds = self.seconds(task)
+        return f"{self.sequences:,} sequences" if seconds is None else f"{_duration(seconds)} of training"
 
     def config(self, task: str, model: str, seed: int) -> TrainConfig:
         """The TrainConfig of one run of this comparison."""
         config = preset_config(self.preset, task, model, seed)
-        if self.time_limit is not None:
-            return dataclasses.replace(config, steps=TIME_ONLY_STEPS, time_limit=self.time_limit)
+        seconds = self.seconds(task)
+        if seconds is not None:
+            return dataclasses.replace(config, steps=TIME_ONLY_STEPS, time_limit=seconds)
         return dataclasses.replace(config, steps=steps_for_sequences(self.sequences, config.batch_size), time_limit=None)
 
 
-def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
-    """The run folder in `runs_dir` made with exactly `config` (a finished one first), or None."""
-    if not runs_dir.is_dir():
-        return None
-    wanted = config.to_dict()
-    matches = []
-    for config_file in sorted(runs_dir.glob(f"*/{runs.CONFIG}")):
-        try:
-            saved = json.loads(config_file.read_text())["config"]
-        except (json.JSONDecodeError, KeyError, OSError):
-            continue
-        if saved == json.loads(json.dumps(wanted)):
-            summary = runs.read_summary(config_file.parent) or {}
-            matches.append((summary.get("status") != "finished", config_file.parent))
-    return min(matches)[1] if matches else None
+def _duration(seconds: float) -> str:
+    """'60 s', '5 min', '2.5 min'."""
+    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min"
 
 
-def run_jobs(spec: CompareSpec, runs_dir: Path, train: Callable[[TrainConfig, list[int]], bool],
-             resume: Callable[[Path], bool], say: Callable[[str], None]) -> bool:
-    """Makes sure every run of the comparison is finished; False if one was interrupted.
+def plan_jobs(spec: CompareSpec, runs_dir: Path, say: Callable[[str], None]) -> list[Job]:
+    """The training jobs that finish the comparison: finished runs are reused (and said so),
+    and a job makes sure of the rest (continuing unfinished runs, training missing seeds).
 
-    Args:
-      train: trains a config for the given seeds in new run folders; returns False if interrupted.
-      resume: resumes a run folder; returns False if interrupted.
-      say: prints a progress line.
+    Seeds trained together share a core, so under a time budget each would see fewer sequences
+    than a seed trained alone: they are trained one by one. A sequence budget is the same
+    whichever way, so there a model's seeds share one compiled program.
     """
+    jobs = []
     for task in spec.tasks:
         for model in spec.models:
-            missing = []
+            to_do = []
             for seed in range(spec.seeds):
-                config = spec.config(task, model, seed)
-                found = find_run(runs_dir, config)
-                status = (runs.read_summary(found) or {}).get("status") if found else None
-                if found is None:
-                    missing.append(seed)
-                elif status != "finished":
-                    say(f"{task} / {model} / seed {seed}: resuming {found}")
-                    if not resume(found):
-                        return False
-                else:
+                found = runs.find_run(runs_dir, spec.config(task, model, seed))
+                if found is not None and runs.status(found) == "finished":
                     say(f"{task} / {model} / seed {seed}: reusing {found}")
-            # Seeds trained together share the CPU, so under a time budget each would see fewer
-            # sequences than a seed trained alone: train them one by one. A sequence budget is
-            # the same whichever way, so there the seeds share one compiled program.
-            groups = [[s] for s in missing] if spec.time_limit is not None else ([missing] if missing else [])
+                else:
+                    to_do.append(seed)
+            groups = [[s] for s in to_do] if spec.seconds(task) is not None else ([to_do] if to_do else [])
             for group in groups:
-                say(f"{task} / {model}: training seed{'s' if len(group) > 1 else ''} "
-                    f"{', '.join(map(str, group))} for {spec.budget_text()}")
-                if not train(spec.config(task, model, group[0]), group):
-                    return False
-    return True
+                label = f"{task} / {model} / seed{'s' if len(group) > 1 else ''} {', '.join(map(str, group))}"
+                jobs.append(Job(f"{label} ({spec.budget_text(task)})", spec.config(task, model, group[0]),
+                                tuple(group), runs_dir))
+    return jobs
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -130,7 +118,7 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
         task = make_task(task_name)
         rows, curves = [], {}
         for model in spec.models:
-            run_dirs = [find_run(runs_dir, spec.config(task_name, model, seed)) for seed in range(spec.seeds)]
+            run_dirs = [runs.find_run(runs_dir, spec.config(task_name, model, seed)) for seed in range(spec.seeds)]
             summaries = [runs.read_summary(d) for d in run_dirs if d is not None]
             summaries = [s for s in summaries if s and s.get("status") == "finished"]
             if not summaries:
@@ -157,6 +145,8 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
             ]
         ranked = sorted((r for r in rows if r["cost"] is not None), key=lambda r: r["cost"])
         tasks[task_name] = {
+            "budget": spec.budget_text(task_name),
+            "time_limit": spec.seconds(task_name),
             "chance_cost": task.chance_cost,
             "floor_cost": task.floor_cost(),
             "floor_text": task.paper_floor,
@@ -164,11 +154,10 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
             "curves": curves,
             "best": ranked[0]["model"] if ranked else None,
             "verdict": verdict(ranked),
+            "paper_verdict": paper_verdict(task.paper_order, rows),
         }
     return {
         "preset": spec.preset,
-        "budget": spec.budget_text(),
-        "time_limit": spec.time_limit,
         "sequences": spec.sequences,
         "seeds": spec.seeds,
         "models": list(spec.models),
@@ -204,6 +193,36 @@ def verdict(ranked: list[dict[str, Any]]) -> str:
         return (f"no clear difference between {lead} (within {TIE_BITS} bits/seq or the seeds' spread); "
                 f"{best['model']} {format_cost(best['cost'])} bits/seq; {others}.")
     return f"{best['model']} is best at {format_cost(best['cost'])} bits/seq; {others}."
+
+
+def paper_verdict(order: tuple[str, ...], rows: list[dict[str, Any]]) -> str | None:
+    """Whether the paper's ordering held: 'as in the paper: ntm-lstm and ntm-ff below lstm.'
+
+    `order` is the task's model families from best to worst in the paper (("ntm", "lstm"): both
+    NTMs below the LSTM baseline). Every model of a family is set against every model of the
+    families after it; within 0.01 bits/seq or the seeds' spread is no clear difference. None
+    when the paper has no ordering for the task or the comparison lacks a family of it.
+    """
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["cost"] is not None:
+            by_family.setdefault(model_family(row["model"]), []).append(row)
+    if len(order) < 2 or any(family not in by_family for family in order):
+        return None
+    held, failed = [], []
+    for i, better in enumerate(order):
+        for worse in order[i + 1:]:
+            for a in by_family[better]:
+                for b in by_family[worse]:
+                    if a["cost"] < b["cost"] and not _tied(a, b):
+                        held.append(f"{a['model']} below {b['model']}")
+                    elif _tied(*sorted((a, b), key=lambda r: r["cost"])):
+                        failed.append(f"no clear difference between {a['model']} and {b['model']}")
+                    else:
+                        failed.append(f"{b['model']} below {a['model']}")
+    if not failed:
+        return f"as in the paper: {', '.join(held)}."
+    return f"unlike the paper: {'; '.join(failed)}" + (f" (as in the paper: {', '.join(held)})." if held else ".")
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -254,22 +273,19 @@ TABLE_NOTE = (
 
 def results_markdown(results: dict[str, Any]) -> str:
     seeds = results["seeds"]
-    lines = [
-        f"# ntm compare: {results['preset']} preset, {results['budget']} per model, "
-        f"{seeds} seed{'s' if seeds > 1 else ''}",
-        "",
-        TABLE_NOTE,
-    ]
+    lines = [f"# ntm compare: {results['preset']} preset, {seeds} seed{'s' if seeds > 1 else ''}", "", TABLE_NOTE]
     for task, result in results["tasks"].items():
-        lines += ["", f"## {task} (chance {result['chance_cost']:g} bits/seq)", ""]
+        lines += ["", f"## {task} ({result['budget']} per model; chance {result['chance_cost']:g} bits/seq)", ""]
         lines.append("| " + " | ".join(TABLE_HEADER) + " |")
         lines.append("|" + "---|" * len(TABLE_HEADER))
         lines += ["| " + " | ".join(row) + " |" for row in markdown_rows(task, result)]
         lines += ["", result["verdict"]]
+        if result["paper_verdict"]:
+            lines += ["", result["paper_verdict"][0].upper() + result["paper_verdict"][1:]]
     return "\n".join(lines) + "\n"
 
 
-def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget: str) -> None:
+def learning_curve_figure(task: str, result: dict[str, Any], path: Path) -> None:
     """Held-out cost against sequences seen, one line per model, seeds shaded (min to max), log y."""
     import numpy as np
 
@@ -294,7 +310,7 @@ def learning_curve_figure(task: str, result: dict[str, Any], path: Path, budget:
     ax.set_yscale("log")
     ax.set_xlabel("sequences seen")
     ax.set_ylabel("held-out cost (bits per sequence)")
-    ax.set_title(f"{task}: learning curves ({budget} per model)")
+    ax.set_title(f"{task}: learning curves ({result['budget']} per model)")
     ax.grid(True, which="both", color="0.9", linewidth=0.5)
     ax.legend(frameon=False)
     fig.tight_layout()
@@ -314,7 +330,7 @@ def write_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
     paths = [out_dir / "results.json", out_dir / "results.csv", out_dir / "results.md"]
     for task, result in results["tasks"].items():
         if result["curves"]:
-            learning_curve_figure(task, result, out_dir / f"{task}.png", results["budget"])
+            learning_curve_figure(task, result, out_dir / f"{task}.png")
             paths.append(out_dir / f"{task}.png")
     return paths
 
@@ -327,9 +343,12 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / runs.CONFIG).is_file()):
         try:
             config = runs.read_config(run_dir)
-        except RunFolderError:
+            summary = runs.read_summary(run_dir) or {}
+        except RunFolderError as error:  # listed as damaged, with why; the others still listed
+            rows.append({"run_dir": str(run_dir), "task": None, "model": None, "preset": None, "seed": None,
+                         "status": "damaged", "problem": str(error), "steps": 0, "sequences": 0,
+                         "best_eval_cost": None, "final_eval_cost": None, "wall_time": 0.0})
             continue
-        summary = runs.read_summary(run_dir) or {}
         rows.append({
             "run_dir": str(run_dir),
             "task": config.task,
@@ -337,6 +356,7 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
             "preset": config.preset,
             "seed": config.seed,
             "status": summary.get("status", "not started"),
+            "problem": None,
             "steps": summary.get("steps", 0),
             "sequences": summary.get("sequences", 0),
             "best_eval_cost": summary.get("best_eval_cost"),

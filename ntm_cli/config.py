@@ -121,21 +121,29 @@ class TrainConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Rebuilds a config from `to_dict`'s form; raises InputError if it is not one."""
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """Rebuilds a config from `to_dict`'s form, every field checked for its type; raises
+        InputError, naming what is wrong, if it is not one."""
+        from ntm_cli.schema import check_fields, dataclass_fields
+
         try:
-            model = dict(data["model"])
+            top, optional = dataclass_fields(cls, exclude=("model", "optimizer"))
+            check_fields(top | {"model": dict, "optimizer": dict}, data, "the config", optional)
+            model = dict(check_fields({"kind": str}, data["model"], "the model"))
             model_class = config_class(model.pop("kind"))
+            for fields_of, what, entries in ((model_class, "the model", model),
+                                             (OptimizerConfig, "the optimizer", data["optimizer"])):
+                fields, defaulted = dataclass_fields(fields_of)
+                check_fields(fields, entries, what, defaulted)
             if "controller_sizes" in model:  # JSON gave a list
                 model["controller_sizes"] = tuple(model["controller_sizes"])
-            fields = {f.name for f in dataclasses.fields(cls)} - {"model", "optimizer"}
             return cls(
                 model=model_class(**model),
                 optimizer=OptimizerConfig(**data["optimizer"]),
-                **{k: v for k, v in data.items() if k in fields},
+                **{k: v for k, v in data.items() if k in top},
             )
-        except (KeyError, TypeError, ModelConfigError) as error:
-            raise InputError(f"the saved config is not a valid training config ({error}).") from error
+        except (TypeError, ValueError) as error:
+            raise InputError(f"the saved config is not a valid training config ({str(error).rstrip('.')}).") from None
 
 
 # --- parsers for values users type ---------------------------------------------------------------
@@ -181,10 +189,10 @@ def parse_duration(text: str) -> float:
 
 
 def parse_int_list(text: str, what: str) -> list[int]:
-    """'10,20,30' -> [10, 20, 30], each at least 1."""
+    """'10,20,30' -> [10, 20, 30], each at least 1; an empty list or entry ('', '10,,20') is refused."""
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise InputError(f"{what} must be whole numbers separated by commas, got {text!r}.") from None
-    _check(bool(values) and all(v >= 1 for v in values), f"{what} must be positive whole numbers, got {text!r}.")
+        raise InputError(f"{what} must be whole numbers separated by commas, such as 10,20,50, got {text!r}.") from None
+    _check(all(v >= 1 for v in values), f"{what} must be positive whole numbers, got {text!r}.")
     return values

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from ntm_cli import runs
+from ntm_cli import resources, runs
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.tasks.base import Task
@@ -89,6 +89,27 @@ def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
     return sequence_metrics(logits, batch.targets, batch.mask)
 
 
+_PROGRAMS: dict[Any, Any] = {}
+
+
+def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, key: jax.Array,
+                    label: str):
+    """`heldout_metrics` compiled ahead of time for these shapes, called as
+    `program(params, rest, key)`; kept for the next run of the same structure.
+
+    Raises:
+      InputError: the program needs more memory than this machine has (`label` names the size).
+    """
+    shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest)))
+    spec = (graphdef, task, batch_size, jax.tree.structure((params, rest)), shapes)
+    if spec not in _PROGRAMS:
+        resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
+        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, key).compile()
+        resources.check_fits(resources.program_bytes(compiled), f"evaluating at {label}, batch {batch_size},")
+        _PROGRAMS[spec] = compiled
+    return _PROGRAMS[spec]
+
+
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
     checkpoint: str = "best", memory_rows: int | None = None,
@@ -111,11 +132,13 @@ def evaluate_run(
     path = Path(meta["path"])
     variants = variants if variants is not None else trainer.task.evaluation_variants()
 
-    results = []
     base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
+    # every size compiled, and checked against this machine's memory, before any is evaluated
+    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, base, label)
+                for label, task in variants.items()}
+    results = []
     for label, task in variants.items():
-        cost, errors = zip(*(heldout_metrics(trainer.graphdef, task, batch_size, params, rest, jax.random.fold_in(base, b))
-                             for b in range(batches)))
+        cost, errors = zip(*(programs[label](params, rest, jax.random.fold_in(base, b)) for b in range(batches)))
         cost, errors = np.concatenate([np.asarray(c) for c in cost]), np.concatenate([np.asarray(e) for e in errors])
         results.append({
             "label": label,

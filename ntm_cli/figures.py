@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from ntm_cli import runs
+from ntm_cli import resources, runs
 from ntm_cli.errors import InputError, RunFolderError, StorageError
 from ntm_cli.tasks import task_class
 
@@ -293,8 +293,11 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     task = trainer.task
     if length is not None:
         task = task.at({task.axes[0].option: length})
+    resources.check_fits(resources.batch_bytes(task, 1) * 3, f"a sample of {task.name} with T={task.max_time}")
     batch = task.sample_at(jax.random.key(seed), 0)
-    logits, trace = _trace_program()(trainer.graphdef, params, rest, batch.inputs)
+    program = _trace_program().lower(trainer.graphdef, params, rest, batch.inputs).compile()
+    resources.check_fits(resources.program_bytes(program), f"tracing the memory over T={task.max_time} steps")
+    logits, trace = program(params, rest, batch.inputs)
     cost, _ = sequence_metrics(logits, batch.targets, batch.mask)
     # Padding after the sequence's end carries no input and no target: cut it off.
     active = np.asarray(jnp.any(batch.inputs[:, 0] != 0, axis=-1) | (batch.mask[:, 0] > 0))

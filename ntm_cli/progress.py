@@ -102,25 +102,32 @@ def seed_spread(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
 class PlainReporter:
     """A line per report (for logs, pipes and --json runs, where it goes to stderr)."""
 
-    def __init__(self, console: Console, quiet: bool = False):
+    def __init__(self, console: Console, quiet: bool = False, prefix: str = ""):
         self.console = console
         self.quiet = quiet
+        self.prefix = prefix  # before every line, where several trainings share one terminal
         self.seeds: list[int] = []
+
+    def _line(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(self.prefix + text, markup=False, soft_wrap=True)
 
     def start(self, info: dict[str, Any]) -> None:
         self.seeds = info["seeds"]
-        if not self.quiet:
-            self.console.print(describe_config(info), markup=False, soft_wrap=True)
-            for run_dir in info["run_dirs"]:
-                self.console.print(f"run folder: {run_dir}", markup=False, soft_wrap=True)
+        self._line(describe_config(info))
+        for run_dir in info["run_dirs"]:
+            self._line(f"run folder: {run_dir}")
 
     def report(self, records: list[dict[str, Any]]) -> None:
-        if not self.quiet:
-            for seed, record in zip(self.seeds, records):
-                self.console.print(record_line(seed, record), markup=False, soft_wrap=True)
+        for seed, record in zip(self.seeds, records):
+            self._line(record_line(seed, record))
 
     def finish(self, summaries: list[dict[str, Any]]) -> None:
-        if not self.quiet:
+        if self.prefix:
+            for summary in summaries:
+                self._line(f"seed {summary['seed']} {summary['status']}: final held-out "
+                           f"{format_cost(summary['final_eval_cost'])} bits/seq after {summary['sequences']:,} sequences")
+        elif not self.quiet:
             self.console.print(summary_table(summaries))
 
 

@@ -105,7 +105,7 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
     out = []
     for task, result in results["tasks"].items():
         table = compact_table(
-            f"{task}: {results['preset']} preset, {results['budget']} per model, "
+            f"{task}: {results['preset']} preset, {result['budget']} per model, "
             f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)"
         )
         rows = markdown_rows(task, result)
@@ -116,7 +116,10 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
         for row in rows:
             table.add_row(*row)
         table.caption = TABLE_NOTE
-        out.append((table, f"{task}: {result['verdict']}"))
+        closing = f"{task}: {result['verdict']}"
+        if result.get("paper_verdict"):
+            closing += f" {result['paper_verdict'][0].upper()}{result['paper_verdict'][1:]}"
+        out.append((table, closing))
     return out
 
 
@@ -125,12 +128,20 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
     table = Table(title=f"Runs in {runs_dir}", title_justify="left")
     for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
         table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left")
+    damaged = []
     for r in rows:
         best = r["best_eval_cost"]
+        name = r["run_dir"].rsplit("/", 1)[-1]
+        if r["status"] == "damaged":
+            damaged.append(f"{name}: {r['problem']}")
+            table.add_row(name, "-", "-", "-", "damaged", "-", "-", "-")
+            continue
         table.add_row(
-            r["run_dir"].rsplit("/", 1)[-1], short_task_name(r["task"]), r["model"], str(r["seed"]),
+            name, short_task_name(r["task"]), r["model"], str(r["seed"]),
             r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
         )
+    if damaged:
+        table.caption = "damaged: " + "; ".join(damaged)
     return table
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
+from ntm_cli.schema import METRICS_RECORD, SUMMARY as SUMMARY_FIELDS, check_fields
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -62,8 +63,9 @@ def default_run_name(config: TrainConfig, seed: int) -> str:
     return f"{config.task}-{config.model_name}-s{seed}"
 
 
-def reserve_run_dir(runs_dir: Path, name: str) -> Path:
-    """Creates and returns a new folder `runs_dir/name`, or `name-1`, `name-2`, ... if taken."""
+def reserve_run_dir(runs_dir: Path, name: str) -> tuple[Path, Lock]:
+    """Creates a new folder `runs_dir/name` (or `name-1`, `name-2`, ... if taken) and locks it
+    before anything is written in it; returns the folder and its lock."""
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(f"{runs_dir} is not a folder.")
     try:
@@ -74,12 +76,123 @@ def reserve_run_dir(runs_dir: Path, name: str) -> Path:
         path = runs_dir / (name if n == 0 else f"{name}-{n}")
         try:
             path.mkdir()
-            return path
+            return path, lock_run(path)
         except FileExistsError:
             continue
         except OSError as error:
             raise StorageError(f"cannot create the run folder {path} ({error.strerror}).") from None
     raise RunFolderError(f"too many runs named {name} in {runs_dir}.")
+
+
+# --- locks: a run is trained by one process at a time -----------------------------------------------
+
+LOCK = ".lock"  # in a run folder: held by the process training the run
+CLAIMS = ".claims"  # in a runs folder: one lock per configuration a comparison is making a run of
+
+
+class Lock:
+    """An exclusive advisory lock (`fcntl.flock`) on a file, held until `release` or until the
+    process ends: the operating system releases it when a process dies, so a crash leaves no
+    stale lock. The file holds the holder's process id, for messages."""
+
+    def __init__(self, path: Path, wait: bool = False):
+        import fcntl
+
+        self.path = path
+        try:
+            self._handle = open(path, "a+")
+        except OSError as error:
+            raise StorageError(f"cannot create the lock file {path} ({error.strerror}).") from None
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self._handle.close()
+            raise
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"{os.getpid()}\n")
+        self._handle.flush()
+
+    @staticmethod
+    def holder(path: Path) -> str:
+        """The process id written in a lock file ('?' if unreadable)."""
+        try:
+            return path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()  # closing the file releases the lock
+
+
+def lock_run(run_dir: Path) -> Lock:
+    """The lock on a run folder, for the process about to train it.
+
+    Raises:
+      RunFolderError: another live process is training the run (its lock is held).
+    """
+    path = run_dir / LOCK
+    try:
+        return Lock(path)
+    except BlockingIOError:
+        raise RunFolderError(f"{run_dir} is being trained by another process (pid {Lock.holder(path)}); "
+                             "wait for it to stop, or train another run.") from None
+
+
+def claim(runs_dir: Path, config: TrainConfig, say=None) -> Lock:
+    """The claim on making a run of exactly `config` (seed included) in `runs_dir`, so that two
+    comparisons never train the same run at once: if another process holds it, this waits until
+    that process lets go (`say` tells the user it is waiting)."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:24]
+    folder = runs_dir / CLAIMS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create {folder} ({error.strerror}).") from None
+    path = folder / f"{key}.lock"
+    try:
+        return Lock(path)
+    except BlockingIOError:
+        if say is not None:
+            say(f"waiting for another process (pid {Lock.holder(path)}) that is training the same run")
+        return Lock(path, wait=True)
+
+
+def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
+    """The run folder in `runs_dir` made with exactly `config` (a finished one first), or None.
+    Folders whose config cannot be read are not it."""
+    if not runs_dir.is_dir():
+        return None
+    wanted = json.loads(json.dumps(config.to_dict()))
+    matches = []
+    for config_file in sorted(runs_dir.glob(f"*/{CONFIG}")):
+        try:
+            if json.loads(config_file.read_bytes().decode("utf-8"))["config"] != wanted:
+                continue
+        except (ValueError, KeyError, TypeError, OSError):  # a damaged config: not the run wanted
+            continue
+        matches.append((status(config_file.parent) != "finished", config_file.parent))
+    return min(matches)[1] if matches else None
+
+
+def status(run_dir: Path) -> str | None:
+    """A run's status from its summary: running, finished or interrupted (None before its first
+    report, or if the summary is damaged: either way the run is continued from its checkpoint)."""
+    try:
+        return (read_summary(run_dir) or {}).get("status")
+    except RunFolderError:
+        return None
+
+
+def remove_leftovers(run_dir: Path) -> None:
+    """Deletes temporary files an interrupted write left (`.<name>.<random>.tmp`, see
+    `atomic_write_bytes`); the files they were to replace are whole."""
+    for folder in (run_dir, run_dir / CHECKPOINTS):
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def environment() -> dict[str, Any]:
@@ -119,28 +232,49 @@ def read_config(run_dir: Path) -> TrainConfig:
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a run folder (it has no {CONFIG}).")
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text())["config"])
-    except (json.JSONDecodeError, KeyError, TypeError, InputError) as error:
-        raise RunFolderError(f"{path} is not a readable run config ({error}).") from error
+        saved = check_fields({"config": dict}, json.loads(path.read_bytes().decode("utf-8")), "the file")
+        return TrainConfig.from_dict(saved["config"])
+    except (ValueError, InputError) as error:  # not UTF-8, not JSON, not a config
+        raise RunFolderError(f"{path} is not a readable run config ({str(error).rstrip('.')}).") from None
+    except OSError as error:
+        raise RunFolderError(f"{path} cannot be read ({error.strerror}).") from None
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / METRICS, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
+    """Adds a line to metrics.jsonl (a line a crash cuts short is skipped when read)."""
+    try:
+        with open(run_dir / METRICS, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+    except OSError as error:
+        raise StorageError(f"cannot write {run_dir / METRICS} ({error.strerror or error}).") from None
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The metric records; a line cut short by a crash (always the last) is left out."""
+    """The metric records; a last line cut short by a crash is left out.
+
+    Raises:
+      RunFolderError: any other line that is not a metrics record, named with what is wrong.
+    """
     path = run_dir / METRICS
     if not path.is_file():
         return []
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except (ValueError, OSError) as error:
+        raise RunFolderError(f"{path} cannot be read ({error}).") from None
     records = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):  # a write a crash cut short
+                continue
+            raise RunFolderError(f"{path} is damaged: line {number} is not JSON.") from None
+        try:
+            records.append(check_fields(METRICS_RECORD, record, f"line {number}"))
+        except ValueError as error:
+            raise RunFolderError(f"{path} is damaged ({error}).") from None
     return records
 
 
@@ -151,13 +285,20 @@ def truncate_metrics(run_dir: Path, last_step: int) -> None:
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """A run's summary.json, or None before its first report.
+
+    Raises:
+      RunFolderError: the file is there but is not a summary, named with what is wrong.
+    """
     path = run_dir / SUMMARY
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
+        return check_fields(SUMMARY_FIELDS, json.loads(path.read_bytes().decode("utf-8")), "the summary")
+    except ValueError as error:  # not UTF-8, not JSON, not a summary
+        raise RunFolderError(f"{path} is damaged ({str(error).rstrip('.')}).") from None
+    except OSError as error:
+        raise RunFolderError(f"{path} cannot be read ({error.strerror}).") from None
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:

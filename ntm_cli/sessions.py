@@ -187,23 +187,29 @@ def check_run_name(name: str | None) -> None:
 
 
 def new_session(config: TrainConfig, seeds: list[int], out: Path, name: str | None,
-                json_output: bool) -> tuple[TrainingSession, list[Path]]:
+                progress: Reporter) -> tuple[TrainingSession, list[Path]]:
     """Builds the models, then reserves a run folder per seed and writes its config."""
     from ntm_cli.train_loop import TrainingSession
 
     check_run_name(name)
-    session = TrainingSession(config, seeds, reporter(json_output))
-    run_dirs = []
-    for seed in seeds:
-        base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
-        run_dir = runs.reserve_run_dir(out, base)
-        runs.write_config(run_dir, dataclasses.replace(config, seed=seed))
-        run_dirs.append(run_dir)
-    session.attach(run_dirs)
+    session = TrainingSession(config, seeds, progress)
+    run_dirs, locks = [], []
+    try:
+        for seed in seeds:
+            base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
+            run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
+            run_dirs.append(run_dir)
+            locks.append(lock)
+            runs.write_config(run_dir, dataclasses.replace(config, seed=seed))
+    except BaseException:
+        for lock in locks:
+            lock.release()
+        raise
+    session.attach(run_dirs, locks)
     return session, run_dirs
 
 
-def resume_session(run_dir: Path, budget: Budget, json_output: bool) -> TrainingSession:
+def resume_session(run_dir: Path, budget: Budget, progress: Reporter) -> TrainingSession:
     """The session that continues a run from its latest checkpoint, optionally to a new total
     budget. A run stopped before its first checkpoint has nothing to continue from: it starts
     again in the same folder."""
@@ -213,10 +219,14 @@ def resume_session(run_dir: Path, budget: Budget, json_output: bool) -> Training
     given_steps = budget.steps is not None or budget.sequences is not None
     steps = budget.steps_at(config.batch_size, config.steps) if given_steps else None
     if runs.checkpoint_path(run_dir, "latest").is_file():
-        return TrainingSession.resume(run_dir, reporter(json_output), steps=steps, time_limit=budget.time_limit)
+        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit)
     config = with_budget(config, steps, budget.time_limit)
-    session = TrainingSession(config, [config.seed], reporter(json_output))
+    session = TrainingSession(config, [config.seed], progress)
     session.attach([run_dir])
-    runs.truncate_metrics(run_dir, -1)
-    runs.write_config(run_dir, config)
+    try:
+        runs.truncate_metrics(run_dir, -1)
+        runs.write_config(run_dir, config)
+    except BaseException:
+        session.release()
+        raise
     return session

@@ -16,7 +16,7 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,22 +25,29 @@ from flax import serialization
 
 from ntm_cli import runs
 from ntm_cli.config import TrainConfig
-from ntm_cli.errors import InputError, RunFolderError
+from ntm_cli.errors import InputError, RunFolderError, StorageError
+from ntm_cli.schema import CHECKPOINT_META, check_fields
 from ntm_cli.training import TrainState, Trainer
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (a scheduler stopping the job, `kill`): handled as Ctrl-C is."""
+class Stopped(KeyboardInterrupt):
+    """A stop asked for by a signal other than Ctrl-C's own KeyboardInterrupt: SIGTERM (a
+    scheduler stopping the job, `kill`), or a parent process passing a signal on. Handled as
+    Ctrl-C is."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextlib.contextmanager
 def sigterm_interrupts():
-    """Within the block, SIGTERM raises `Terminated`, so that a run stopped by a batch
-    scheduler saves a checkpoint and its status as after Ctrl-C instead of dying mid-interval.
-    The previous handler comes back afterwards; off the main thread signals are left alone."""
+    """Within the block, SIGTERM raises `Stopped`, so that a run stopped by a batch scheduler
+    saves a checkpoint and its status as after Ctrl-C instead of dying mid-interval. The
+    previous handler comes back afterwards; off the main thread signals are left alone."""
 
     def handler(signum, frame):
-        raise Terminated()
+        raise Stopped(signum)
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -125,9 +132,10 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
         raise RunFolderError(f"{path} does not exist; the run has no checkpoint yet.")
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
-        leaves, meta = payload["leaves"], payload["meta"]
+        leaves, meta = payload["leaves"], check_fields(CHECKPOINT_META, payload["meta"], "its counters")
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
-        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({type(error).__name__}).") from None
+        reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
+        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None
     expected, treedef = jax.tree.flatten(template)
     if len(leaves) != len(expected):
         raise RunFolderError(f"the checkpoint {path} does not match the run's configuration.")
@@ -146,23 +154,52 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
 class TrainingSession:
     """Trains one TrainConfig for one or more seeds, each in its own run folder."""
 
-    def __init__(self, config: TrainConfig, seeds: list[int], reporter: Reporter):
-        """Builds and initialises the models; `attach` then names the run folders."""
+    def __init__(self, config: TrainConfig, seeds: Sequence[int], reporter: Reporter):
+        """Builds and initialises the models and compiles the training; `attach` then names the
+        run folders.
+
+        Raises:
+          InputError: the configuration cannot fit this machine's memory (so no run folder is
+            made for it).
+        """
         self.config = config
-        self.seeds = seeds
         self.reporter = reporter
         self.trainer = Trainer(config, seeds)
+        self.seeds = self.trainer.seeds
         self.state = self.trainer.initial_state()
+        self.trainer.compile(self.state)
         self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)))
         self.progress: list[RunProgress] = []
+        self.locks: list[runs.Lock] = []
         self.interrupted = False
         self.stop_signal: int | None = None  # signal.SIGINT or SIGTERM when interrupted
 
-    def attach(self, run_dirs: list[Path]) -> None:
-        """The run folders (one per seed, in order) that reports and checkpoints go to."""
+    def attach(self, run_dirs: list[Path], locks: list[runs.Lock] | None = None) -> None:
+        """The run folders (one per seed, in order) that reports and checkpoints go to. Each is
+        locked for this process until `run` ends (`locks`: those its caller already holds), and
+        cleared of what an interrupted write left.
+
+        Raises:
+          RunFolderError: another live process is training one of them.
+        """
         if len(run_dirs) != len(self.seeds):
             raise ValueError("one run folder per seed")
+        self.locks = list(locks or [])
+        try:
+            for run_dir in run_dirs[len(self.locks):]:
+                self.locks.append(runs.lock_run(run_dir))
+        except RunFolderError:
+            self.release()
+            raise
+        for run_dir in run_dirs:
+            runs.remove_leftovers(run_dir)
         self.progress = [RunProgress(run_dir) for run_dir in run_dirs]
+
+    def release(self) -> None:
+        """Lets other processes train these runs again."""
+        for lock in self.locks:
+            lock.release()
+        self.locks = []
 
     @classmethod
     def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None):
@@ -170,15 +207,26 @@ class TrainingSession:
         config = with_budget(runs.read_config(run_dir), steps, time_limit)
         session = cls(config, [config.seed], reporter)
         session.attach([run_dir])
-        one_seed = jax.tree.map(lambda x: x[0], session.state)
+        try:
+            session._restore(run_dir, steps, time_limit)
+            if steps is not None or time_limit is not None:
+                runs.write_config(run_dir, config)  # the new budget is part of the run's record
+        except BaseException:
+            session.release()
+            raise
+        return session
+
+    def _restore(self, run_dir: Path, steps: int | None, time_limit: float | None) -> None:
+        """The state, counters and metrics of the run's latest checkpoint; the new budget checked."""
+        one_seed = jax.tree.map(lambda x: x[0], self.state)
         restored, meta = load_checkpoint(runs.checkpoint_path(run_dir, "latest"), one_seed)
-        session.state = jax.tree.map(lambda x: x[None], restored)
+        self.state = jax.tree.map(lambda x: x[None], restored)
         done_steps, done_time = int(meta["step"]), float(meta["wall_time"])
         if steps is not None and steps <= done_steps:
             raise InputError(f"the run has done {done_steps:,} steps already; give a larger total than that.")
         if time_limit is not None and time_limit <= done_time:
             raise InputError(f"the run has trained for {done_time:.1f} s already; give a longer total time than that.")
-        session.loop = LoopState(
+        self.loop = LoopState(
             step=int(meta["step"]),
             wall_time=float(meta["wall_time"]),
             pending_cost=np.array([meta["pending_cost"]]),
@@ -186,15 +234,12 @@ class TrainingSession:
             pending_steps=int(meta["pending_steps"]),
             interval_time=float(meta["interval_time"]),
         )
-        progress = session.progress[0]
+        progress = self.progress[0]
         progress.best_eval_cost = float(meta["best_eval_cost"])
         progress.best_step = int(meta["best_step"])
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
-        runs.truncate_metrics(run_dir, session.loop.step)
-        if steps is not None or time_limit is not None:
-            runs.write_config(run_dir, config)  # the new budget is part of the run's record
-        return session
+        runs.truncate_metrics(run_dir, self.loop.step)
 
     # --- reporting helpers ------------------------------------------------------------------
 
@@ -266,21 +311,34 @@ class TrainingSession:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> list[dict[str, Any]]:
-        """Trains until the step or time budget is spent, or Ctrl-C or SIGTERM; returns each seed's
-        summary. An interrupted run saves its checkpoint and status, and says so in
-        `interrupted` and `stop_signal`."""
+    def run(self, should_stop: Callable[[], int] | None = None) -> list[dict[str, Any]]:
+        """Trains until the step or time budget is spent, or Ctrl-C or SIGTERM, or `should_stop`
+        (asked after every compiled call) returns a signal number; returns each seed's summary.
+        An interrupted run saves its checkpoint and status, and says so in `interrupted` and
+        `stop_signal`."""
+        try:
+            return self._run(should_stop)
+        finally:
+            self.release()
+
+    def _run(self, should_stop: Callable[[], int] | None) -> list[dict[str, Any]]:
         config, loop = self.config, self.loop
         self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count,
                              "run_dirs": [p.run_dir for p in self.progress], "start_step": loop.step})
         try:
             with sigterm_interrupts():
-                self._loop()
+                self._loop(should_stop)
             status = "finished"
-        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM and passed-on signals (Stopped)
             self.interrupted = True
-            self.stop_signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+            self.stop_signal = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
             status = "interrupted"
+        except StorageError:  # a full disk: the last whole checkpoint stays; say so if the disk lets us
+            self.interrupted = True
+            for i in range(len(self.seeds)):
+                with contextlib.suppress(StorageError):
+                    runs.atomic_write_json(self.progress[i].run_dir / runs.SUMMARY, self.summary(i, "interrupted"))
+            raise
         summaries = []
         for i in range(len(self.seeds)):
             self._save(i, status)
@@ -288,13 +346,14 @@ class TrainingSession:
         self.reporter.finish(summaries)
         return summaries
 
-    def _loop(self) -> None:
+    def _loop(self, should_stop: Callable[[], int] | None) -> None:
         """Chunks, reports and checkpoints until the budget is spent."""
         config, loop = self.config, self.loop
         k = config.steps_per_call
+        if not self.trainer.compiled:
+            self.trainer.compile(self.state)
         if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
             self._report()  # the untrained model: the curve's first point
-        self.trainer.compile(self.state)
         while loop.step < config.steps and not self._out_of_time():
             previous = loop.step
             started = time.perf_counter()
@@ -312,6 +371,9 @@ class TrainingSession:
             crossed = loop.step // config.report_every > previous // config.report_every
             if crossed or loop.step >= config.steps:
                 self._report()
+            signum = should_stop() if should_stop is not None else 0
+            if signum:
+                raise Stopped(signum)
         if loop.pending_steps:
             self._report()  # a time budget ended between reports
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from ntm_cli import resources
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models.build import build_model, count_params
 from ntm_cli.tasks import make_task
@@ -109,11 +110,19 @@ class Trainer:
       params_count: trainable parameters of one seed's model.
     """
 
-    def __init__(self, config: TrainConfig, seeds: list[int]):
+    def __init__(self, config: TrainConfig, seeds: Sequence[int]):
+        """Builds every seed's model and optimiser state and draws the held-out batch.
+
+        Raises:
+          InputError: the configuration cannot fit this machine's memory (checked from sizes
+            alone, before anything is allocated).
+        """
         self.config = config
-        self.seeds = list(seeds)
+        self.seeds = seeds  # a range or a list: checked before it is made a list
         self.task = make_task(config.task, **config.task_sizes)
         self.optimizer = make_optimizer(config.optimizer)
+        self._check_sizes()
+        self.seeds = list(seeds)
         roots = [jax.random.key(seed) for seed in self.seeds]
         self.data_keys = jnp.stack([jax.random.fold_in(root, 1) for root in roots])
 
@@ -134,8 +143,29 @@ class Trainer:
         self.eval_data = eval_batch(self.task, config.eval_batch_size)
         self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, None, None)))
         self._evaluate = jax.jit(jax.vmap(self._mean_metrics, in_axes=(0, 0, None)))
+        self._compiled_evaluation = None  # on the held-out batch, compiled ahead of time with the chunk
         self._compiled_chunk = None
         self.compile_seconds = 0.0
+
+    def _check_sizes(self) -> None:
+        """A first estimate from sizes alone, before anything is allocated or traced, against
+        the memory this machine has: per seed, the parameters with their gradient and optimiser
+        state, the model's other state (a fixed initial memory), and the recurrent state kept
+        for every time step of the backward pass; and the data of the batches."""
+        config, task, seeds = self.config, self.task, len(self.seeds)
+
+        def build():
+            return build_model(config.model, task.input_size, task.output_size, jax.random.key(0))
+
+        abstract = nnx.eval_shape(build)
+        recurrent = nnx.eval_shape(lambda: build().initial_state(config.batch_size))
+        params = count_params(abstract)
+        other = sum(x.size for x in jax.tree.leaves(nnx.state(abstract))) - params
+        steps = sum(x.size for x in jax.tree.leaves(recurrent)) * (task.max_time + 1)
+        need = (resources.FLOAT_BYTES * seeds * (params * resources.TRAINING_COPIES + other + 2 * steps)
+                + 3 * resources.batch_bytes(task, config.eval_batch_size)
+                + 3 * resources.batch_bytes(task, config.batch_size) * seeds)
+        resources.check_fits(need, f"training {config.model_name} on {config.task} with these sizes")
 
     # --- pure functions (one seed) ------------------------------------------------------------
 
@@ -178,11 +208,26 @@ class Trainer:
         return self._initial
 
     def compile(self, state: TrainState) -> None:
-        """Compiles the training chunk ahead of time and records how long that took."""
+        """Compiles the training chunk and the held-out evaluation ahead of time, records how
+        long the chunk took, and checks that both fit this machine's memory before they run.
+
+        Raises:
+          InputError: a program needs more memory than this machine has.
+        """
         start = time.perf_counter()
         args = (state, self.rest, self.data_keys, jnp.int32(0), jnp.int32(0))
         self._compiled_chunk = self._chunk.lower(*args).compile()
         self.compile_seconds = time.perf_counter() - start
+        evaluation = self._evaluate.lower(state.params, self.rest, self.eval_data).compile()
+        need = max(resources.program_bytes(self._compiled_chunk), resources.program_bytes(evaluation))
+        resources.check_fits(need, f"training {self.config.model_name} on {self.config.task} at batch "
+                                   f"{self.config.batch_size} (held-out batch {self.config.eval_batch_size})")
+        self._compiled_evaluation = evaluation
+
+    @property
+    def compiled(self) -> bool:
+        """Whether `compile` has run."""
+        return self._compiled_chunk is not None
 
     def train_chunk(self, state: TrainState, first_step: int, end_step: int) -> tuple[TrainState, ChunkMetrics]:
         """Runs steps first_step .. first_step + K - 1 (those before end_step) for every seed."""
@@ -192,4 +237,6 @@ class Trainer:
 
     def evaluate(self, params: Any, batch: Batch | None = None) -> tuple[jax.Array, jax.Array]:
         """Mean cost and bit errors per sequence `[S]` on a batch (default: the held-out one)."""
+        if batch is None and self._compiled_evaluation is not None:
+            return self._compiled_evaluation(params, self.rest, self.eval_data)
         return self._evaluate(params, self.rest, self.eval_data if batch is None else batch)

@@ -35,6 +35,7 @@ class AssociativeRecallTask(Task):
     summary = "given a query item, recall the item that followed it"
     axes = (SizeAxis("items", ("min_items", "max_items"), "{} items", "items"),)
     paper = {"ntm": Reading(0.0, "~0 by ~30k"), "lstm": Reading(0.5, "~0.5 at 1M")}
+    paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
 
     width: int = size(6, "Bits per vector.")  # W
     item_size: int = size(3, "Vectors per item.")

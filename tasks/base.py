@@ -116,6 +116,9 @@ class Task:
     paper: ClassVar[dict[str, Reading]] = {}
     # The paper's reading of the floor (`floor_cost`), where it gives one.
     paper_floor: ClassVar[str | None] = None
+    # The model families from best to worst in the paper, for `ntm compare` to say whether
+    # its ordering held; empty for a task the paper does not have.
+    paper_order: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -27,6 +27,7 @@ class CopyTask(Task):
     summary = "read random binary vectors, then write them back"
     axes = (SizeAxis("lengths", ("min_length", "max_length"), "length {}", "sequence length"),)
     paper = {"ntm": Reading(0.0, "~0 by 100-200k"), "lstm": Reading(1.0, "~0.5-2 at 1M")}
+    paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
 
     width: int = size(8, "Bits per vector.")  # W
     min_length: int = size(1, "Shortest sequence.")  # vectors in the shortest sequence

@@ -34,6 +34,7 @@ class DynamicNGramsTask(Task):
     summary = "predict each next bit of a sequence from a freshly drawn N-gram model"
     axes = (SizeAxis("lengths", ("length",), "length {}", "sequence length"),)
     paper = {"ntm": Reading(133.7, "~133.5-134"), "lstm": Reading(136.0, "~136")}
+    paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
     paper_floor = "~133"
 
     order: int = size(6, "N of the N-gram model.")  # each bit depends on the N - 1 bits before it

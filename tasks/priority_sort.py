@@ -30,6 +30,7 @@ class PrioritySortTask(Task):
     aliases = ("sort",)
     summary = "output the highest-priority input vectors in order of priority"
     paper = {"ntm": Reading(19.0, "~18-20"), "lstm": Reading(58.0, "~58")}
+    paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
 
     width: int = size(8, "Bits per vector.")  # W (not stated in the paper; 8 is the common choice)
     num_inputs: int = size(20, "Vectors to sort.")  # vectors read

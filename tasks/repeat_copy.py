@@ -36,6 +36,7 @@ class RepeatCopyTask(Task):
         SizeAxis("repeats", ("min_repeats", "max_repeats"), "repeats {}", "repeats"),
     )
     paper = {"ntm": Reading(0.0, "~0 by ~150k"), "lstm": Reading(0.0, "~0, after NTM")}
+    paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
 
     width: int = size(8, "Bits per vector.")  # W
     min_length: int = size(1, "Shortest sequence.")

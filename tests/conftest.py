@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 
-import jax
 import pytest
 
 # Rich fixes a console's width for good when COLUMNS and LINES are both set as it is made (as
@@ -26,10 +25,12 @@ os.environ.pop("LINES", None)
 
 os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
 
+# Set in the environment before JAX is imported, so that processes the tests start (training
+# workers) compile the same way and share the cache.
 _CACHE = tempfile.mkdtemp(prefix="ntm-tests-jax-cache-")
-jax.config.update("jax_compilation_cache_dir", _CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 
 @pytest.fixture(scope="session", autouse=True)

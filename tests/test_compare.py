@@ -57,7 +57,10 @@ def test_the_preset_models_are_the_papers():
 
 
 def compare(tmp_path, *args, env=WIDE):
-    return runner.invoke(app, ["compare", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), *args], env=env)
+    """`ntm compare` on folders in tmp_path; in this process (one worker) unless --workers is given."""
+    workers = [] if "--workers" in args else ["--workers", "1"]
+    return runner.invoke(app, ["compare", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), *workers,
+                               *args], env=env)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def test_a_second_compare_trains_nothing(finished, monkeypatch):
     tmp_path, first = finished
     before = sorted(p.name for p in (tmp_path / "runs").iterdir())
 
-    def no_training(self):
+    def no_training(self, should_stop=None):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(TrainingSession, "run", no_training)
@@ -117,6 +120,21 @@ def test_a_second_compare_trains_nothing(finished, monkeypatch):
     assert "reusing" in result.stderr and sorted(p.name for p in (tmp_path / "runs").iterdir()) == before
     rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
     assert [r["model"] for r in rows] == ["lstm", "ntm-lstm"]
+
+
+def test_two_workers_train_in_their_own_processes_and_get_the_same_runs(finished, tmp_path):
+    """--workers 2: each training in a spawned process on its own core, writing the same run
+    folders (and the same figures) as one after another here."""
+    here, _ = finished
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", "--sequences", "30", "--workers", "2",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert "copy / lstm / seed 0 (30 sequences): finished" in result.stderr  # (the workers print to the terminal)
+    ours = {r["model"]: r for r in json.loads(result.stdout)["tasks"]["copy"]["rows"]}
+    theirs = {r["model"]: r for r in json.loads((here / "out" / "results.json").read_text())["tasks"]["copy"]["rows"]}
+    for model in ("lstm", "ntm-lstm"):
+        assert ours[model]["cost"] == pytest.approx(theirs[model]["cost"], rel=1e-5)
+        assert ours[model]["sequences"] == theirs[model]["sequences"] == 30
 
 
 def test_runs_lists_the_runs_folder(finished):
@@ -135,12 +153,12 @@ def test_runs_lists_the_runs_folder(finished):
 def test_aliases_and_an_interrupted_compare_resumes(tmp_path, monkeypatch):
     original, calls = TrainingSession.run, []
 
-    def interrupt_the_second(self):
+    def interrupt_the_second(self, should_stop=None):
         calls.append(1)
         if len(calls) == 2:
             self.interrupted = True
             return []
-        return original(self)
+        return original(self, should_stop)
 
     monkeypatch.setattr(TrainingSession, "run", interrupt_the_second)
     result = compare(tmp_path, "--tasks", "sort,recall", "--models", "lstm", "--sequences", "5")
@@ -156,7 +174,7 @@ def test_aliases_and_an_interrupted_compare_resumes(tmp_path, monkeypatch):
 def test_a_compare_stopped_by_sigterm_exits_143(tmp_path, monkeypatch):
     import signal
 
-    def terminated(self):
+    def terminated(self, should_stop=None):
         self.interrupted, self.stop_signal = True, signal.SIGTERM
         return []
 
@@ -203,3 +221,20 @@ def test_dynamic_ngrams_gets_a_bayes_optimal_row_and_verdicts_read_right():
     noisy = [{"model": "ntm-lstm", "cost": 1.0, "cost_std": 0.5}, {"model": "lstm", "cost": 1.8, "cost_std": 0.5}]
     assert verdict(noisy).startswith("no clear difference between ntm-lstm and lstm")
     assert verdict(ranked[:1]) == "ntm-lstm reached 0.000177 bits/seq (the only model run)."
+
+
+def test_the_closing_line_says_whether_the_papers_ordering_held():
+    from ntm_cli.compare import paper_verdict
+
+    def row(model, cost, std=0.0):
+        return {"model": model, "cost": cost, "cost_std": std}
+
+    order = ("ntm", "lstm")
+    assert paper_verdict(order, [row("lstm", 50.0), row("ntm-lstm", 0.001), row("ntm-ff", 0.002)]) == (
+        "as in the paper: ntm-lstm below lstm, ntm-ff below lstm.")
+    assert paper_verdict(order, [row("lstm", 100.0), row("ntm-lstm", 120.0), row("ntm-ff", 20.0)]) == (
+        "unlike the paper: lstm below ntm-lstm (as in the paper: ntm-ff below lstm).")
+    assert paper_verdict(order, [row("lstm", 10.0, 3.0), row("ntm-lstm", 8.0, 1.0)]) == (
+        "unlike the paper: no clear difference between ntm-lstm and lstm.")  # within the seeds' spread
+    assert paper_verdict(order, [row("ntm-lstm", 1.0), row("dnc", 2.0)]) is None  # no LSTM to set against
+    assert paper_verdict((), [row("lstm", 1.0), row("ntm-lstm", 2.0)]) is None  # a task the paper lacks

@@ -23,6 +23,9 @@ import jax.numpy as jnp
 # Guards: cosine similarity of a zero row or zero key, and log of a zero weight.
 COSINE_EPS = 1e-6
 SHARPEN_EPS = 1e-12
+# Up to this many write heads the erase products are written out one head at a time (the
+# fastest form on CPU); beyond, as one batched product, so that tracing does not grow with H.
+UNROLLED_HEADS = 16
 
 
 class HeadParams(NamedTuple):
@@ -181,7 +184,10 @@ def write(memory: jax.Array, weightings: jax.Array, erase: jax.Array, add: jax.A
     Returns:
       `[N, M]` M_t.
     """
-    keep = 1.0 - weightings[0][:, None] @ erase[0][None, :]  # [N, M] 1 - w e^T
-    for h in range(1, weightings.shape[0]):
-        keep = keep * (1.0 - weightings[h][:, None] @ erase[h][None, :])
+    if weightings.shape[0] > UNROLLED_HEADS:  # one batched product, so tracing stays short
+        keep = jnp.prod(1.0 - weightings[:, :, None] @ erase[:, None, :], axis=0)  # [N, M]
+    else:
+        keep = 1.0 - weightings[0][:, None] @ erase[0][None, :]  # [N, M] 1 - w e^T
+        for h in range(1, weightings.shape[0]):
+            keep = keep * (1.0 - weightings[h][:, None] @ erase[h][None, :])
     return memory * keep + weightings.T @ add  # sum_h w^h a^h

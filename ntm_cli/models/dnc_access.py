@@ -24,6 +24,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ntm_cli.models.addressing import UNROLLED_HEADS
+
 # Usage is kept in [USAGE_EPS, 1] inside the allocation so that products of usages never
 # vanish exactly (deepmind/dnc does the same).
 USAGE_EPS = 1e-6
@@ -93,11 +95,16 @@ def write_allocations(usage: jax.Array, write_gates: jax.Array) -> jax.Array:
     Returns:
       `[W, N]` allocation weightings.
     """
-    out = []
-    for head in range(write_gates.shape[0]):
+    def next_head(usage, write_gate):
         alloc = allocation(usage)
+        return usage + (1.0 - usage) * write_gate * alloc, alloc
+
+    if write_gates.shape[0] > UNROLLED_HEADS:  # a loop, so that tracing does not grow with W
+        return jax.lax.scan(next_head, usage, write_gates)[1]
+    out = []
+    for gate in write_gates:
+        usage, alloc = next_head(usage, gate)
         out.append(alloc)
-        usage = usage + (1.0 - usage) * write_gates[head] * alloc
     return jnp.stack(out)
 
 
