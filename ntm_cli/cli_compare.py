@@ -109,3 +109,6 @@ def runs_command(
     from ntm_cli.reporting import runs_table
 
     console.print(runs_table(rows, runs_dir))
+    for row in rows:
+        if row["status"] == "damaged":
+            console.print(f"damaged: {row['problem']}", markup=False, soft_wrap=True)

@@ -128,20 +128,16 @@ def runs_table(rows: Sequence[dict], runs_dir) -> Table:
     table = Table(title=f"Runs in {runs_dir}", title_justify="left")
     for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
         table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left")
-    damaged = []
     for r in rows:
         best = r["best_eval_cost"]
         name = r["run_dir"].rsplit("/", 1)[-1]
-        if r["status"] == "damaged":
-            damaged.append(f"{name}: {r['problem']}")
+        if r["status"] == "damaged":  # what is wrong is printed below the table
             table.add_row(name, "-", "-", "-", "damaged", "-", "-", "-")
             continue
         table.add_row(
             name, short_task_name(r["task"]), r["model"], str(r["seed"]),
             r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
         )
-    if damaged:
-        table.caption = "damaged: " + "; ".join(damaged)
     return table
 
 

@@ -1,0 +1,304 @@
+"""What a demanding user does to a tool: options fuzzed by table, run-folder files damaged by
+table, real concurrent processes, kill -9 at any moment, a full disk, odd paths. Each ends in
+one sentence and a known exit code, or in a run that resumes; never a traceback, a corrupted
+run, or something half-written."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ntm_cli import runs
+from ntm_cli.cli import app
+
+runner = CliRunner()
+TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
+        "--report-every", "10", "--eval-batch-size", "16"]
+NTM = [sys.executable, "-c", "from ntm_cli.cli import main; main()"]
+
+
+def one_sentence(result, code=2):
+    """Exit code `code`, one 'Error:' line on stderr, no traceback; returns that line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("Error:"), result.stderr
+    return " ".join(result.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny copy run, copied by the tests that damage it."""
+    out = tmp_path_factory.mktemp("runs")
+    assert runner.invoke(app, ["train", "copy", *TINY, "--steps", "20", "--out", str(out)]).exit_code == 0
+    return out / "copy-ntm-lstm-s0"
+
+
+def damaged_copy(trained, tmp_path):
+    run_dir = tmp_path / "runs" / trained.name
+    shutil.copytree(trained, run_dir)
+    return run_dir
+
+
+# --- values a user types -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, phrase", [
+    (["train", "copy", "--head-clip", "nan"], "--head-clip must be positive"),
+    (["train", "copy", "--head-clip", "inf"], "--head-clip must be positive"),
+    (["train", "copy", "--clip-value", "inf"], "--clip-value must be positive"),
+    (["train", "copy", "--clip-norm", "nan"], "--clip-norm must be positive"),
+    (["train", "copy", "--lr", "nan"], "learning rate must be a positive number"),
+    (["train", "copy", "--lr", "inf"], "learning rate must be a positive number"),
+    (["train", "copy", "--time", "nan"], "a duration must look like"),
+    (["train", "copy", "--time", "-5s"], "a duration must look like"),
+    (["train", "copy", "--memory", "0x20"], "memory rows and width must be at least 1"),
+    (["train", "copy", "--controller-size", "2x0"], "layer sizes must be at least 1"),
+    (["train", "copy", "--lstm-size", "3x"], "--lstm-size applies to the LSTM baseline only"),
+    (["train", "copy", "--shift-range", "-1"], "shift range must be 0 or more"),
+    (["train", "copy", "--batch-size", "100000000"], "needs about"),
+    (["train", "copy", "--max-length", "100000000"], "needs about"),
+    (["train", "copy", "--controller-size", "300000"], "needs about"),
+    (["train", "copy", "--memory", "100000000x20"], "needs about"),
+    (["train", "copy", "--seeds", "100000000"], "needs about"),
+    (["train", "copy", "--model", "dnc", "--memory", "100000x20"], "needs about"),
+    (["show", "copy", "--max-length", "2000000000"], "needs about"),
+    (["compare", "--tasks", "copy", "--workers", "0"], "--workers must be at least 1"),
+    (["bench", "--batch-sizes", "1,,2"], "--batch-sizes must be whole numbers"),
+])
+def test_values_that_cannot_work_are_refused_in_one_sentence_before_any_folder(tmp_path, args, phrase):
+    out = ["--out", str(tmp_path / "runs")] if args[0] == "train" else []
+    text = one_sentence(runner.invoke(app, [*args, *out]))
+    assert phrase in text
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("option", [["--lengths", ""], ["--lengths", "10,,20"], ["--lengths", "10,"],
+                                    ["--lengths", "100000000"], ["--batch-size", "1000000000"]])
+def test_eval_refuses_empty_or_impossible_sizes_and_writes_nothing(trained, tmp_path, option):
+    run_dir = damaged_copy(trained, tmp_path)
+    text = one_sentence(runner.invoke(app, ["eval", str(run_dir), *option, "--plot"]))
+    assert "--lengths must be" in text or "needs about" in text
+    assert not (run_dir / "eval.json").exists() and not (run_dir / "generalisation.png").exists()
+
+
+def test_eval_checks_where_the_figure_goes_before_writing_eval_json(trained, tmp_path):
+    run_dir = damaged_copy(trained, tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder.png").mkdir()
+    for out, phrase in ((tmp_path / "a-file", "is a file"), (tmp_path / "a-folder.png", "is a folder")):
+        text = one_sentence(runner.invoke(app, ["eval", str(run_dir), "--lengths", "2", "--plot", "--out", str(out)]))
+        assert phrase in text
+        assert not (run_dir / "eval.json").exists()
+
+
+# --- damaged run-folder files -------------------------------------------------------------------------
+
+def _config(run_dir):
+    return json.loads((run_dir / runs.CONFIG).read_text())
+
+
+DAMAGE = {
+    "config not UTF-8": lambda d: (d / runs.CONFIG).write_bytes(b"\xff\xfe{not text"),
+    "config not JSON": lambda d: (d / runs.CONFIG).write_text('{"config": '),
+    "config model a string": lambda d: (d / runs.CONFIG).write_text(
+        json.dumps({**_config(d), "config": {**_config(d)["config"], "model": "abc"}})),
+    "config batch size a string": lambda d: (d / runs.CONFIG).write_text(
+        json.dumps({**_config(d), "config": {**_config(d)["config"], "batch_size": "32"}})),
+    "config a list": lambda d: (d / runs.CONFIG).write_text("[1, 2]"),
+    "metrics line not an object": lambda d: (d / runs.METRICS).write_text(
+        "[1, 2]\n" + (d / runs.METRICS).read_text()),
+    "metrics step a string": lambda d: (d / runs.METRICS).write_text(
+        (d / runs.METRICS).read_text().replace('"step": 10', '"step": "10"', 1)),
+    "metrics line not JSON mid-file": lambda d: (d / runs.METRICS).write_text(
+        "{oops\n" + (d / runs.METRICS).read_text()),
+    "summary not JSON": lambda d: (d / runs.SUMMARY).write_text("{"),
+    "summary a list": lambda d: (d / runs.SUMMARY).write_text("[]"),
+    "summary status unknown": lambda d: (d / runs.SUMMARY).write_text(
+        json.dumps({**json.loads((d / runs.SUMMARY).read_text()), "status": "exploded"})),
+    "checkpoint counters damaged": None,  # see below
+}
+
+
+@pytest.mark.parametrize("damage", [d for d in DAMAGE if DAMAGE[d] is not None])
+def test_a_damaged_file_is_named_by_every_command_that_reads_it(trained, tmp_path, damage):
+    run_dir = damaged_copy(trained, tmp_path)
+    DAMAGE[damage](run_dir)
+    file = runs.CONFIG if damage.startswith("config") else runs.METRICS if "metrics" in damage else runs.SUMMARY
+    readers = {runs.CONFIG: [["eval", str(run_dir), "--lengths", "2", "--batches", "1"], ["plot", str(run_dir)],
+                             ["memory", str(run_dir)], ["train", "--resume", str(run_dir)]],
+               runs.METRICS: [["plot", str(run_dir)], ["train", "--resume", str(run_dir), "--steps", "30"]],
+               runs.SUMMARY: [["runs", "--runs", str(run_dir.parent)]]}[file]
+    for command in readers:
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        if command[0] == "runs":  # lists the damaged run as damaged, and goes on
+            assert result.exit_code == 0 and "damaged" in result.stdout and file in result.stdout, result.output
+            continue
+        text = one_sentence(result)
+        assert str(run_dir / file) in text, (command, text)
+
+
+def test_runs_lists_a_damaged_run_as_damaged_and_the_others_as_they_are(trained, tmp_path):
+    good = damaged_copy(trained, tmp_path)
+    bad = tmp_path / "runs" / "copy-ntm-lstm-s1"
+    shutil.copytree(trained, bad)
+    (bad / runs.CONFIG).write_bytes(b"\xff")
+    result = runner.invoke(app, ["runs", "--runs", str(tmp_path / "runs"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["run_dir"]).name: r for r in json.loads(result.stdout)}
+    assert rows[good.name]["status"] == "finished" and rows[bad.name]["status"] == "damaged"
+    assert runs.CONFIG in rows[bad.name]["problem"]
+
+
+def test_a_checkpoint_with_damaged_counters_is_named(trained, tmp_path):
+    from flax import serialization
+
+    run_dir = damaged_copy(trained, tmp_path)
+    latest = runs.checkpoint_path(run_dir, "latest")
+    payload = serialization.msgpack_restore(latest.read_bytes())
+    payload["meta"]["step"] = "twenty"
+    latest.write_bytes(serialization.msgpack_serialize(payload))
+    text = one_sentence(runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"]))
+    assert "is corrupt" in text and "'step' should be a whole number" in text
+
+
+# --- leftovers, paths ---------------------------------------------------------------------------------
+
+def test_a_temporary_file_an_interrupted_write_left_is_removed_on_resume(trained, tmp_path):
+    run_dir = damaged_copy(trained, tmp_path)
+    leftover = run_dir / runs.CHECKPOINTS / ".latest.msgpack.abc123.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    assert runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"]).exit_code == 0
+    assert not leftover.exists() and not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_runs_folder_with_spaces_and_non_ascii_characters_works_and_nothing_is_written_elsewhere(tmp_path):
+    root = tmp_path / "work"
+    root.mkdir()
+    out = root / "my runs" / "ünïcødé 実験"
+    cwd = os.getcwd()
+    os.chdir(root)  # relative paths would land here
+    try:
+        assert runner.invoke(app, ["train", "copy", *TINY, "--steps", "10", "--out", str(out)]).exit_code == 0
+        run_dir = out / "copy-ntm-lstm-s0"
+        for command in (["eval", str(run_dir), "--lengths", "2", "--batches", "1", "--batch-size", "4", "--plot"],
+                        ["plot", str(run_dir)], ["runs", "--runs", str(out)],
+                        ["train", "--resume", str(run_dir), "--steps", "20"]):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 0, (command, result.output)
+    finally:
+        os.chdir(cwd)
+    written = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert all(name.startswith("my runs/ünïcødé 実験/copy-ntm-lstm-s0/") for name in written), written
+
+
+# --- real processes: concurrency, kill -9, a full disk ----------------------------------------------
+
+def _ntm(*args, cwd=None, **kwargs):
+    return subprocess.Popen([*NTM, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+def _done_steps(run_dir):
+    """The step of a run's latest checkpoint."""
+    from flax import serialization
+
+    return serialization.msgpack_restore(runs.checkpoint_path(run_dir, "latest").read_bytes())["meta"]["step"]
+
+
+def _wait_for(condition, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_run_being_trained_is_never_resumed_by_another_process(tmp_path):
+    trainer = _ntm("train", "copy", *TINY, "--steps", "2000000", "--out", str(tmp_path))
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    try:
+        _wait_for(lambda: runs.checkpoint_path(run_dir, "latest").is_file())
+        text = one_sentence(runner.invoke(app, ["train", "--resume", str(run_dir)]))
+        assert f"is being trained by another process (pid {trainer.pid})" in text
+    finally:
+        trainer.send_signal(signal.SIGTERM)
+        _, err = trainer.communicate(timeout=60)
+    assert trainer.returncode == 143 and "Resume with" in err
+    # the lock went with the process: now it resumes
+    target = str(_done_steps(run_dir) + 10)
+    assert runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", target]).exit_code == 0
+
+
+def test_two_comparisons_at_once_on_one_runs_folder_train_each_run_once(tmp_path):
+    args = ["compare", "--tasks", "copy", "--models", "lstm", "--sequences", "100", "--workers", "1",
+            "--runs", str(tmp_path / "runs")]
+    # no shared compilation cache: two processes would write one entry at once
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    first = _ntm(*args, "--out", str(tmp_path / "a"), env=env)
+    second = _ntm(*args, "--out", str(tmp_path / "b"), env=env)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    run_dirs = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+    assert run_dirs == ["copy-lstm-s0"]  # one run, made once
+    steps = [m["step"] for m in runs.read_metrics(tmp_path / "runs" / "copy-lstm-s0")]
+    assert steps == sorted(set(steps))  # one writer: no report twice
+    rows = [json.loads((tmp_path / out / "results.json").read_text())["tasks"]["copy"]["rows"] for out in "ab"]
+    assert rows[0] == rows[1]
+
+
+@pytest.mark.parametrize("delay", [0.5, 3.0, 5.0])
+def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, delay):
+    trainer = _ntm("train", "copy", *TINY, "--steps", "2000000", "--out", str(tmp_path))
+    time.sleep(delay)
+    trainer.kill()
+    trainer.communicate()
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    if not run_dir.exists():  # killed before the run folder was made: nothing to resume, nothing left
+        assert not list(tmp_path.iterdir())
+        return
+    done = _done_steps(run_dir) if runs.checkpoint_path(run_dir, "latest").exists() else 0
+    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", str(done + 20)])
+    assert result.exit_code == 0, result.output
+    steps = [m["step"] for m in runs.read_metrics(run_dir)]
+    assert steps == sorted(set(steps)) and steps[-1] == done + 20
+    assert runs.read_summary(run_dir)["status"] == "finished"
+
+
+def test_a_full_disk_is_one_sentence_and_the_last_checkpoint_resumes(tmp_path):
+    """On a 160 KB file system (tmpfs, in a mount namespace of its own): training fills it."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) to mount a small file system")
+    probe = subprocess.run(["unshare", "-Urm", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {tmp_path}"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"this machine does not allow a private mount ({probe.stderr.decode().strip()})")
+    run = f"{tmp_path}/copy-ntm-lstm-s0"
+    step = ("from flax import serialization; print(serialization.msgpack_restore("
+            f"open('{run}/checkpoints/latest.msgpack', 'rb').read())['meta']['step'] + 10)")
+    script = f"""
+set -u
+mount -t tmpfs -o size=160k tmpfs {tmp_path}
+{NTM[0]} -c "{NTM[2]}" train copy {' '.join(TINY)} --report-every 5 --steps 100000 --out {tmp_path} \
+  > /dev/null 2> {tmp_path}.err
+echo $? > {tmp_path}.rc
+cp {run}/summary.json {tmp_path}.summary 2>/dev/null
+mount -o remount,size=8m {tmp_path}
+{NTM[0]} -c "{NTM[2]}" train --resume {run} --steps $({NTM[0]} -c "{step}") > /dev/null 2> {tmp_path}.err2
+echo $? > {tmp_path}.rc2
+"""
+    subprocess.run(["unshare", "-Urm", "sh", "-c", script], check=True, timeout=300)
+    error = Path(f"{tmp_path}.err").read_text()
+    assert Path(f"{tmp_path}.rc").read_text().strip() == "1", error
+    assert "Traceback" not in error and "No space left on device" in error
+    assert len(error.strip().splitlines()) == 1 and error.startswith("Error:")
+    if Path(f"{tmp_path}.summary").exists():  # marked as stopped, where the disk allowed
+        assert json.loads(Path(f"{tmp_path}.summary").read_text())["status"] in ("interrupted", "running")
+    assert Path(f"{tmp_path}.rc2").read_text().strip() == "0", Path(f"{tmp_path}.err2").read_text()
