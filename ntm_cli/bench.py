@@ -41,6 +41,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "backend": jax.default_backend(),
         "device": getattr(device, "device_kind", str(device)),
+        "devices": len(jax.local_devices()),
         "jax": jax.__version__,
         "python": platform.python_version(),
     }
@@ -51,14 +52,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: int = 3) -> dict[str, Any]:
-    """Measures one training configuration (one seed).
+def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: int = 3,
+                 devices: list | None = None) -> dict[str, Any]:
+    """Measures one training configuration (one seed), on `devices` (default: all local ones).
 
     Returns:
       sequences per second and milliseconds per optimiser step (median, min, max over repeats),
       compile seconds, evaluation sequences per second, and peak memory.
     """
-    trainer = Trainer(config, [0])
+    trainer = Trainer(config, [0], devices)
     state = trainer.initial_state()
     trainer.compile(state)
     step, end = 0, 2**31 - 1
@@ -89,6 +91,7 @@ def bench_config(config: TrainConfig, repeats: int = 5, calls: int = 5, warmup: 
         "batch_size": config.batch_size,
         "steps_per_call": config.steps_per_call,
         "params": trainer.params_count,
+        "devices": trainer.layout.count,
         "train_sequences_per_second": config.batch_size / statistics.median(per_step),
         "train_sequences_per_second_min": config.batch_size / max(per_step),
         "train_sequences_per_second_max": config.batch_size / min(per_step),

@@ -18,6 +18,7 @@ def bench_command(
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (median, min and max are reported).")] = 5,
     calls: Annotated[int, typer.Option(min=1, help="Compiled calls per repeat.")] = 5,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")] = False,
+    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all).")] = None,
 ) -> None:
     """Measure training and evaluation speed, compile time and memory (after warm-up).
 
@@ -41,11 +42,14 @@ def bench_command(
         cases = [(name, batch) for name in (names or ["ntm-lstm"]) for batch in (sizes or [32])]
     progress = error_console if json_output else console
     rows = []
+    from ntm_cli.devices import local_devices
+
     with reported_errors():
         configs = [case_config(canonical, name, batch, steps_per_call) for name, batch in cases]
+        chosen = local_devices(devices)
     for (name, batch), config in zip(cases, configs):
         progress.print(f"measuring {name} on {canonical} at batch {batch} ...", markup=False)
-        rows.append(bench_config(config, repeats, calls))
+        rows.append(bench_config(config, repeats, calls, devices=chosen))
     result = {"machine": machine(), "help_seconds": help_seconds(), "results": rows}
     if json_output:
         print(json.dumps(result, indent=2))

@@ -23,7 +23,7 @@ _OPTIM = "Optimisation (override the preset)"
 _BUDGET = "Budget (one of --steps, --sequences; --time may join either)"
 
 # What `--resume` takes beside the run folder: a new total budget, and how to print.
-_RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_output"}
+_RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_output", "devices"}
 
 
 @with_task_sizes
@@ -41,6 +41,7 @@ def train_command(
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default <task>-<model>-s<seed>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its latest checkpoint.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")] = False,
+    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all); seeds, or else the batch, are split across them.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate.", rich_help_panel=_OPTIM)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sequences per optimiser step.", rich_help_panel=_OPTIM)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="adam or rmsprop (Graves' form).", rich_help_panel=_OPTIM)] = None,
@@ -78,10 +79,10 @@ def train_command(
                 "--" + size.replace("_", "-") for size in task_sizes]
             if ignored:
                 raise InputError(
-                    f"{', '.join(ignored)} cannot change a run being resumed; only --steps, --sequences, --time "
-                    "and --json go with --resume."
+                    f"{', '.join(ignored)} cannot change a run being resumed; only --steps, --sequences, --time, "
+                    "--devices and --json go with --resume."
                 )
-            session = resume_session(resume, budget, reporter(json_output))
+            session = resume_session(resume, budget, reporter(json_output), devices)
             run_dirs = [resume]
         else:
             if task is None:
@@ -97,7 +98,8 @@ def train_command(
                                   clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call,
                                   report_every=report_every, eval_batch_size=eval_batch_size),
             )
-            session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output))
+            session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
+                                            devices)
 
     with reported_errors():
         summaries = session.run()
@@ -126,6 +128,7 @@ def eval_command(
     plot: Annotated[bool, typer.Option("--plot", help="Also draw cost and bit errors against size, a line per run.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
+    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all); each batch is split across them.")] = None,
     *,
     axis_values: dict[str, str],
 ) -> None:
@@ -154,9 +157,12 @@ def eval_command(
         from ntm_cli.tasks import make_task
 
         values = parse_axis_values(axis_values)
+        from ntm_cli.devices import local_devices
+
+        chosen = local_devices(devices)
         variants = [make_task(c.task, **c.task_sizes).evaluation_variants(values) for c in configs]
         results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint,
-                                memory_rows=memory_rows) for r, v in zip(run, variants)]
+                                memory_rows=memory_rows, devices=chosen) for r, v in zip(run, variants)]
         for path, result in zip(saved, results):
             runs.atomic_write_json(path, result)
         if figure is not None:

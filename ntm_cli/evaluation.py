@@ -11,9 +11,11 @@ from typing import Any
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from ntm_cli import resources, runs
 from ntm_cli.config import TrainConfig
+from ntm_cli.devices import Layout, evaluation_layout
 from ntm_cli.errors import InputError
 from ntm_cli.tasks.base import Task
 from ntm_cli.train_loop import load_checkpoint
@@ -68,7 +70,7 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
       InputError: `memory_rows` for a run that is not a DNC.
     """
     config = with_memory_rows(config if config is not None else runs.read_config(run_dir), memory_rows)
-    trainer = Trainer(config, [config.seed])
+    trainer = Trainer(config, [config.seed], jax.local_devices()[:1])
     path = runs.checkpoint_path(run_dir, checkpoint)
     if checkpoint == "best" and not path.is_file():
         path = runs.checkpoint_path(run_dir, "latest")
@@ -78,13 +80,13 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
     return trainer, state.params, rest, {**meta, "path": str(path)}
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 6))
 def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any,
-                    key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Cost and bit errors `[B]` of a model on a batch of a task drawn from `key`; compiled once
-    per model structure, task and batch size (so several runs of one configuration, or one run
-    evaluated again, reuse the program)."""
-    batch = task.sample(key, batch_size)
+                    key: jax.Array, layout: Layout = Layout(None, None)) -> tuple[jax.Array, jax.Array]:
+    """Cost and bit errors `[B]` of a model on a batch of a task drawn from `key`, the batch
+    split across the layout's devices; compiled once per model structure, task, batch size and
+    layout (so several runs of one configuration, or one run evaluated again, reuse it)."""
+    batch = layout.constrain_batch(task.sample(key, batch_size))
     logits = nnx.merge(graphdef, params, rest)(batch.inputs)
     return sequence_metrics(logits, batch.targets, batch.mask)
 
@@ -93,18 +95,18 @@ _PROGRAMS: dict[Any, Any] = {}
 
 
 def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, key: jax.Array,
-                    label: str):
-    """`heldout_metrics` compiled ahead of time for these shapes, called as
+                    label: str, layout: Layout = Layout(None, None)):
+    """`heldout_metrics` compiled ahead of time for these shapes and layout, called as
     `program(params, rest, key)`; kept for the next run of the same structure.
 
     Raises:
       InputError: the program needs more memory than this machine has (`label` names the size).
     """
     shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest)))
-    spec = (graphdef, task, batch_size, jax.tree.structure((params, rest)), shapes)
+    spec = (graphdef, task, batch_size, jax.tree.structure((params, rest)), shapes, layout)
     if spec not in _PROGRAMS:
         resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
-        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, key).compile()
+        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, key, layout).compile()
         resources.check_fits(resources.program_bytes(compiled), f"evaluating at {label}, batch {batch_size},")
         _PROGRAMS[spec] = compiled
     return _PROGRAMS[spec]
@@ -112,13 +114,14 @@ def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
 
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
-    checkpoint: str = "best", memory_rows: int | None = None,
+    checkpoint: str = "best", memory_rows: int | None = None, devices: list[jax.Device] | None = None,
 ) -> dict[str, Any]:
     """Cost and bit errors of a run's checkpoint on `batches` held-out batches per size.
 
     The held-out batches come from fixed keys (distinct from any training data), the same for
     every run, so runs are compared on the same sequences. `memory_rows` evaluates a DNC on a
-    memory of another size than it trained with.
+    memory of another size than it trained with. Each batch is split across `devices` (default:
+    every local device) where its size divides.
 
     Returns:
       A dict for eval.json: the run, the checkpoint's step, and per size the mean cost and bit
@@ -133,8 +136,11 @@ def evaluate_run(
     variants = variants if variants is not None else trainer.task.evaluation_variants()
 
     base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
+    layout = evaluation_layout(devices if devices is not None else jax.local_devices(), batch_size)
+    if layout.mesh is not None:  # the model on every device, each batch split along B
+        params, rest = jax.device_put((params, rest), NamedSharding(layout.mesh, PartitionSpec()))
     # every size compiled, and checked against this machine's memory, before any is evaluated
-    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, base, label)
+    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, base, label, layout)
                 for label, task in variants.items()}
     results = []
     for label, task in variants.items():
@@ -159,6 +165,7 @@ def evaluate_run(
         "checkpoint": path.stem,
         "step": int(meta["step"]),
         "sequences_trained": int(meta["step"]) * config.batch_size,
+        "devices": layout.count,
         **({"memory_rows": config.model.memory_rows, "trained_memory_rows": trained_rows} if trained_rows else {}),
         "results": results,
     }

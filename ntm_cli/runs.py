@@ -218,8 +218,10 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_config(run_dir: Path, config: TrainConfig) -> None:
-    atomic_write_json(run_dir / CONFIG, {"config": config.to_dict(), "environment": environment()})
+def write_config(run_dir: Path, config: TrainConfig, devices: dict[str, Any] | None = None) -> None:
+    """config.json: the config, and what it ran with (versions, commit, command, devices)."""
+    env = environment() | ({"devices": devices} if devices is not None else {})
+    atomic_write_json(run_dir / CONFIG, {"config": config.to_dict(), "environment": env})
 
 
 def read_config(run_dir: Path) -> TrainConfig:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ntm_cli import runs
 from ntm_cli.config import (
@@ -186,13 +186,15 @@ def check_run_name(name: str | None) -> None:
         raise InputError(f"--name must be a plain folder name, got {name!r}.")
 
 
-def new_session(config: TrainConfig, seeds: list[int], out: Path, name: str | None,
-                progress: Reporter) -> tuple[TrainingSession, list[Path]]:
-    """Builds the models, then reserves a run folder per seed and writes its config."""
+def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str | None,
+                progress: Reporter, devices: int | None = None) -> tuple[TrainingSession, list[Path]]:
+    """Builds the models (on `devices` of this machine's devices, default all), then reserves a
+    run folder per seed and writes its config, with the devices used."""
+    from ntm_cli.devices import local_devices
     from ntm_cli.train_loop import TrainingSession
 
     check_run_name(name)
-    session = TrainingSession(config, seeds, progress)
+    session = TrainingSession(config, seeds, progress, local_devices(devices))
     run_dirs, locks = [], []
     try:
         for seed in seeds:
@@ -200,7 +202,7 @@ def new_session(config: TrainConfig, seeds: list[int], out: Path, name: str | No
             run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
             run_dirs.append(run_dir)
             locks.append(lock)
-            runs.write_config(run_dir, dataclasses.replace(config, seed=seed))
+            runs.write_config(run_dir, dataclasses.replace(config, seed=seed), devices=session.trainer.devices_used)
     except BaseException:
         for lock in locks:
             lock.release()
@@ -209,23 +211,26 @@ def new_session(config: TrainConfig, seeds: list[int], out: Path, name: str | No
     return session, run_dirs
 
 
-def resume_session(run_dir: Path, budget: Budget, progress: Reporter) -> TrainingSession:
+def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: int | None = None) -> TrainingSession:
     """The session that continues a run from its latest checkpoint, optionally to a new total
-    budget. A run stopped before its first checkpoint has nothing to continue from: it starts
-    again in the same folder."""
+    budget, on `devices` of this machine's devices (default all; any number resumes a run made
+    on any other). A run stopped before its first checkpoint has nothing to continue from: it
+    starts again in the same folder."""
+    from ntm_cli.devices import local_devices
     from ntm_cli.train_loop import TrainingSession, with_budget
 
     config = runs.read_config(run_dir)
+    chosen = local_devices(devices)
     given_steps = budget.steps is not None or budget.sequences is not None
     steps = budget.steps_at(config.batch_size, config.steps) if given_steps else None
     if runs.checkpoint_path(run_dir, "latest").is_file():
-        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit)
+        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit, devices=chosen)
     config = with_budget(config, steps, budget.time_limit)
-    session = TrainingSession(config, [config.seed], progress)
+    session = TrainingSession(config, [config.seed], progress, chosen)
     session.attach([run_dir])
     try:
         runs.truncate_metrics(run_dir, -1)
-        runs.write_config(run_dir, config)
+        runs.write_config(run_dir, config, devices=session.trainer.devices_used)
     except BaseException:
         session.release()
         raise

@@ -154,7 +154,8 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
 class TrainingSession:
     """Trains one TrainConfig for one or more seeds, each in its own run folder."""
 
-    def __init__(self, config: TrainConfig, seeds: Sequence[int], reporter: Reporter):
+    def __init__(self, config: TrainConfig, seeds: Sequence[int], reporter: Reporter,
+                 devices: list | None = None):
         """Builds and initialises the models and compiles the training; `attach` then names the
         run folders.
 
@@ -164,7 +165,7 @@ class TrainingSession:
         """
         self.config = config
         self.reporter = reporter
-        self.trainer = Trainer(config, seeds)
+        self.trainer = Trainer(config, seeds, devices)
         self.seeds = self.trainer.seeds
         self.state = self.trainer.initial_state()
         self.trainer.compile(self.state)
@@ -202,15 +203,17 @@ class TrainingSession:
         self.locks = []
 
     @classmethod
-    def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None):
-        """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget)."""
+    def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None,
+               devices: list | None = None):
+        """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget),
+        on any number of devices."""
         config = with_budget(runs.read_config(run_dir), steps, time_limit)
-        session = cls(config, [config.seed], reporter)
+        session = cls(config, [config.seed], reporter, devices)
         session.attach([run_dir])
         try:
             session._restore(run_dir, steps, time_limit)
             if steps is not None or time_limit is not None:
-                runs.write_config(run_dir, config)  # the new budget is part of the run's record
+                runs.write_config(run_dir, config, devices=session.trainer.devices_used)  # the new budget, recorded
         except BaseException:
             session.release()
             raise
@@ -220,7 +223,7 @@ class TrainingSession:
         """The state, counters and metrics of the run's latest checkpoint; the new budget checked."""
         one_seed = jax.tree.map(lambda x: x[0], self.state)
         restored, meta = load_checkpoint(runs.checkpoint_path(run_dir, "latest"), one_seed)
-        self.state = jax.tree.map(lambda x: x[None], restored)
+        self.state = self.trainer.place(jax.tree.map(lambda x: x[None], restored))
         done_steps, done_time = int(meta["step"]), float(meta["wall_time"])
         if steps is not None and steps <= done_steps:
             raise InputError(f"the run has done {done_steps:,} steps already; give a larger total than that.")

@@ -20,9 +20,11 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from ntm_cli import resources
 from ntm_cli.config import OptimizerConfig, TrainConfig
+from ntm_cli.devices import describe, training_layout
 from ntm_cli.models.build import build_model, count_params
 from ntm_cli.tasks import make_task
 from ntm_cli.tasks.base import Batch, Task
@@ -110,8 +112,9 @@ class Trainer:
       params_count: trainable parameters of one seed's model.
     """
 
-    def __init__(self, config: TrainConfig, seeds: Sequence[int]):
-        """Builds every seed's model and optimiser state and draws the held-out batch.
+    def __init__(self, config: TrainConfig, seeds: Sequence[int], devices: list[jax.Device] | None = None):
+        """Builds every seed's model and optimiser state and draws the held-out batch, placed on
+        `devices` (default: every local device; see `ntm_cli.devices`).
 
         Raises:
           InputError: the configuration cannot fit this machine's memory (checked from sizes
@@ -123,8 +126,10 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer)
         self._check_sizes()
         self.seeds = list(seeds)
+        self.devices = devices if devices is not None else jax.local_devices()
+        self.layout = training_layout(self.devices, len(self.seeds), config.batch_size)
         roots = [jax.random.key(seed) for seed in self.seeds]
-        self.data_keys = jnp.stack([jax.random.fold_in(root, 1) for root in roots])
+        self.data_keys = self.layout.place(jnp.stack([jax.random.fold_in(root, 1) for root in roots]))
 
         params, rests = [], []
         for root in roots:
@@ -133,14 +138,18 @@ class Trainer:
             self.graphdef, p, r = nnx.split(model, nnx.Param, ...)
             params.append(p)
             rests.append(r)
-        self.rest = jax.tree.map(lambda *xs: jnp.stack(xs), *rests)
+        self.rest = self.layout.place(jax.tree.map(lambda *xs: jnp.stack(xs), *rests))
         stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
-        self._initial = TrainState(
+        self._initial = self.place(TrainState(
             params=stacked,
             opt_state=jax.vmap(self.optimizer.init)(stacked),
             skipped=jnp.zeros((len(self.seeds),), jnp.int32),
-        )
+        ))
         self.eval_data = eval_batch(self.task, config.eval_batch_size)
+        if self.layout.mesh is not None:  # split along B where it divides, else on every device
+            split = config.eval_batch_size % self.layout.count == 0 and self.layout.split == "batch"
+            self.eval_data = jax.device_put(self.eval_data, self.layout.batch() if split else
+                                            NamedSharding(self.layout.mesh, PartitionSpec()))
         self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, None, None)))
         self._evaluate = jax.jit(jax.vmap(self._mean_metrics, in_axes=(0, 0, None)))
         self._compiled_evaluation = None  # on the held-out batch, compiled ahead of time with the chunk
@@ -183,6 +192,7 @@ class Trainer:
 
         def one_step(carry: TrainState, step: jax.Array):
             batch = self.task.sample(jax.random.fold_in(data_key, step), self.config.batch_size)
+            batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
             (cost, errors), grads = jax.value_and_grad(self._mean_metrics, has_aux=True)(carry.params, rest, batch)
             updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
             params = optax.apply_updates(carry.params, updates)
@@ -206,6 +216,16 @@ class Trainer:
 
     def initial_state(self) -> TrainState:
         return self._initial
+
+    @property
+    def devices_used(self) -> dict[str, Any]:
+        """The devices the layout trains on, for the record (config.json)."""
+        return describe(self.devices[:self.layout.count])
+
+    def place(self, state: TrainState) -> TrainState:
+        """A state (a restored checkpoint, say) on this trainer's devices, as the compiled chunk
+        expects it: a checkpoint written on any number of devices resumes on any other."""
+        return self.layout.place(state)
 
     def compile(self, state: TrainState) -> None:
         """Compiles the training chunk and the held-out evaluation ahead of time, records how
