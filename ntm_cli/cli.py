@@ -12,6 +12,7 @@ import typer
 from ntm_cli import __version__
 from ntm_cli.cli_bench import bench_command
 from ntm_cli.cli_compare import compare_command, runs_command
+from ntm_cli.cli_sweep import sweep_command
 from ntm_cli.cli_figures import memory_command, plot_command
 from ntm_cli.cli_train import eval_command, train_command
 from ntm_cli.options import with_task_sizes
@@ -98,6 +99,7 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
 app.command("runs")(runs_command)
+app.command("sweep")(sweep_command)
 app.command("plot")(plot_command)
 app.command("memory")(memory_command)
 app.command("bench")(bench_command)

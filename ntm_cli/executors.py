@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from ntm_cli.config import TrainConfig
+from ntm_cli.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,4 +175,167 @@ def run_pool(jobs: list[Job], workers: int, say: Callable[[str], None]) -> list[
                 outcome = outcomes[futures[future]]
                 say(f"{job.label}: " + ("failed: " + outcome.error if outcome.error else
                                         "stopped" if outcome.stop_signal else "finished"))
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+# --- a Ray cluster -----------------------------------------------------------------------------------
+#
+# Each job is a Ray task asking for its CPUs (and GPUs). It trains in a scratch folder on
+# whichever node runs it and sends its run folders back, packed, with its outcome; the driver
+# unpacks them into its own runs folder, so no shared file system is needed. An unfinished run
+# the driver holds is packed and sent with the job, so that the worker resumes it. A job that
+# fails (an error, or a node that dies under it) is tried once more, then reported; the
+# others go on.
+
+
+def _pack(folders: list[Path]) -> bytes:
+    """The folders (with everything in them) as one gzipped tar, each under its own name."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for folder in folders:
+            tar.add(folder, arcname=folder.name, filter=lambda m: None if m.name.endswith("/.lock") else m)
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes, into: Path) -> list[Path]:
+    """Unpacks `_pack`'s tar into `into`; returns the top-level folders. Members that would land
+    outside `into` are refused by tarfile's 'data' filter."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(into, filter="data")
+        names = sorted({member.name.split("/")[0] for member in tar.getmembers()})
+    return [into / name for name in names]
+
+
+def _ray_trial(job: Job, packed: bytes | None) -> tuple[Outcome, bytes]:
+    """On a Ray worker: the job in a scratch runs folder (seeded with the driver's unfinished
+    runs); returns its outcome and its run folders, packed."""
+    import tempfile
+
+    from ntm_cli.output import error_console
+    from ntm_cli.progress import PlainReporter
+
+    with tempfile.TemporaryDirectory(prefix="ntm-ray-") as scratch:
+        local = dataclasses.replace(job, runs_dir=Path(scratch))
+        if packed:
+            _unpack(packed, local.runs_dir)
+        outcome = run_job(local, PlainReporter(error_console, prefix=f"[{job.label}] "), lambda line: None)
+        folders = [p for p in local.runs_dir.iterdir() if p.is_dir() and p.name != ".claims"]
+        return outcome._replace(job=job), _pack(folders)
+
+
+def _receive(job: Job, data: bytes, sent: list[Path]) -> list[dict[str, Any]]:
+    """Puts a Ray job's run folders into the driver's runs folder: a run it continued replaces
+    the folder it was sent from; a new one takes a free name there. Returns their summaries."""
+    import shutil
+    import tempfile
+
+    from ntm_cli import runs
+
+    job.runs_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    with tempfile.TemporaryDirectory(prefix=".incoming-", dir=job.runs_dir) as incoming:
+        sent_names = {p.name: p for p in sent}
+        for folder in _unpack(data, Path(incoming)):
+            if folder.name in sent_names:
+                target = sent_names[folder.name]
+                shutil.rmtree(target)
+            else:
+                target = next(job.runs_dir / name for name in
+                              (folder.name if n == 0 else f"{folder.name}-{n}" for n in range(10_000))
+                              if not (job.runs_dir / name).exists())
+            folder.rename(target)
+            summary = runs.read_summary(target)
+            if summary is not None:  # the summary names the folder it now lives in
+                summary["run_dir"] = str(target)
+                runs.atomic_write_json(target / runs.SUMMARY, summary)
+                summaries.append(summary)
+    return summaries
+
+
+def connect_ray(address: str, cpus: int | None = None) -> None:
+    """Starts Ray on this machine ('local', with `cpus` CPUs) or connects to a running cluster
+    ('auto': the one `ray start` made here; or HOST:PORT of its head).
+
+    Raises:
+      InputError: Ray is not installed, or no cluster answers at the address.
+    """
+    import socket
+
+    try:
+        import ray
+    except ImportError:
+        raise InputError('--ray needs Ray: pip install -e ".[ray]".') from None
+    if ray.is_initialized():
+        return
+    if address not in ("local", "auto"):
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            raise InputError(f"--ray takes local, auto or HOST:PORT of a cluster's head, got {address!r}.")
+        try:  # Ray itself would retry an unreachable address for minutes
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as error:
+            raise InputError(f"no Ray cluster answers at {address} ({error.strerror or error}).") from None
+    try:
+        if address == "local":
+            # Ray starts its workers at nice 15, for a cluster's background jobs; here a trial is
+            # the work itself, and a niced one on a busy core barely runs.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+            ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        else:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    except ConnectionError as error:
+        raise InputError(f"no Ray cluster to connect to at {address} ({str(error).split('.')[0]}).") from None
+
+
+def run_ray(jobs: list[Job], say: Callable[[str], None], cpus: float = 1, gpus: float = 0,
+            retries: int = 1) -> list[Outcome]:
+    """Runs the jobs as Ray tasks (Ray must be connected: `connect_ray`), each asking for
+    `cpus` CPUs and `gpus` GPUs; a failed job is tried `retries` more times, then reported.
+    Ctrl-C cancels what is still running; finished jobs are kept."""
+    import ray
+
+    from ntm_cli import runs
+
+    trial = ray.remote(_ray_trial).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+    tries = {i: 0 for i in range(len(jobs))}
+    sent = {}
+
+    def submit(i: int):
+        job = jobs[i]
+        sent[i] = [d for seed in job.seeds
+                   if (d := runs.find_run(job.runs_dir, dataclasses.replace(job.config, seed=seed))) is not None]
+        tries[i] += 1
+        return trial.remote(job, _pack(sent[i]) if sent[i] else None)
+
+    refs = {submit(i): i for i in range(len(jobs))}
+    for job in jobs:
+        say(f"{job.label}: queued on Ray")
+    outcomes: dict[int, Outcome] = {}
+    try:
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            i = refs.pop(done[0])
+            job = jobs[i]
+            try:
+                outcome, data = ray.get(done[0])
+                outcome = outcome._replace(summaries=_receive(job, data, sent[i]))
+            except Exception as error:  # the task raised, or its worker or node died
+                outcome = Outcome(job, [], error=f"{type(error).__name__}: {str(error).splitlines()[0][:300]}")
+            if outcome.error and tries[i] <= retries:
+                say(f"{job.label}: failed ({outcome.error}); trying once more")
+                refs[submit(i)] = i
+                continue
+            outcomes[i] = outcome
+            say(f"{job.label}: " + ("failed: " + outcome.error if outcome.error else "finished"))
+    except KeyboardInterrupt:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        for i in refs.values():
+            outcomes[i] = Outcome(jobs[i], [], stop_signal=signal.SIGINT)
     return [outcomes[i] for i in sorted(outcomes)]

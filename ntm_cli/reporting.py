@@ -123,6 +123,23 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
     return out
 
 
+def sweep_tables(results: dict) -> list[tuple[Table, str | None]]:
+    """`ntm sweep`: one ranking per task, and its best setting as an `ntm train` command."""
+    from ntm_cli.sweep import table_rows
+
+    out = []
+    seeds = results["seeds"]
+    for task, result in results["tasks"].items():
+        table = compact_table(f"{task}: {results['preset']} preset, {seeds} seed{'s' if seeds > 1 else ''} per setting")
+        for name in ("rank", "model", "setting", "cost", "seeds", "seqs", "time s"):
+            table.add_column(name, justify="left" if name in ("model", "setting") else "right")
+        for row in table_rows(result):
+            table.add_row(*row)
+        table.caption = "cost: final held-out bits per sequence, mean ± s.d. over seeds"
+        out.append((table, result["best"]))
+    return out
+
+
 def runs_table(rows: Sequence[dict], runs_dir) -> Table:
     """`ntm runs`: one row per run folder."""
     table = Table(title=f"Runs in {runs_dir}", title_justify="left")
