@@ -48,6 +48,7 @@ def sweep_command(
     clip_norm: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     clip_value: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     lr_decay_steps: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
+    curriculum: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     heads: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     read_heads: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     write_heads: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
@@ -78,9 +79,10 @@ def sweep_command(
     from ntm_cli.tasks import canonical_name
 
     given = {"lr": lr, "batch-size": batch_size, "optimizer": optimizer, "clip-norm": clip_norm,
-             "clip-value": clip_value, "lr-decay-steps": lr_decay_steps, "heads": heads, "read-heads": read_heads,
-             "write-heads": write_heads, "memory": memory, "controller-size": controller_size,
-             "lstm-size": lstm_size, "memory-init": memory_init, "shift-range": shift_range, "head-clip": head_clip}
+             "clip-value": clip_value, "lr-decay-steps": lr_decay_steps, "curriculum": curriculum,
+             "heads": heads, "read-heads": read_heads, "write-heads": write_heads, "memory": memory,
+             "controller-size": controller_size, "lstm-size": lstm_size, "memory-init": memory_init,
+             "shift-range": shift_range, "head-clip": head_clip}
     with reported_errors():
         data = _grid_file(grid) if grid is not None else {}
         file_grid = data.get("grid", {})

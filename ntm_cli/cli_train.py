@@ -51,6 +51,7 @@ def train_command(
     steps_per_call: Annotated[Optional[int], typer.Option(help="Optimiser steps per compiled call.", rich_help_panel=_OPTIM)] = None,
     report_every: Annotated[Optional[int], typer.Option(help="Steps between reports and checkpoints.", rich_help_panel=_OPTIM)] = None,
     eval_batch_size: Annotated[Optional[int], typer.Option(help="Sequences in the held-out batch.", rich_help_panel=_OPTIM)] = None,
+    curriculum: Annotated[Optional[int], typer.Option(help="Grow the task from its smallest sizes to its own over this many training sequences (0: none, as in the paper).", rich_help_panel=_OPTIM)] = None,
     heads: Annotated[Optional[int], typer.Option(help="Read/write head pairs.", rich_help_panel=_MODEL)] = None,
     read_heads: Annotated[Optional[int], typer.Option(help="Read heads.", rich_help_panel=_MODEL)] = None,
     write_heads: Annotated[Optional[int], typer.Option(help="Write heads.", rich_help_panel=_MODEL)] = None,
@@ -96,7 +97,7 @@ def train_command(
                                shift_range=shift_range, head_clip=head_clip),
                 TrainingOverrides(lr=lr, batch_size=batch_size, optimizer=optimizer, clip_norm=clip_norm,
                                   clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call,
-                                  report_every=report_every, eval_batch_size=eval_batch_size),
+                                  report_every=report_every, eval_batch_size=eval_batch_size, curriculum=curriculum),
             )
             session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
                                             devices)

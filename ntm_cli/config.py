@@ -85,6 +85,10 @@ class TrainConfig:
     steps_per_call: int = 10  # optimiser steps per jitted call (an outer lax.scan)
     report_every: int = 100  # steps between reports, evaluations and checkpoints
     eval_batch_size: int = 256  # sequences in the fixed held-out batch
+    # Training sequences over which the task grows from its smallest sizes to its own, in equal
+    # stages (`Task.curriculum_stages`); None: the task's own sizes from the first step, as in
+    # the paper.
+    curriculum: int | None = None
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
@@ -99,6 +103,8 @@ class TrainConfig:
         )
         _check(self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}.")
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
+        _check(self.curriculum is None or self.curriculum >= 1,
+               f"the curriculum must last at least one sequence, got {self.curriculum}.")
 
     @property
     def model_name(self) -> str:

@@ -118,6 +118,7 @@ class TrainingOverrides:
     steps_per_call: int | None = None
     report_every: int | None = None
     eval_batch_size: int | None = None
+    curriculum: int | None = None  # training sequences; 0: none
 
     def optimizer_config(self, preset: OptimizerConfig) -> OptimizerConfig:
         changes: dict[str, Any] = {}
@@ -152,7 +153,14 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget, 
 
     canonical = canonical_name(task)
     config = preset_config(preset, canonical, model, seed)
-    make_task(canonical, **task_sizes)  # validates the sizes
+    made = make_task(canonical, **task_sizes)  # validates the sizes
+    curriculum = config.curriculum
+    if training.curriculum is not None:
+        if training.curriculum < 0:
+            raise InputError(f"--curriculum must be a number of sequences, or 0 for none; got {training.curriculum}.")
+        curriculum = training.curriculum or None
+    if curriculum is not None:
+        made.curriculum_stages()  # a task with nothing to grow says so
     if training.batch_size is not None:
         config = dataclasses.replace(config, batch_size=training.batch_size)  # validated before it divides
     steps_per_call = training.steps_per_call if training.steps_per_call is not None else config.steps_per_call
@@ -168,6 +176,7 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget, 
         steps_per_call=steps_per_call,
         report_every=report_every,
         eval_batch_size=training.eval_batch_size if training.eval_batch_size is not None else config.eval_batch_size,
+        curriculum=curriculum,
     )
 
 

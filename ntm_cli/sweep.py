@@ -30,7 +30,7 @@ from ntm_cli.progress import format_cost, spread
 
 # Grid options: name (as on `ntm train`, without --) -> (type, which overrides it sets).
 TRAINING_OPTIONS = {"lr": float, "batch-size": int, "optimizer": str, "clip-norm": float, "clip-value": float,
-                    "lr-decay-steps": int}
+                    "lr-decay-steps": int, "curriculum": int}
 MODEL_OPTIONS = {"heads": int, "read-heads": int, "write-heads": int, "memory": str, "controller-size": str,
                  "lstm-size": str, "memory-init": str, "shift-range": int, "head-clip": float}
 GRID_OPTIONS = TRAINING_OPTIONS | MODEL_OPTIONS

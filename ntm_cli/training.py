@@ -187,11 +187,22 @@ class Trainer:
         cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
         return jnp.mean(cost), jnp.mean(errors)
 
+    def _sample(self, key: jax.Array, step: jax.Array) -> Batch:
+        """The training batch of a step: from the task, or from the curriculum stage the step has
+        reached (stage s of S from sequence s * curriculum / S on; the whole task after it)."""
+        batch_size, curriculum = self.config.batch_size, self.config.curriculum
+        if curriculum is None:
+            return self.task.sample(key, batch_size)
+        count = len(self.task.curriculum_stages())
+        seen = step.astype(jnp.float32) * batch_size  # sequences before this step
+        stage = jnp.floor(seen * count / curriculum).astype(jnp.int32)
+        return self.task.sample_staged(key, batch_size, stage)
+
     def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, first_step: jax.Array, end_step: jax.Array):
         """K optimiser steps from `first_step`; steps at or past `end_step` change nothing."""
 
         def one_step(carry: TrainState, step: jax.Array):
-            batch = self.task.sample(jax.random.fold_in(data_key, step), self.config.batch_size)
+            batch = self._sample(jax.random.fold_in(data_key, step), step)
             batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
             (cost, errors), grads = jax.value_and_grad(self._mean_metrics, has_aux=True)(carry.params, rest, batch)
             updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)

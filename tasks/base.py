@@ -225,6 +225,49 @@ class Task:
         example = self.sample_one(jax.random.fold_in(key, index))
         return Batch(example.inputs[:, None], example.targets[:, None], example.mask[:, None])
 
+    # --- curriculum -----------------------------------------------------------------------------
+
+    def curriculum_stages(self) -> list[Task]:
+        """The task at rising difficulty, easiest first and this task last.
+
+        Every axis with a range (min and max fields) grows together: at stage s of S, an axis
+        from lo to hi has its max at lo + round((hi - lo) * s / (S - 1)), its min unchanged,
+        where S is one more than the widest range (recall, 2-6 items: max 2, 3, 4, 5, 6 items).
+        Sampling a stage draws from the easier distribution only; its shapes are padded to this
+        task's T (`sample_staged`).
+
+        Raises:
+          TaskConfigError: the task has no size range to grow (fixed sizes, one length).
+        """
+        ranges = [axis.fields for axis in self.axes if len(axis.fields) == 2]
+        sizes = self.sizes()
+        widths = [sizes[high] - sizes[low] for low, high in ranges]
+        if not widths or max(widths) == 0:
+            raise TaskConfigError(
+                f"task {self.name} has no range of sizes for a curriculum to grow (it trains on fixed sizes)."
+            )
+        count = max(widths) + 1
+        return [
+            self.variant(**{high: sizes[low] + round((sizes[high] - sizes[low]) * s / (count - 1))
+                            for low, high in ranges})
+            for s in range(count)
+        ]
+
+    def sample_staged(self, key: jax.Array, batch_size: int, stage: jax.Array) -> Batch:
+        """A batch from curriculum stage `stage` (a traced int32, clipped to the last stage), padded
+        to this task's shapes: `sample(key, batch_size)` of `curriculum_stages()[stage]`, with
+        zero inputs, targets and mask after its own T. One program for every stage (`lax.switch`).
+        """
+        def drawer(task: Task):
+            def draw(key: jax.Array) -> Batch:
+                batch = task._sample(key, batch_size)
+                pad = self.max_time - task.max_time
+                return Batch(*(jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)) for x in batch))
+            return draw
+
+        stages = self.curriculum_stages()
+        return jax.lax.switch(jnp.clip(stage, 0, len(stages) - 1), [drawer(task) for task in stages], key)
+
     def sizes(self) -> dict[str, Any]:
         """The task's size fields as a plain dict (for configs and tables)."""
         return dataclasses.asdict(self)
