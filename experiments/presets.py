@@ -31,7 +31,7 @@ from typing import NamedTuple
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.experiments.paper import paper_model
-from ntm_cli.models.config import MODEL_NAMES, DNCConfig, ModelConfig, NTMConfig
+from ntm_cli.models.config import MODEL_NAMES, DNCConfig, KVMemoryConfig, LSTMConfig, ModelConfig, NTMConfig
 
 PRESETS = ("fast", "paper")
 
@@ -43,6 +43,9 @@ FAST_STEPS = {
     "associative-recall": 40_000,
     "dynamic-ngrams": 20_000,
     "priority-sort": 40_000,
+    "one-shot": 10_000,
+    "one-shot-digits": 10_000,
+    "rare-events": 2_000,
 }
 
 
@@ -104,6 +107,12 @@ def _paper(task: str, model: str, **changes) -> ModelConfig:
 # after 60 s (16 rows; 32 rows: 2.6; 4 read heads: 1.8); sort 17.2 bits after 5 minutes. Its
 # parameters do not depend on N, so `ntm eval --memory-rows 128` tests it on longer sequences.
 _SORT_NTM = dict(num_read_heads=2, num_write_heads=2, memory_rows=32, memory_init="learned")
+# The key-value memory (Kaiser et al., 2017): for one-shot episodes a memory per episode with a
+# slot for every step (the official code's default memory is the episode's length), k = all of
+# them; for the life-long task one memory of 4,096 slots for the whole of training, k = 256.
+_KV_EPISODE = KVMemoryConfig(controller="ff", controller_sizes=(100,), memory_rows=50, key_size=32, neighbours=50)
+_KV_LIFELONG = KVMemoryConfig(controller="ff", controller_sizes=(100,), memory_rows=4096, key_size=32,
+                              neighbours=256, scope="lifelong")
 FAST: dict[tuple[str, str], Fast] = {
     ("copy", "ntm-lstm"): Fast(_paper("copy", "ntm-lstm")),
     ("copy", "ntm-ff"): Fast(_paper("copy", "ntm-ff")),
@@ -125,6 +134,17 @@ FAST: dict[tuple[str, str], Fast] = {
     ("priority-sort", "ntm-ff"): Fast(_paper("priority-sort", "ntm-ff", controller_sizes=(100,), **_SORT_NTM), 4, 3e-3),
     ("priority-sort", "lstm"): Fast(_paper("priority-sort", "lstm"), 8, 3e-3),
     ("priority-sort", "dnc"): Fast(DNCConfig(controller_sizes=(100, 100), memory_rows=32, memory_width=20)),
+    **{(task, model): row for task in ("one-shot", "one-shot-digits") for model, row in {
+        "kv-ff": Fast(_KV_EPISODE, 16),
+        "kv-lstm": Fast(dataclasses.replace(_KV_EPISODE, controller="lstm"), 16),
+        "lstm": Fast(LSTMConfig(num_layers=1, hidden_size=200), 16),
+        "ntm-lstm": Fast(NTMConfig(controller_sizes=(100,), memory_rows=64, memory_width=20), 16),
+        "dnc": Fast(DNCConfig(controller_sizes=(100,), memory_rows=64, memory_width=20), 16),
+    }.items()},
+    ("rare-events", "kv-ff"): Fast(_KV_LIFELONG, 16),
+    ("rare-events", "kv-lstm"): Fast(dataclasses.replace(_KV_LIFELONG, controller="lstm"), 16),
+    ("rare-events", "lstm"): Fast(LSTMConfig(num_layers=1, hidden_size=100), 16),
+    ("rare-events", "ntm-lstm"): Fast(NTMConfig(controller_sizes=(100,), memory_rows=32, memory_width=20), 16),
 }
 
 # `paper`: the horizon of the paper's learning curves, in sequences (= steps at batch 1).
@@ -148,12 +168,27 @@ COMPARE_BUDGET = {
     "associative-recall": 300.0,
     "dynamic-ngrams": 420.0,
     "priority-sort": 420.0,
+    "one-shot": 120.0,
+    "one-shot-digits": 120.0,
+}
+# A task whose default comparison gives every model the same number of training sequences
+# instead: the life-long task's frequency bands mean how often a class was seen in training,
+# which must not depend on how fast a model trains.
+COMPARE_SEQUENCES = {
+    "rare-events": 16_000,
 }
 
 
-def compare_budget(preset: str, task: str) -> float:
-    """Seconds of training per model that `ntm compare` gives a task by default."""
-    return COMPARE_BUDGET[task]
+def compare_budget(preset: str, task: str) -> float | None:
+    """Seconds of training per model that `ntm compare` gives a task by default (None for a task
+    compared on a number of sequences, `compare_sequences`)."""
+    return COMPARE_BUDGET.get(task)
+
+
+def compare_sequences(task: str) -> int | None:
+    """Training sequences per model that `ntm compare` gives a task by default, where it gives
+    sequences rather than time."""
+    return COMPARE_SEQUENCES.get(task)
 
 
 def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0) -> TrainConfig:
@@ -183,8 +218,9 @@ def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0
 
 def _paper_config(task: str, model: str, seed: int) -> TrainConfig:
     """Tables 1-3 as printed: RMSProp in Graves' form, every gradient component clipped to 10, batch 1."""
-    if model == "dnc":
-        raise InputError("the paper preset has no DNC (the NTM paper has none); use --preset fast.")
+    if model == "dnc" or model.startswith("kv-"):
+        what = "DNC" if model == "dnc" else "key-value memory"
+        raise InputError(f"the paper preset has no {what} (the NTM paper has none); use --preset fast.")
     entry = paper_model(task, model)
     if entry is None:
         raise InputError(f"the paper preset covers the paper's five tasks, not {task}; use --preset fast.")

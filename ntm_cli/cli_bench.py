@@ -12,7 +12,7 @@ from ntm_cli.output import console, error_console, reported_errors
 
 def bench_command(
     task: Annotated[str, typer.Option(help="Task name or alias.")] = "copy",
-    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm.")] = None,
     batch_sizes: Annotated[Optional[str], typer.Option(help="Batch sizes, comma-separated, such as 32,1.")] = None,
     steps_per_call: Annotated[int, typer.Option(min=1, help="Optimiser steps per compiled call.")] = 10,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (median, min and max are reported).")] = 5,

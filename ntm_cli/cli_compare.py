@@ -13,7 +13,7 @@ from ntm_cli.output import console, error_console, reported_errors
 
 def compare_command(
     tasks: Annotated[str, typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy.")] = "copy",
-    models: Annotated[str, typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc.")] = "lstm,ntm-lstm,ntm-ff",
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (default: each task's own; the paper's tasks: lstm,ntm-lstm,ntm-ff).")] = None,
     preset: Annotated[Preset, typer.Option(help="fast or paper.")] = Preset("fast"),
     budget: Annotated[Optional[str], typer.Option(help="Training time per model, such as 90s or 3m, on every task (default: the preset's time for each task).")] = None,
     sequences: Annotated[Optional[int], typer.Option(help="Or a budget in training sequences per model.")] = None,
@@ -40,14 +40,14 @@ def compare_command(
             raise InputError(f"--workers must be at least 1, got {workers}.")
         spec = CompareSpec(
             tasks=tuple(dict.fromkeys(canonical_name(n) for n in names)),
-            models=parse_models(models),
+            models=parse_models(models) if models is not None else None,
             preset=preset,
             time_limit=parse_duration(budget) if budget is not None else None,
             sequences=sequences,
             seeds=seeds,
         )
         for task in spec.tasks:
-            for model in spec.models:
+            for model in spec.models_for(task):
                 spec.config(task, model, 0)  # every pair the preset has, before anything runs
         for folder, flag in ((runs_dir, "--runs"), (out, "--out")):
             if folder.exists() and not folder.is_dir():

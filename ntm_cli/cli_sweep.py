@@ -40,7 +40,7 @@ def _grid_file(path: Path) -> dict[str, Any]:
 
 def sweep_command(
     tasks: Annotated[Optional[str], typer.Option(help="Tasks or aliases, comma-separated.")] = None,
-    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm.")] = None,
     grid: Annotated[Optional[Path], typer.Option(help="A TOML file with the grid (options given here are added to it).")] = None,
     lr: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
@@ -58,6 +58,9 @@ def sweep_command(
     memory_init: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     shift_range: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
     head_clip: Annotated[Optional[str], typer.Option(help=GRID_HELP)] = None,
+    neighbours: Annotated[Optional[str], typer.Option(help=GRID_HELP + " The key-value memory's k.")] = None,
+    margin: Annotated[Optional[str], typer.Option(help=GRID_HELP + " The key-value memory's alpha.")] = None,
+    memory_scope: Annotated[Optional[str], typer.Option(help=GRID_HELP + " sequence or lifelong.")] = None,
     preset: Annotated[Optional[Preset], typer.Option(help="fast or paper.")] = None,
     budget: Annotated[Optional[str], typer.Option(help="Training time per trial, such as 2m (default: the preset's time for each task).")] = None,
     sequences: Annotated[Optional[int], typer.Option(help="Or a budget in training sequences per trial.")] = None,
@@ -82,7 +85,8 @@ def sweep_command(
              "clip-value": clip_value, "lr-decay-steps": lr_decay_steps, "curriculum": curriculum,
              "heads": heads, "read-heads": read_heads, "write-heads": write_heads, "memory": memory,
              "controller-size": controller_size, "lstm-size": lstm_size, "memory-init": memory_init,
-             "shift-range": shift_range, "head-clip": head_clip}
+             "shift-range": shift_range, "head-clip": head_clip, "neighbours": neighbours, "margin": margin,
+             "memory-scope": memory_scope}
     with reported_errors():
         data = _grid_file(grid) if grid is not None else {}
         file_grid = data.get("grid", {})

@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli.options import (
-    Checkpoint, Controller, MemoryInit, Model, Optimizer, Preset, chosen_model, given_options, with_axis_values,
-    with_task_sizes,
+    Checkpoint, Controller, MemoryInit, MemoryScope, MemoryStart, Model, Optimizer, Preset, chosen_model,
+    given_options, with_axis_values, with_task_sizes,
 )
 from ntm_cli.output import console, error_console, interrupted_before_training, reported_errors
 
@@ -29,8 +29,8 @@ _RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_
 @with_task_sizes
 def train_command(
     task: Annotated[Optional[str], typer.Argument(help="Task name or alias (see `ntm tasks`).")] = None,
-    model: Annotated[Model, typer.Option(help="ntm-lstm, ntm-ff, dnc, or lstm (the baseline); ntm: the NTM with --controller's controller.")] = Model("ntm"),
-    controller: Annotated[Optional[Controller], typer.Option(help="With --model ntm: the NTM's controller (default lstm).")] = None,
+    model: Annotated[Model, typer.Option(help="ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (the key-value memory), or lstm (the baseline); ntm or kv: that model with --controller's controller.")] = Model("ntm"),
+    controller: Annotated[Optional[Controller], typer.Option(help="With --model ntm or kv: the controller (default: lstm for ntm, ff for kv).")] = None,
     preset: Annotated[Preset, typer.Option(help="fast (tuned for a CPU) or paper (Tables 1-3).")] = Preset("fast"),
     steps: Annotated[Optional[int], typer.Option(help="Optimiser steps.", rich_help_panel=_BUDGET)] = None,
     sequences: Annotated[Optional[int], typer.Option(help="Training sequences (steps x batch).", rich_help_panel=_BUDGET)] = None,
@@ -55,12 +55,15 @@ def train_command(
     heads: Annotated[Optional[int], typer.Option(help="Read/write head pairs.", rich_help_panel=_MODEL)] = None,
     read_heads: Annotated[Optional[int], typer.Option(help="Read heads.", rich_help_panel=_MODEL)] = None,
     write_heads: Annotated[Optional[int], typer.Option(help="Write heads.", rich_help_panel=_MODEL)] = None,
-    memory: Annotated[Optional[str], typer.Option(help="Memory ROWSxWIDTH, such as 128x20.", rich_help_panel=_MODEL)] = None,
+    memory: Annotated[Optional[str], typer.Option(help="Memory ROWSxWIDTH, such as 128x20 (the key-value memory: ROWSxKEY).", rich_help_panel=_MODEL)] = None,
     controller_size: Annotated[Optional[str], typer.Option(help="NTM controller layers: 100, 2x100 or 128,64.", rich_help_panel=_MODEL)] = None,
     lstm_size: Annotated[Optional[str], typer.Option(help="LSTM baseline layers x size, such as 3x256.", rich_help_panel=_MODEL)] = None,
     memory_init: Annotated[Optional[MemoryInit], typer.Option(help="The NTM's initial memory.", rich_help_panel=_MODEL)] = None,
     shift_range: Annotated[Optional[int], typer.Option(help="Allowed shifts -r..r.", rich_help_panel=_MODEL)] = None,
     head_clip: Annotated[Optional[float], typer.Option(help="Clip raw head outputs to +/- this (0: off).", rich_help_panel=_MODEL)] = None,
+    neighbours: Annotated[Optional[int], typer.Option(help="Key-value memory: the k nearest neighbours (at most its rows).", rich_help_panel=_MODEL)] = None,
+    margin: Annotated[Optional[float], typer.Option(help="Key-value memory: the loss's margin alpha.", rich_help_panel=_MODEL)] = None,
+    memory_scope: Annotated[Optional[MemoryScope], typer.Option(help="Key-value memory: a memory per sequence, or one life-long memory kept for the whole of training.", rich_help_panel=_MODEL)] = None,
     *,
     task_sizes: dict[str, int],
 ) -> None:
@@ -94,7 +97,8 @@ def train_command(
                 task, chosen_model(model, controller), preset, seed, budget, task_sizes,
                 ModelOverrides(heads=heads, read_heads=read_heads, write_heads=write_heads, memory=memory,
                                controller_size=controller_size, lstm_size=lstm_size, memory_init=memory_init,
-                               shift_range=shift_range, head_clip=head_clip),
+                               shift_range=shift_range, head_clip=head_clip, neighbours=neighbours,
+                               margin=margin, memory_scope=memory_scope),
                 TrainingOverrides(lr=lr, batch_size=batch_size, optimizer=optimizer, clip_norm=clip_norm,
                                   clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call,
                                   report_every=report_every, eval_batch_size=eval_batch_size, curriculum=curriculum),
@@ -126,6 +130,7 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 100,
     checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
     memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: evaluate on a memory of this many rows (its parameters do not depend on N); saved as eval-n<rows>.json.")] = None,
+    start_memory: Annotated[Optional[MemoryStart], typer.Option(help="Runs with a life-long memory: start every held-out sequence from the memory training left (trained, the default) or from an empty one; saved as eval-empty.json.")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also draw cost and bit errors against size, a line per run.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
@@ -140,10 +145,11 @@ def eval_command(
 
     with reported_errors():
         configs = [runs.read_config(r) for r in run]
-        from ntm_cli.evaluation import eval_file_name, evaluate_run, other_memory_rows
+        from ntm_cli.evaluation import check_memory_start, eval_file_name, evaluate_run, other_memory_rows
 
         # every run checked before any is evaluated or anything is written
-        saved = [r / eval_file_name(other_memory_rows(c, memory_rows)) for r, c in zip(run, configs)]
+        starts = [check_memory_start(c, start_memory) for c in configs]
+        saved = [r / eval_file_name(other_memory_rows(c, memory_rows), s) for r, c, s in zip(run, configs, starts)]
         if plot and len({c.task for c in configs}) > 1:
             raise InputError("--plot draws runs of one task; these runs train "
                              f"{', '.join(sorted({c.task for c in configs}))}.")
@@ -163,7 +169,8 @@ def eval_command(
         chosen = local_devices(devices)
         variants = [make_task(c.task, **c.task_sizes).evaluation_variants(values) for c in configs]
         results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint,
-                                memory_rows=memory_rows, devices=chosen) for r, v in zip(run, variants)]
+                                memory_rows=memory_rows, devices=chosen, memory_start=start)
+                   for r, v, start in zip(run, variants, starts)]
         for path, result in zip(saved, results):
             runs.atomic_write_json(path, result)
         if figure is not None:

@@ -12,13 +12,13 @@ import csv
 import dataclasses
 import io
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from ntm_cli import runs
 from ntm_cli.config import TIME_ONLY_STEPS, TrainConfig, steps_for_sequences
 from ntm_cli.errors import InputError, RunFolderError
 from ntm_cli.executors import Job
-from ntm_cli.experiments.presets import compare_budget, preset_config
+from ntm_cli.experiments.presets import compare_budget, compare_sequences, preset_config
 from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.progress import format_cost, spread
 
@@ -27,10 +27,11 @@ from ntm_cli.progress import format_cost, spread
 class CompareSpec:
     """What to compare and with what budget: a time per model, the same on every task
     (`time_limit`), a number of sequences per model (`sequences`), or neither: the preset's
-    time for each task (`compare_budget`), enough for its models to show the paper's result."""
+    time for each task (`compare_budget`), enough for its models to show the paper's result, or
+    for a task compared on sequences, its number (`compare_sequences`)."""
 
     tasks: tuple[str, ...]  # canonical task names
-    models: tuple[str, ...] = MODEL_NAMES
+    models: tuple[str, ...] | None = None  # None: each task's own (`Task.compare_models`)
     preset: str = "fast"
     time_limit: float | None = None  # seconds of training per model and seed, on every task
     sequences: int | None = None  # or a budget in sequences
@@ -39,9 +40,9 @@ class CompareSpec:
     def __post_init__(self) -> None:
         if not self.tasks:
             raise InputError("give at least one task to compare.")
-        if not self.models:
+        if self.models is not None and not self.models:
             raise InputError("give at least one model to compare.")
-        for name in self.models:
+        for name in self.models or ():
             if name not in MODEL_NAMES:
                 raise InputError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
         if self.time_limit is not None and self.sequences is not None:
@@ -53,15 +54,28 @@ class CompareSpec:
         if self.seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {self.seeds}.")
 
+    def models_for(self, task: str) -> tuple[str, ...]:
+        """The models compared on a task: those given, else the task's own."""
+        from ntm_cli.tasks import task_class
+
+        return self.models if self.models is not None else task_class(task).compare_models
+
     def seconds(self, task: str) -> float | None:
         """The time budget per model on a task (None under a sequence budget)."""
         if self.sequences is not None:
             return None
         return self.time_limit if self.time_limit is not None else compare_budget(self.preset, task)
 
+    def sequences_for(self, task: str) -> int | None:
+        """The sequence budget per model on a task (None under a time budget): the one given, else
+        the task's own where it is compared on sequences (`compare_sequences`)."""
+        if self.seconds(task) is not None:
+            return None
+        return self.sequences if self.sequences is not None else compare_sequences(task)
+
     def budget_text(self, task: str) -> str:
         seconds = self.seconds(task)
-        return f"{self.sequences:,} sequences" if seconds is None else f"{_duration(seconds)} of training"
+        return f"{self.sequences_for(task):,} sequences" if seconds is None else f"{_duration(seconds)} of training"
 
     def config(self, task: str, model: str, seed: int) -> TrainConfig:
         """The TrainConfig of one run of this comparison."""
@@ -69,7 +83,8 @@ class CompareSpec:
         seconds = self.seconds(task)
         if seconds is not None:
             return dataclasses.replace(config, steps=TIME_ONLY_STEPS, time_limit=seconds)
-        return dataclasses.replace(config, steps=steps_for_sequences(self.sequences, config.batch_size), time_limit=None)
+        steps = steps_for_sequences(self.sequences_for(task), config.batch_size)
+        return dataclasses.replace(config, steps=steps, time_limit=None)
 
 
 def _duration(seconds: float) -> str:
@@ -87,7 +102,7 @@ def plan_jobs(spec: CompareSpec, runs_dir: Path, say: Callable[[str], None]) -> 
     """
     jobs = []
     for task in spec.tasks:
-        for model in spec.models:
+        for model in spec.models_for(task):
             to_do = []
             for seed in range(spec.seeds):
                 found = runs.find_run(runs_dir, spec.config(task, model, seed))
@@ -117,13 +132,14 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
     for task_name in spec.tasks:
         task = make_task(task_name)
         rows, curves = [], {}
-        for model in spec.models:
+        for model in spec.models_for(task_name):
             run_dirs = [runs.find_run(runs_dir, spec.config(task_name, model, seed)) for seed in range(spec.seeds)]
             summaries = [runs.read_summary(d) for d in run_dirs if d is not None]
             summaries = [s for s in summaries if s and s.get("status") == "finished"]
             if not summaries:
                 continue
             costs = spread([s["final_eval_cost"] for s in summaries])
+            errors = spread([s["final_eval_bit_errors"] for s in summaries])
             paper = task.paper.get(model_family(model))
             rows.append({
                 "task": task_name,
@@ -132,7 +148,10 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
                 "seeds": len(summaries),
                 "cost": costs["mean"] if costs else None,
                 "cost_std": costs["std"] if costs else None,
-                "bit_errors": _mean([s["final_eval_bit_errors"] for s in summaries]),
+                "bit_errors": errors["mean"] if errors else None,
+                "bit_errors_std": errors["std"] if errors else None,
+                **({"scores": {score.key: _mean([s.get("final_eval_scores", {}).get(score.key) for s in summaries])
+                               for score in task.scores}} if task.scores else {}),
                 "sequences": _mean([s["sequences"] for s in summaries]),
                 "wall_time": _mean([s["wall_time"] for s in summaries]),
                 "sequences_per_second": _mean([s["sequences_per_second"] for s in summaries]),
@@ -143,56 +162,79 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
             curves[model] = [
                 [(m["sequences"], m["eval_cost"]) for m in runs.read_metrics(Path(s["run_dir"]))] for s in summaries
             ]
-        ranked = sorted((r for r in rows if r["cost"] is not None), key=lambda r: r["cost"])
+        figure = ranking_figure(task.output_kind)
+        ranked = sorted((r for r in rows if r[figure.field] is not None), key=lambda r: r[figure.field])
         tasks[task_name] = {
             "budget": spec.budget_text(task_name),
             "time_limit": spec.seconds(task_name),
             "chance_cost": task.chance_cost,
             "floor_cost": task.floor_cost(),
             "floor_text": task.paper_floor,
+            "output_kind": task.output_kind,
+            "ranked_by": figure.field,
+            "scores": [list(score) for score in task.scores],
             "rows": rows,
             "curves": curves,
             "best": ranked[0]["model"] if ranked else None,
-            "verdict": verdict(ranked),
+            "verdict": verdict(ranked, figure),
             "paper_verdict": paper_verdict(task.paper_order, rows),
         }
     return {
         "preset": spec.preset,
         "sequences": spec.sequences,
         "seeds": spec.seeds,
-        "models": list(spec.models),
+        "models": list(dict.fromkeys(m for t in spec.tasks for m in spec.models_for(t))),
         "tasks": tasks,
     }
 
 
+class Figure(NamedTuple):
+    """What a comparison ranks models by: a row's field, its unit, and the difference (or the
+    seeds' spread) within which two models are not told apart."""
+
+    field: str
+    unit: str
+    tie: float
+
+
 # Costs closer than this (bits per sequence), or than the seeds' spread, are not told apart.
 TIE_BITS = 0.01
+COST = Figure("cost", "bits/seq", TIE_BITS)
+# A class task ranks by wrong answers per sequence: a memory's nearest-neighbour answer is not
+# a calibrated probability, so its cross-entropy says less than how often it is right.
+WRONG = Figure("bit_errors", "wrong answers/seq", 0.05)
 
 
-def _tied(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    spread = (a.get("cost_std") or 0.0) + (b.get("cost_std") or 0.0)
-    return b["cost"] - a["cost"] <= max(TIE_BITS, spread)
+def ranking_figure(output_kind: str) -> Figure:
+    """Cost for a task of bits, wrong answers for a task of classes."""
+    return WRONG if output_kind == "class" else COST
 
 
-def verdict(ranked: list[dict[str, Any]]) -> str:
+def _tied(a: dict[str, Any], b: dict[str, Any], figure: Figure = COST) -> bool:
+    spread = (a.get(f"{figure.field}_std") or 0.0) + (b.get(f"{figure.field}_std") or 0.0)
+    return b[figure.field] - a[figure.field] <= max(figure.tie, spread)
+
+
+def verdict(ranked: list[dict[str, Any]], figure: Figure = COST) -> str:
     """'ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.00025 (+7.3e-05), lstm 52.428 (+52.428).'
 
-    Models within 0.01 bits per sequence of the best, or within the seeds' spread, share first place.
+    Models within `figure.tie` of the best (0.01 bits per sequence for the cost), or within the
+    seeds' spread, share first place.
     """
     if not ranked:
         return "no finished runs."
-    best = ranked[0]
+    best, field, unit = ranked[0], figure.field, figure.unit
     if len(ranked) == 1:
-        return f"{best['model']} reached {format_cost(best['cost'])} bits/seq (the only model run)."
+        return f"{best['model']} reached {format_cost(best[field])} {unit} (the only model run)."
     others = ", ".join(
-        f"{r['model']} {format_cost(r['cost'])} (+{format_cost(r['cost'] - best['cost'])})" for r in ranked[1:]
+        f"{r['model']} {format_cost(r[field])} (+{format_cost(r[field] - best[field])})" for r in ranked[1:]
     )
-    tied = [r["model"] for r in ranked[1:] if _tied(best, r)]
+    tied = [r["model"] for r in ranked[1:] if _tied(best, r, figure)]
     if tied:
         lead = " and ".join([best["model"]] + tied)
-        return (f"no clear difference between {lead} (within {TIE_BITS} bits/seq or the seeds' spread); "
-                f"{best['model']} {format_cost(best['cost'])} bits/seq; {others}.")
-    return f"{best['model']} is best at {format_cost(best['cost'])} bits/seq; {others}."
+        return (f"no clear difference between {lead} (within {figure.tie:g} {unit} or the seeds' spread); "
+                f"{best['model']} {format_cost(best[field])} {unit}; {others}.")
+    return f"{best['model']} is best at {format_cost(best[field])} {unit}; {others}."
 
 
 def paper_verdict(order: tuple[str, ...], rows: list[dict[str, Any]]) -> str | None:
@@ -232,12 +274,15 @@ CSV_FIELDS = ("task", "model", "params", "seeds", "cost", "cost_std", "bit_error
 
 
 def results_csv(results: dict[str, Any]) -> str:
+    """A row per task and model; a class task's accuracies as `accuracy_<score>` columns."""
+    score_keys = list(dict.fromkeys(key for task in results["tasks"].values() for key, _ in task.get("scores", [])))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + tuple(f"accuracy_{k}" for k in score_keys),
+                            extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for task in results["tasks"].values():
         for row in task["rows"]:
-            writer.writerow(row)
+            writer.writerow(row | {f"accuracy_{k}": v for k, v in (row.get("scores") or {}).items()})
     return out.getvalue()
 
 
@@ -246,7 +291,10 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def markdown_rows(task: str, result: dict[str, Any]) -> list[list[str]]:
-    """The table of one task as strings (shared by the Markdown file and the terminal table)."""
+    """The table of one task as strings (shared by the Markdown file and the terminal table),
+    in the columns of `table_header`."""
+    if result.get("output_kind") == "class":
+        return _class_rows(result)
     rows = []
     for r in result["rows"]:
         spread = f" ± {format_cost(r['cost_std'])}" if r["seeds"] > 1 and r["cost_std"] is not None else ""
@@ -261,6 +309,25 @@ def markdown_rows(task: str, result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _class_rows(result: dict[str, Any]) -> list[list[str]]:
+    """A class task's rows: wrong answers first (what it ranks by), then its accuracies."""
+    rows = []
+    for r in result["rows"]:
+        spread = (f" ± {_num(r['bit_errors_std'], 2)}" if r["seeds"] > 1 and r.get("bit_errors_std") is not None
+                  else "")
+        scores = r.get("scores") or {}
+        rows.append([
+            r["model"], f"{r['params']:,}", f"{_num(r['bit_errors'], 2)}{spread}", format_cost(r["cost"]),
+            *(_percent(scores.get(key)) for key, _ in result["scores"]),
+            f"{r['sequences']:,.0f}", _num(r["sequences_per_second"], 0), r["paper_cost_text"] or "-",
+        ])
+    return rows
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 # Short enough for an 80-column terminal; TABLE_NOTE explains them.
 TABLE_HEADER = ["model", "params", "cost", "bit err", "seqs", "time s", "seq/s", "paper"]
 TABLE_NOTE = (
@@ -269,15 +336,36 @@ TABLE_NOTE = (
     "time s: seconds of training; paper: approximate readings of its figures at its own "
     "budgets (\"at 1M\": after a million training sequences)."
 )
+CLASS_NOTE = (
+    "wrong: wrong answers per sequence on a fixed held-out batch at the end of training (mean ± s.d. over "
+    "seeds; what the models are ranked by); cost: cross-entropy in bits per sequence; then accuracy by "
+    "score (a one-shot task's: on a class's k-th showing in its episode, the 2nd being \"1-shot\"); "
+    "seqs: training sequences seen; paper: readings on the paper's own data."
+)
+
+
+def table_header(result: dict[str, Any]) -> list[str]:
+    """The columns of a task's table: a class task has its accuracies where the bits tasks have
+    bit errors and time."""
+    if result.get("output_kind") == "class":
+        return ["model", "params", "wrong", "cost", *(label for _, label in result["scores"]), "seqs", "seq/s",
+                "paper"]
+    return TABLE_HEADER
+
+
+def table_note(result: dict[str, Any]) -> str:
+    return CLASS_NOTE if result.get("output_kind") == "class" else TABLE_NOTE
 
 
 def results_markdown(results: dict[str, Any]) -> str:
     seeds = results["seeds"]
-    lines = [f"# ntm compare: {results['preset']} preset, {seeds} seed{'s' if seeds > 1 else ''}", "", TABLE_NOTE]
+    notes = list(dict.fromkeys(table_note(result) for result in results["tasks"].values()))
+    lines = [f"# ntm compare: {results['preset']} preset, {seeds} seed{'s' if seeds > 1 else ''}", "", *notes]
     for task, result in results["tasks"].items():
+        header = table_header(result)
         lines += ["", f"## {task} ({result['budget']} per model; chance {result['chance_cost']:g} bits/seq)", ""]
-        lines.append("| " + " | ".join(TABLE_HEADER) + " |")
-        lines.append("|" + "---|" * len(TABLE_HEADER))
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in markdown_rows(task, result)]
         lines += ["", result["verdict"]]
         if result["paper_verdict"]:

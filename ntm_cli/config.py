@@ -105,10 +105,14 @@ class TrainConfig:
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
         _check(self.curriculum is None or self.curriculum >= 1,
                f"the curriculum must last at least one sequence, got {self.curriculum}.")
+        if getattr(self.model, "scope", None) == "lifelong":  # a batch writes one slot per sequence
+            _check(self.model.memory_rows >= self.batch_size,
+                   f"a life-long memory of {self.model.memory_rows} rows cannot take the {self.batch_size} writes "
+                   f"of a batch of {self.batch_size}; give it at least as many rows as the batch size.")
 
     @property
     def model_name(self) -> str:
-        """'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
+        """'ntm-lstm', 'ntm-ff', 'dnc', 'lstm', 'kv-ff' or 'kv-lstm'."""
         return model_name(self.model)
 
     @property

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -18,8 +18,8 @@ from ntm_cli.config import TrainConfig
 from ntm_cli.devices import Layout, evaluation_layout
 from ntm_cli.errors import InputError
 from ntm_cli.tasks.base import Task
-from ntm_cli.train_loop import load_checkpoint
-from ntm_cli.training import EVAL_KEY_SEED, Trainer, sequence_metrics
+from ntm_cli.train_loop import accuracies, load_checkpoint
+from ntm_cli.training import EVAL_KEY_SEED, Trainer, eval_model_key, score_counts, sequence_metrics
 
 
 def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | None:
@@ -50,20 +50,64 @@ def with_memory_rows(config: TrainConfig, memory_rows: int | None) -> TrainConfi
     return dataclasses.replace(config, model=dataclasses.replace(config.model, memory_rows=rows))
 
 
-def eval_file_name(memory_rows: int | None) -> str:
-    """'eval.json', or 'eval-n<rows>.json' for a DNC evaluated on another memory size (as
-    `other_memory_rows` gives it), so that the evaluation at the trained size is kept."""
-    return runs.EVAL if memory_rows is None else f"eval-n{memory_rows}.json"
+def eval_file_name(memory_rows: int | None, memory_start: str | None = None) -> str:
+    """'eval.json'; 'eval-n<rows>.json' for a DNC evaluated on another memory size (as
+    `other_memory_rows` gives it), and 'eval-empty.json' for a life-long memory evaluated from
+    an empty one, so that the evaluation as trained is kept."""
+    if memory_rows is not None:
+        return f"eval-n{memory_rows}.json"
+    return "eval-empty.json" if memory_start == "empty" else runs.EVAL
+
+
+MEMORY_STARTS = ("trained", "empty")
+
+
+class LoadedRun(NamedTuple):
+    """A run's model at one checkpoint, ready to apply (one seed, no seed axis).
+
+    Attributes:
+      trainer: the run's Trainer (its task, graphdef and config).
+      params: the checkpoint's parameters.
+      rest: the model's non-trained state (a fixed initial memory).
+      memory: the life-long memory the checkpoint holds (() for a model without one).
+      meta: the checkpoint's counters, its step among them, and its `path`.
+    """
+
+    trainer: Trainer
+    params: Any
+    rest: Any
+    memory: Any
+    meta: dict[str, Any]
+
+
+def check_memory_start(config: TrainConfig, start: str | None) -> str | None:
+    """`--start-memory` checked against a run: where evaluation's sequences start from, 'trained'
+    (the life-long memory as training left it; the default) or 'empty'; None for a run that
+    keeps no memory between sequences.
+
+    Raises:
+      InputError: a value given for a run with no life-long memory, or an unknown one.
+    """
+    lifelong = getattr(config.model, "scope", None) == "lifelong"
+    if start is None:
+        return "trained" if lifelong else None
+    if start not in MEMORY_STARTS:
+        raise InputError(f"--start-memory must be 'trained' or 'empty', got {start!r}.")
+    if not lifelong:
+        raise InputError(f"--start-memory applies to runs with a life-long memory (kv-ff or kv-lstm with "
+                         f"--memory-scope lifelong), not to this {config.model_name} run, whose sequences "
+                         "each start from a memory of their own.")
+    return start
 
 
 def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = None,
-             config: TrainConfig | None = None) -> tuple[Trainer, Any, Any, dict[str, Any]]:
-    """A run's model, ready to apply: (trainer, parameters, non-trained state, checkpoint meta).
+             config: TrainConfig | None = None, memory_start: str | None = None) -> LoadedRun:
+    """A run's model, ready to apply.
 
-    `checkpoint` is 'best' (falling back to 'latest' before the first evaluation) or 'latest';
-    meta holds the checkpoint's step and its `path`. `memory_rows` runs a DNC on a memory of
-    another size (see `with_memory_rows`). `config` is the run's config if the caller has
-    already read it.
+    `checkpoint` is 'best' (falling back to 'latest' before the first evaluation) or 'latest'.
+    `memory_rows` runs a DNC on a memory of another size (see `with_memory_rows`).
+    `memory_start` 'empty' replaces a life-long memory by an empty one (see
+    `check_memory_start`). `config` is the run's config if the caller has already read it.
 
     Raises:
       RunFolderError: not a run folder, or no readable checkpoint of this run's shape.
@@ -77,36 +121,39 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
     template = jax.tree.map(lambda x: x[0], trainer.initial_state())
     state, meta = load_checkpoint(path, template)
     rest = jax.tree.map(lambda x: x[0], trainer.rest)
-    return trainer, state.params, rest, {**meta, "path": str(path)}
+    memory = template.memory if memory_start == "empty" else state.memory
+    return LoadedRun(trainer, state.params, rest, memory, {**meta, "path": str(path)})
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 6))
-def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any,
-                    key: jax.Array, layout: Layout = Layout(None, None)) -> tuple[jax.Array, jax.Array]:
-    """Cost and bit errors `[B]` of a model on a batch of a task drawn from `key`, the batch
-    split across the layout's devices; compiled once per model structure, task, batch size and
-    layout (so several runs of one configuration, or one run evaluated again, reuse it)."""
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 7))
+def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, memory: Any,
+                    key: jax.Array, layout: Layout = Layout(None, None)):
+    """Cost and errors `[B]` of a model on a batch of a task drawn from `key` (every sequence
+    starting from `memory`), and the task's scores (right answers, answers) summed over it; the
+    batch split across the layout's devices. Compiled once per model structure, task, batch size
+    and layout (so several runs of one configuration, or one run evaluated again, reuse it)."""
     batch = layout.constrain_batch(task.sample(key, batch_size))
-    logits = nnx.merge(graphdef, params, rest)(batch.inputs)
-    return sequence_metrics(logits, batch.targets, batch.mask)
+    out = nnx.merge(graphdef, params, rest).run(batch, memory, eval_model_key())
+    cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind)
+    return cost, errors, score_counts(task, out.logits, batch)
 
 
 _PROGRAMS: dict[Any, Any] = {}
 
 
-def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, key: jax.Array,
-                    label: str, layout: Layout = Layout(None, None)):
+def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, memory: Any,
+                    key: jax.Array, label: str, layout: Layout = Layout(None, None)):
     """`heldout_metrics` compiled ahead of time for these shapes and layout, called as
-    `program(params, rest, key)`; kept for the next run of the same structure.
+    `program(params, rest, memory, key)`; kept for the next run of the same structure.
 
     Raises:
       InputError: the program needs more memory than this machine has (`label` names the size).
     """
-    shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest)))
-    spec = (graphdef, task, batch_size, jax.tree.structure((params, rest)), shapes, layout)
+    shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest, memory)))
+    spec = (graphdef, task, batch_size, jax.tree.structure((params, rest, memory)), shapes, layout)
     if spec not in _PROGRAMS:
         resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
-        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, key, layout).compile()
+        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, memory, key, layout).compile()
         resources.check_fits(resources.program_bytes(compiled), f"evaluating at {label}, batch {batch_size},")
         _PROGRAMS[spec] = compiled
     return _PROGRAMS[spec]
@@ -115,37 +162,47 @@ def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
     checkpoint: str = "best", memory_rows: int | None = None, devices: list[jax.Device] | None = None,
+    memory_start: str | None = None,
 ) -> dict[str, Any]:
-    """Cost and bit errors of a run's checkpoint on `batches` held-out batches per size.
+    """Cost and errors of a run's checkpoint on `batches` held-out batches per size.
 
     The held-out batches come from fixed keys (distinct from any training data), the same for
-    every run, so runs are compared on the same sequences. `memory_rows` evaluates a DNC on a
-    memory of another size than it trained with. Each batch is split across `devices` (default:
-    every local device) where its size divides.
+    every run, so runs are compared on the same sequences; a task with a held-out split (classes
+    training never saw) draws them from it. `memory_rows` evaluates a DNC on a memory of another
+    size than it trained with; `memory_start` ('trained' or 'empty') is where a life-long
+    memory's held-out sequences start from (see `check_memory_start`). Each batch is split
+    across `devices` (default: every local device) where its size divides.
 
     Returns:
-      A dict for eval.json: the run, the checkpoint's step, and per size the mean cost and bit
-      errors per sequence, the cost's standard error, the chance-level and floor costs, and for
-      a memory model the memory rows it was evaluated with.
+      A dict for eval.json: the run, the checkpoint's step, where the memory started, and per
+      size the mean cost and errors per sequence, the cost's standard error, the chance-level
+      and floor costs, a class task's scores, and for a memory model the memory rows it was
+      evaluated with.
     """
     trained = runs.read_config(run_dir)
     trained_rows = getattr(trained.model, "memory_rows", None)
-    trainer, params, rest, meta = load_run(run_dir, checkpoint, memory_rows, config=trained)
+    start = check_memory_start(trained, memory_start)
+    loaded = load_run(run_dir, checkpoint, memory_rows, config=trained, memory_start=start)
+    trainer, params, rest, memory, meta = loaded
     config = trainer.config
     path = Path(meta["path"])
     variants = variants if variants is not None else trainer.task.evaluation_variants()
+    variants = {label: task.heldout() for label, task in variants.items()}
 
     base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
     layout = evaluation_layout(devices if devices is not None else jax.local_devices(), batch_size)
     if layout.mesh is not None:  # the model on every device, each batch split along B
-        params, rest = jax.device_put((params, rest), NamedSharding(layout.mesh, PartitionSpec()))
+        params, rest, memory = jax.device_put((params, rest, memory), NamedSharding(layout.mesh, PartitionSpec()))
     # every size compiled, and checked against this machine's memory, before any is evaluated
-    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, base, label, layout)
+    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, memory, base, label, layout)
                 for label, task in variants.items()}
     results = []
     for label, task in variants.items():
-        cost, errors = zip(*(programs[label](params, rest, jax.random.fold_in(base, b)) for b in range(batches)))
-        cost, errors = np.concatenate([np.asarray(c) for c in cost]), np.concatenate([np.asarray(e) for e in errors])
+        outs = [programs[label](params, rest, memory, jax.random.fold_in(base, b)) for b in range(batches)]
+        cost = np.concatenate([np.asarray(o[0]) for o in outs])
+        errors = np.concatenate([np.asarray(o[1]) for o in outs])
+        counts = {key: (sum(float(o[2][key][0]) for o in outs), sum(float(o[2][key][1]) for o in outs))
+                  for key in outs[0][2]}
         results.append({
             "label": label,
             "sizes": task.sizes(),
@@ -156,6 +213,8 @@ def evaluate_run(
             "bit_errors": float(errors.mean()),
             "chance_cost": task.chance_cost,
             "floor_cost": task.floor_cost(),
+            **({"scores": accuracies(counts), "score_counts": {k: list(v) for k, v in counts.items()}}
+               if counts else {}),
         })
     return {
         "run_dir": str(run_dir),
@@ -166,6 +225,8 @@ def evaluate_run(
         "step": int(meta["step"]),
         "sequences_trained": int(meta["step"]) * config.batch_size,
         "devices": layout.count,
+        "errors": trainer.task.error_name,
+        **({"memory_start": start} if start is not None else {}),
         **({"memory_rows": config.model.memory_rows, "trained_memory_rows": trained_rows} if trained_rows else {}),
         "results": results,
     }

@@ -289,7 +289,7 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
         raise InputError(f"{run_dir} holds a {config.model_name} run; the memory figure needs an NTM or DNC run.")
     if length is not None and not task_class(config.task).axes:
         raise InputError(f"--length does not apply to task {config.task}, whose sizes are fixed.")
-    trainer, params, rest, _ = load_run(run_dir, checkpoint, memory_rows, config=config)
+    trainer, params, rest, _, _ = load_run(run_dir, checkpoint, memory_rows, config=config)
     task = trainer.task
     if length is not None:
         task = task.at({task.axes[0].option: length})

@@ -17,7 +17,7 @@ import typer
 from ntm_cli.config import OPTIMIZERS
 from ntm_cli.errors import InputError
 from ntm_cli.experiments.presets import PRESETS
-from ntm_cli.models.config import CONTROLLERS, MEMORY_INITS, MODEL_NAMES
+from ntm_cli.models.config import CONTROLLED_FAMILIES, CONTROLLERS, MEMORY_INITS, MEMORY_SCOPES, MODEL_NAMES
 from ntm_cli.runs import CHECKPOINT_KINDS
 from ntm_cli.tasks.registry import axis_options, size_options
 
@@ -28,9 +28,12 @@ def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
     return StrEnum(name, [(value, value) for value in values])
 
 
-# `ntm` is the NTM with --controller's choice of controller, as before model names existed.
-Model = _choices("Model", (*MODEL_NAMES, "ntm"))
+# `ntm` is the NTM with --controller's choice of controller, as before model names existed;
+# `kv` the key-value memory likewise.
+Model = _choices("Model", (*MODEL_NAMES, *CONTROLLED_FAMILIES))
 Controller = _choices("Controller", CONTROLLERS)
+MemoryScope = _choices("MemoryScope", MEMORY_SCOPES)
+MemoryStart = _choices("MemoryStart", ("trained", "empty"))
 Preset = _choices("Preset", PRESETS)
 Optimizer = _choices("Optimizer", OPTIMIZERS)
 MemoryInit = _choices("MemoryInit", MEMORY_INITS)
@@ -39,17 +42,17 @@ Checkpoint = _choices("Checkpoint", CHECKPOINT_KINDS)
 
 def chosen_model(model: str, controller: str | None) -> str:
     """The one model name that --model and --controller give: `ntm` with --controller ff is
-    'ntm-ff' (lstm by default); any other --model is the name itself, and takes no --controller
-    but its own.
+    'ntm-ff' (lstm by default), `kv` with --controller lstm is 'kv-lstm' (ff by default); any
+    other --model is the name itself, and takes no --controller but its own.
 
     Raises:
       InputError: a --controller that contradicts the model.
     """
-    if model == "ntm":
-        return f"ntm-{controller or 'lstm'}"
-    if controller is not None and model != f"ntm-{controller}":
-        raise InputError(f"--controller {controller} does not apply to --model {model}; "
-                         "it picks the controller of --model ntm (or name the model: ntm-lstm, ntm-ff).")
+    if model in CONTROLLED_FAMILIES:
+        return f"{model}-{controller or CONTROLLED_FAMILIES[model]}"
+    if controller is not None and model != f"{model.split('-', 1)[0]}-{controller}":
+        raise InputError(f"--controller {controller} does not apply to --model {model}; it picks the controller "
+                         "of --model ntm or kv (or name the model: ntm-lstm, ntm-ff, kv-ff, kv-lstm).")
     return model
 
 
@@ -103,7 +106,7 @@ def with_task_sizes(command: Callable) -> Callable:
     passes those given as `task_sizes: dict[str, int]`. A size the chosen task lacks is refused
     when the task is built (`make_task`), naming the ones it takes."""
     extra = {
-        field: _option(field, int, f"{help_text.rstrip('.')} ({', '.join(tasks)}).", SIZES_PANEL)
+        field: _option(field, int, help_text, SIZES_PANEL)
         for field, (help_text, tasks) in size_options().items()
     }
     return _with_options(command, extra, "task_sizes")

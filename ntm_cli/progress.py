@@ -46,22 +46,43 @@ def describe_config(info: dict[str, Any]) -> str:
     )
 
 
-def record_line(seed: int, record: dict[str, Any]) -> str:
-    """One report as a plain line."""
+def task_errors(task: str) -> str:
+    """What a task's errors count: 'bit errors' or 'wrong answers' (see `Task.error_name`)."""
+    from ntm_cli.tasks import task_class
+
+    return "wrong answers" if task_class(task).output_kind == "class" else "bit errors"
+
+
+def scores_text(task: str, scores: dict[str, float] | None) -> str:
+    """A class task's accuracies in its own order: '1st 3.6%, 2nd 98.5%, ...' ('' for none)."""
+    from ntm_cli.tasks import task_class
+
+    if not scores:
+        return ""
+    return ", ".join(f"{score.label} {100 * scores[score.key]:.1f}%" for score in task_class(task).scores
+                     if score.key in scores)
+
+
+def record_line(seed: int, record: dict[str, Any], errors: str = "bit errors", task: str | None = None) -> str:
+    """One report as a plain line (a class task's accuracies at the end)."""
     speed = record["sequences_per_second"]
+    scores = scores_text(task, record.get("eval_scores")) if task else ""
     return (
         f"seed {seed} step {record['step']:>7,} seq {record['sequences']:>9,} "
         f"train {_fmt(record['train_cost'])} held-out {_fmt(record['eval_cost'])} bits/seq, "
-        f"{_fmt(record['eval_bit_errors'])} bit errors, "
+        f"{_fmt(record['eval_bit_errors'])} {errors}, "
         f"{'-' if speed is None else f'{speed:,.0f}'} seq/s, {record['wall_time']:.1f} s"
         + (f", {record['skipped_updates']} skipped" if record["skipped_updates"] else "")
+        + (f"; accuracy {scores}" if scores else "")
     )
 
 
 def summary_table(summaries: list[dict[str, Any]]) -> Table:
     """Each seed's final figures, and their mean and spread when there are several."""
+    task = summaries[0]["task"] if summaries else None
     table = compact_table("Held-out cost in bits per sequence")
-    for name in ("seed", "steps", "seqs", "final", "best", "bit err", "seq/s", "time s", "status"):
+    errors = "wrong" if task and task_errors(task) == "wrong answers" else "bit err"
+    for name in ("seed", "steps", "seqs", "final", "best", errors, "seq/s", "time s", "status"):
         table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     for s in summaries:
         table.add_row(
@@ -71,11 +92,16 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
             f"{s['wall_time']:.1f}", s["status"],
         )
     spread = seed_spread(summaries)
+    lines = []
     if spread:
-        table.caption = (
+        lines.append(
             f"over {spread['seeds']} seeds: final cost mean {format_cost(spread['mean'])}, "
             f"s.d. {format_cost(spread['std'])}, min {format_cost(spread['min'])}, max {format_cost(spread['max'])}"
         )
+    for s in summaries:
+        if s.get("final_eval_scores"):
+            lines.append(f"seed {s['seed']} held-out accuracy: {scores_text(task, s['final_eval_scores'])}")
+    table.caption = "\n".join(lines) or None
     return table
 
 
@@ -107,6 +133,7 @@ class PlainReporter:
         self.quiet = quiet
         self.prefix = prefix  # before every line, where several trainings share one terminal
         self.seeds: list[int] = []
+        self.task: str | None = None
 
     def _line(self, text: str) -> None:
         if not self.quiet:
@@ -114,13 +141,14 @@ class PlainReporter:
 
     def start(self, info: dict[str, Any]) -> None:
         self.seeds = info["seeds"]
+        self.task = info["config"].task
         self._line(describe_config(info))
         for run_dir in info["run_dirs"]:
             self._line(f"run folder: {run_dir}")
 
     def report(self, records: list[dict[str, Any]]) -> None:
         for seed, record in zip(self.seeds, records):
-            self._line(record_line(seed, record))
+            self._line(record_line(seed, record, task_errors(self.task), self.task))
 
     def finish(self, summaries: list[dict[str, Any]]) -> None:
         if self.prefix:

@@ -36,7 +36,7 @@ def tasks_table(tasks: Sequence[Task]) -> Table:
             f"{floor:.1f}" if floor else "0",
         )
     table.caption = (
-        "chance: cost of predicting 0.5 for every scored bit; "
+        "chance: cost of predicting 0.5 for every scored bit (a class task: every class equally likely); "
         "floor: the best expected cost (Bayes-optimal for ngrams)."
     )
     return table
@@ -100,7 +100,7 @@ def eval_table(result: dict) -> Table:
 
 def compare_tables(results: dict) -> list[tuple[Table, str]]:
     """`ntm compare`: one table per task and its closing line."""
-    from ntm_cli.compare import TABLE_HEADER, TABLE_NOTE, markdown_rows
+    from ntm_cli.compare import markdown_rows, table_header, table_note
 
     out = []
     for task, result in results["tasks"].items():
@@ -109,13 +109,13 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
             f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)"
         )
         rows = markdown_rows(task, result)
-        for name in TABLE_HEADER:
+        for name in table_header(result):
             # Every column but the paper's keeps its full width; the paper's text wraps instead.
             table.add_column(name, justify="left" if name in ("model", "paper") else "right",
                              no_wrap=name != "paper", overflow="fold")
         for row in rows:
             table.add_row(*row)
-        table.caption = TABLE_NOTE
+        table.caption = table_note(result)
         closing = f"{task}: {result['verdict']}"
         if result.get("paper_verdict"):
             closing += f" {result['paper_verdict'][0].upper()}{result['paper_verdict'][1:]}"
@@ -172,7 +172,9 @@ def bench_table(result: dict) -> Table:
             f"{r['ms_per_step']:.2f}", f"{r['compile_seconds']:.1f}", f"{r['eval_sequences_per_second']:,.0f}",
             f"{r['peak_memory_mb']:,.0f}",
         )
+    lifelong = ", ".join(f"{r['model']} {r['lifelong_memory_mb']:.1f} MB" for r in result["results"]
+                         if r.get("lifelong_memory_mb"))
     table.caption = (f"seq/s: training sequences per second, median over repeats after warm-up (min-max); "
                      f"`ntm --help`: {result['help_seconds']:.2f} s; peak MB: the process's peak resident "
-                     "memory so far.")
+                     "memory so far" + (f", which holds the life-long memory ({lifelong})." if lifelong else "."))
     return table

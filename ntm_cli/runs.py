@@ -22,7 +22,7 @@ from typing import Any
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
-from ntm_cli.schema import METRICS_RECORD, SUMMARY as SUMMARY_FIELDS, check_fields
+from ntm_cli.schema import METRICS_OPTIONAL, METRICS_RECORD, SUMMARY as SUMMARY_FIELDS, SUMMARY_OPTIONAL, check_fields
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -274,7 +274,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
                 continue
             raise RunFolderError(f"{path} is damaged: line {number} is not JSON.") from None
         try:
-            records.append(check_fields(METRICS_RECORD, record, f"line {number}"))
+            records.append(check_fields(METRICS_RECORD, record, f"line {number}", METRICS_OPTIONAL))
         except ValueError as error:
             raise RunFolderError(f"{path} is damaged ({error}).") from None
     return records
@@ -296,7 +296,8 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return check_fields(SUMMARY_FIELDS, json.loads(path.read_bytes().decode("utf-8")), "the summary")
+        return check_fields(SUMMARY_FIELDS, json.loads(path.read_bytes().decode("utf-8")), "the summary",
+                            SUMMARY_OPTIONAL)
     except ValueError as error:  # not UTF-8, not JSON, not a summary
         raise RunFolderError(f"{path} is damaged ({str(error).rstrip('.')}).") from None
     except OSError as error:

@@ -78,7 +78,9 @@ METRICS_RECORD = {
     "step": int, "sequences": int, "train_cost": float | None, "train_bit_errors": float | None,
     "eval_cost": float | None, "eval_bit_errors": float | None, "wall_time": float,
     "sequences_per_second": float | None, "skipped_updates": int,
+    "eval_scores": dict[str, float],  # a class task's accuracies (optional: only class tasks have them)
 }
+METRICS_OPTIONAL = frozenset({"eval_scores"})
 
 # summary.json (see TrainingSession.summary).
 SUMMARY = {
@@ -86,12 +88,13 @@ SUMMARY = {
     "preset": str, "seed": int, "params": int, "steps": int, "budget_steps": int, "sequences": int,
     "final_eval_cost": float | None, "final_eval_bit_errors": float | None, "best_eval_cost": float | None,
     "best_step": int | None, "wall_time": float, "compile_seconds": float, "sequences_per_second": float | None,
-    "skipped_updates": int,
+    "skipped_updates": int, "final_eval_scores": dict[str, float],
 }
+SUMMARY_OPTIONAL = frozenset({"final_eval_scores"})
 
 # The counters in a checkpoint beside the training state (see train_loop.save_checkpoint).
 CHECKPOINT_META = {
     "step": int, "wall_time": float, "pending_cost": float, "pending_errors": float, "pending_steps": int,
     "interval_time": float, "best_eval_cost": float, "best_step": int, "last_eval_cost": float,
-    "last_eval_bit_errors": float,
+    "last_eval_bit_errors": float, "last_eval_scores": dict[str, float],
 }

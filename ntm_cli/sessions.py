@@ -16,7 +16,7 @@ from ntm_cli.config import (
     TIME_ONLY_STEPS, OptimizerConfig, TrainConfig, off_if_zero, parse_layers, parse_memory, steps_for_sequences,
 )
 from ntm_cli.errors import InputError
-from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, NTMConfig
+from ntm_cli.models.config import DNCConfig, KVMemoryConfig, LSTMConfig, ModelConfig, NTMConfig, model_family
 from ntm_cli.output import console, error_console
 
 if TYPE_CHECKING:
@@ -58,6 +58,9 @@ class ModelOverrides:
     memory_init: str | None = None
     shift_range: int | None = None
     head_clip: float | None = None  # 0: off
+    neighbours: int | None = None  # the key-value memory's k
+    margin: float | None = None  # its alpha
+    memory_scope: str | None = None  # its scope: sequence or lifelong
 
     def given(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
@@ -69,6 +72,12 @@ class ModelOverrides:
           InputError: an option the model does not have, named with the ones it takes.
         """
         given = self.given()
+        kv_only = {"neighbours", "margin", "memory_scope"}
+        if isinstance(model, KVMemoryConfig):
+            return self._apply_kv(model)
+        if set(given) & kv_only:
+            raise InputError(f"{_flags(sorted(set(given) & kv_only))} applies to the key-value memory only "
+                             "(--model kv-ff or kv-lstm).")
         if isinstance(model, LSTMConfig):
             misplaced = sorted(set(given) - {"lstm_size"})
             if misplaced:
@@ -102,6 +111,26 @@ class ModelOverrides:
             changes["shift_range"] = self.shift_range
         if self.head_clip is not None:
             changes["head_clip"] = off_if_zero(self.head_clip, "--head-clip")
+        return dataclasses.replace(model, **changes)
+
+    def _apply_kv(self, model: KVMemoryConfig) -> KVMemoryConfig:
+        """The key-value memory's options: --memory ROWSxKEY, --controller-size, --neighbours,
+        --margin, --memory-scope."""
+        misplaced = sorted(set(self.given()) - {"memory", "controller_size", "neighbours", "margin", "memory_scope"})
+        if misplaced:
+            raise InputError(f"{_flags(misplaced)} does not apply to the key-value memory, which takes --memory "
+                             "(ROWSxKEY), --controller-size, --neighbours, --margin and --memory-scope.")
+        changes: dict[str, Any] = {}
+        if self.memory is not None:
+            changes["memory_rows"], changes["key_size"] = parse_memory(self.memory)
+        if self.controller_size is not None:
+            changes["controller_sizes"] = parse_layers(self.controller_size)
+        if self.neighbours is not None:
+            changes["neighbours"] = self.neighbours
+        if self.margin is not None:
+            changes["margin"] = self.margin
+        if self.memory_scope is not None:
+            changes["scope"] = self.memory_scope
         return dataclasses.replace(model, **changes)
 
 
@@ -149,9 +178,12 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget, 
       InputError (TaskConfigError, ModelConfigError among them): anything that cannot run.
     """
     from ntm_cli.experiments.presets import preset_config
-    from ntm_cli.tasks import canonical_name, make_task
+    from ntm_cli.tasks import canonical_name, make_task, task_class
 
     canonical = canonical_name(task)
+    if model_family(model) == "kv" and task_class(canonical).output_kind != "class":
+        raise InputError(f"the key-value memory answers with a class, and task {canonical} has bit-vector "
+                         "targets; train it on a class task (one-shot, one-shot-digits, rare-events).")
     config = preset_config(preset, canonical, model, seed)
     made = make_task(canonical, **task_sizes)  # validates the sizes
     curriculum = config.curriculum

@@ -32,7 +32,8 @@ from ntm_cli.progress import format_cost, spread
 TRAINING_OPTIONS = {"lr": float, "batch-size": int, "optimizer": str, "clip-norm": float, "clip-value": float,
                     "lr-decay-steps": int, "curriculum": int}
 MODEL_OPTIONS = {"heads": int, "read-heads": int, "write-heads": int, "memory": str, "controller-size": str,
-                 "lstm-size": str, "memory-init": str, "shift-range": int, "head-clip": float}
+                 "lstm-size": str, "memory-init": str, "shift-range": int, "head-clip": float, "neighbours": int,
+                 "margin": float, "memory-scope": str}
 GRID_OPTIONS = TRAINING_OPTIONS | MODEL_OPTIONS
 # The model options each family takes (the training options apply to every model).
 TAKES = {
@@ -40,6 +41,7 @@ TAKES = {
             "head-clip"},
     "dnc": {"heads", "read-heads", "write-heads", "memory", "controller-size", "head-clip"},
     "lstm": {"lstm-size"},
+    "kv": {"memory", "controller-size", "neighbours", "margin", "memory-scope"},
 }
 
 
@@ -108,6 +110,14 @@ class SweepSpec:
             return None
         return self.time_limit if self.time_limit is not None else compare_budget(self.preset, task)
 
+    def sequences_for(self, task: str) -> int | None:
+        """The sequences per trial where the budget is in sequences: given, or the task's default."""
+        from ntm_cli.experiments.presets import compare_sequences
+
+        if self.seconds(task) is not None:
+            return None
+        return self.sequences if self.sequences is not None else compare_sequences(task)
+
     def settings(self, model: str) -> list[dict[str, Any]]:
         """The model's settings: the product of the values of the options it takes."""
         takes = TAKES[model_family(model)]
@@ -125,7 +135,7 @@ class SweepSpec:
         fields = {option.replace("-", "_"): value for option, value in setting.items()}
         model_fields = {k: v for k, v in fields.items() if k.replace("_", "-") in MODEL_OPTIONS}
         training_fields = {k: v for k, v in fields.items() if k not in model_fields}
-        budget = Budget(sequences=self.sequences, time_limit=self.seconds(task))
+        budget = Budget(sequences=self.sequences_for(task), time_limit=self.seconds(task))
         return build_config(task, model, self.preset, seed, budget, {}, ModelOverrides(**model_fields),
                             TrainingOverrides(**training_fields))
 
@@ -142,7 +152,7 @@ class SweepSpec:
         for option, value in setting.items():
             parts += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
         seconds = self.seconds(task)
-        parts += ["--sequences", str(self.sequences)] if seconds is None else ["--time", f"{seconds:g}s"]
+        parts += ["--sequences", str(self.sequences_for(task))] if seconds is None else ["--time", f"{seconds:g}s"]
         return shlex.join(parts)
 
 

@@ -79,6 +79,7 @@ class RunProgress:
     best_step: int = -1
     last_eval_cost: float = math.nan
     last_eval_bit_errors: float = math.nan
+    last_eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # a class task's accuracies
 
 
 @dataclasses.dataclass
@@ -117,6 +118,7 @@ def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, 
             "best_step": progress.best_step,
             "last_eval_cost": progress.last_eval_cost,
             "last_eval_bit_errors": progress.last_eval_bit_errors,
+            "last_eval_scores": progress.last_eval_scores,
         },
     }
     runs.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
@@ -132,7 +134,8 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
         raise RunFolderError(f"{path} does not exist; the run has no checkpoint yet.")
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
-        leaves, meta = payload["leaves"], check_fields(CHECKPOINT_META, payload["meta"], "its counters")
+        leaves = payload["leaves"]
+        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores"})
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
         reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
         raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None
@@ -242,15 +245,17 @@ class TrainingSession:
         progress.best_step = int(meta["best_step"])
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
+        progress.last_eval_scores = {k: float(v) for k, v in meta.get("last_eval_scores", {}).items()}
         runs.truncate_metrics(run_dir, self.loop.step)
 
     # --- reporting helpers ------------------------------------------------------------------
 
-    def _record(self, index: int, eval_cost: float, eval_errors: float) -> dict[str, Any]:
+    def _record(self, index: int, eval_cost: float, eval_errors: float, scores: dict[str, float]) -> dict[str, Any]:
         loop = self.loop
         steps = loop.pending_steps
         sequences = steps * self.config.batch_size
         return {
+            **({"eval_scores": scores} if scores else {}),
             "step": loop.step,
             "sequences": loop.step * self.config.batch_size,
             "train_cost": float(loop.pending_cost[index]) / steps if steps else None,
@@ -277,6 +282,7 @@ class TrainingSession:
             "sequences": loop.step * self.config.batch_size,
             "final_eval_cost": _finite_or_none(progress.last_eval_cost),
             "final_eval_bit_errors": _finite_or_none(progress.last_eval_bit_errors),
+            **({"final_eval_scores": progress.last_eval_scores} if progress.last_eval_scores else {}),
             "best_eval_cost": _finite_or_none(progress.best_eval_cost),
             "best_step": progress.best_step if progress.best_step >= 0 else None,
             "wall_time": round(loop.wall_time, 3),
@@ -287,13 +293,15 @@ class TrainingSession:
         }
 
     def _report(self, status: str = "running") -> None:
-        eval_cost, eval_errors = (np.asarray(x) for x in self.trainer.evaluate(self.state.params))
+        eval_cost, eval_errors, counts = jax.tree.map(np.asarray, self.trainer.evaluate(self.state))
         records = []
         for i, progress in enumerate(self.progress):
-            record = self._record(i, float(eval_cost[i]), float(eval_errors[i]))
+            scores = accuracies({key: (right[i], total[i]) for key, (right, total) in counts.items()})
+            record = self._record(i, float(eval_cost[i]), float(eval_errors[i]), scores)
             records.append(record)
             runs.append_metrics(progress.run_dir, record)
             progress.last_eval_cost, progress.last_eval_bit_errors = record["eval_cost"], record["eval_bit_errors"]
+            progress.last_eval_scores = scores
             improved = record["eval_cost"] < progress.best_eval_cost
             if improved:
                 progress.best_eval_cost, progress.best_step = record["eval_cost"], self.loop.step
@@ -392,6 +400,11 @@ def with_budget(config: TrainConfig, steps: int | None, time_limit: float | None
     if time_limit is not None:
         return dataclasses.replace(config, time_limit=time_limit)
     return config
+
+
+def accuracies(counts: dict[str, tuple[Any, Any]]) -> dict[str, float]:
+    """{score: (right answers, answers)} -> {score: accuracy}, for the scores with any answers."""
+    return {key: float(right) / float(total) for key, (right, total) in counts.items() if float(total) > 0}
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -6,8 +6,13 @@ never change, so a run compiles the chunk once; it is compiled ahead of time, so
 with other input types fails loudly instead of silently recompiling.
 
 Keys: one root key per seed, `jax.random.key(seed)`, split by purpose with `fold_in`:
-0 initialises the model, 1 draws the training data (then `fold_in` the step). The held-out
-batch comes from a fixed key shared by every run, so all models are scored on the same data.
+0 initialises the model, 1 draws the training data (then `fold_in` the step), 2 is the model's
+own randomness (the key-value memory's age noise; then `fold_in` the step). The held-out batch
+comes from a fixed key shared by every run, so all models are scored on the same data.
+
+A model with a life-long memory (the key-value memory's "lifelong" scope) keeps it in the
+training state beside its parameters: every step writes into it and the next step starts from
+it, and checkpoints save it, so a resumed run goes on exactly as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class TrainState(NamedTuple):
     params: Any  # nnx.State of the model's nnx.Param leaves
     opt_state: Any  # the optax state
     skipped: jax.Array  # [S] int32: updates skipped for a non-finite loss or gradient
+    memory: Any = ()  # the model's life-long memory (`SequenceModel.lifelong_memory`); () for none
 
 
 class ChunkMetrics(NamedTuple):
@@ -78,18 +84,28 @@ def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
     return optax.chain(*parts)
 
 
-def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Cost and bit errors per sequence.
+def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array,
+                     kind: str = "bits") -> tuple[jax.Array, jax.Array]:
+    """Cost and errors per sequence, for a task whose targets are bits or classes
+    (`Task.output_kind`).
 
     Args:
       logits: `[T, B, out]`.
-      targets: `[T, B, out]` in {0, 1}.
+      targets: `[T, B, out]` in {0, 1}: independent bits, or one class one-hot.
       mask: `[T, B]`.
+      kind: "bits" or "class".
 
     Returns:
-      cost `[B]`: binary cross-entropy in bits summed over the scored target bits;
-      bit_errors `[B]`: scored bits where (logit > 0) differs from the target.
+      cost `[B]`: cross-entropy in bits summed over the scored steps: binary over every target
+        bit (sigmoid outputs), or of the target class under a softmax over the outputs;
+      errors `[B]`: scored bits where (logit > 0) differs from the target, or scored steps whose
+        most likely class is not the target.
     """
+    if kind == "class":
+        nats = optax.softmax_cross_entropy(logits, targets)  # [T, B]
+        cost = jnp.sum(nats / LN2 * mask, axis=0)
+        wrong = jnp.argmax(logits, axis=-1) != jnp.argmax(targets, axis=-1)
+        return cost, jnp.sum(wrong * mask, axis=0)
     bits = optax.sigmoid_binary_cross_entropy(logits, targets) / LN2  # [T, B, out]
     cost = jnp.sum(bits * mask[..., None], axis=(0, 2))
     wrong = (logits > 0) != (targets > 0.5)
@@ -97,9 +113,24 @@ def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> 
     return cost, errors
 
 
+def score_counts(task: Task, logits: jax.Array, batch: Batch) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """A class task's `scores` on a batch: per score, (right answers, answers) summed over it."""
+    if not task.scores:
+        return {}
+    labels = jnp.argmax(batch.targets, axis=-1).astype(jnp.int32)
+    correct = jnp.argmax(logits, axis=-1) == labels
+    return task.score_counts(labels, correct, batch.mask)
+
+
 def eval_batch(task: Task, batch_size: int) -> Batch:
-    """The fixed held-out batch for a task: the same for every seed, model and run."""
-    return task.sample(jax.random.key(EVAL_KEY_SEED), batch_size)
+    """The fixed held-out batch for a task: the same for every seed, model and run, drawn from its
+    held-out split where it has one (`Task.heldout`)."""
+    return task.heldout().sample(jax.random.key(EVAL_KEY_SEED), batch_size)
+
+
+def eval_model_key() -> jax.Array:
+    """The key of a model's own randomness in evaluation: fixed, like the held-out data."""
+    return jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 2)
 
 
 class Trainer:
@@ -130,11 +161,13 @@ class Trainer:
         self.layout = training_layout(self.devices, len(self.seeds), config.batch_size)
         roots = [jax.random.key(seed) for seed in self.seeds]
         self.data_keys = self.layout.place(jnp.stack([jax.random.fold_in(root, 1) for root in roots]))
+        self.model_keys = self.layout.place(jnp.stack([jax.random.fold_in(root, 2) for root in roots]))
 
-        params, rests = [], []
+        params, rests, memories = [], [], []
         for root in roots:
             model = build_model(config.model, self.task.input_size, self.task.output_size, jax.random.fold_in(root, 0))
             self.params_count = count_params(model)
+            memories.append(model.lifelong_memory())
             self.graphdef, p, r = nnx.split(model, nnx.Param, ...)
             params.append(p)
             rests.append(r)
@@ -144,14 +177,16 @@ class Trainer:
             params=stacked,
             opt_state=jax.vmap(self.optimizer.init)(stacked),
             skipped=jnp.zeros((len(self.seeds),), jnp.int32),
+            memory=jax.tree.map(lambda *xs: jnp.stack(xs), *memories),
         ))
+        self.eval_task = self.task.heldout()
         self.eval_data = eval_batch(self.task, config.eval_batch_size)
         if self.layout.mesh is not None:  # split along B where it divides, else on every device
             split = config.eval_batch_size % self.layout.count == 0 and self.layout.split == "batch"
             self.eval_data = jax.device_put(self.eval_data, self.layout.batch() if split else
                                             NamedSharding(self.layout.mesh, PartitionSpec()))
-        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, None, None)))
-        self._evaluate = jax.jit(jax.vmap(self._mean_metrics, in_axes=(0, 0, None)))
+        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, 0, None, None)))
+        self._evaluate = jax.jit(jax.vmap(self._heldout_metrics, in_axes=(0, 0, 0, None)))
         self._compiled_evaluation = None  # on the held-out batch, compiled ahead of time with the chunk
         self._compiled_chunk = None
         self.compile_seconds = 0.0
@@ -167,9 +202,11 @@ class Trainer:
             return build_model(config.model, task.input_size, task.output_size, jax.random.key(0))
 
         abstract = nnx.eval_shape(build)
-        recurrent = nnx.eval_shape(lambda: build().initial_state(config.batch_size))
+        recurrent = nnx.eval_shape(lambda: build().step_state(config.batch_size))
+        held = nnx.eval_shape(lambda: (build().working_state(config.batch_size), build().lifelong_memory()))
         params = count_params(abstract)
-        other = sum(x.size for x in jax.tree.leaves(nnx.state(abstract))) - params
+        other = (sum(x.size for x in jax.tree.leaves(nnx.state(abstract))) - params
+                 + sum(x.size for x in jax.tree.leaves(held)))
         steps = sum(x.size for x in jax.tree.leaves(recurrent)) * (task.max_time + 1)
         need = (resources.FLOAT_BYTES * seeds * (params * resources.TRAINING_COPIES + other + 2 * steps)
                 + 3 * resources.batch_bytes(task, config.eval_batch_size)
@@ -178,14 +215,25 @@ class Trainer:
 
     # --- pure functions (one seed) ------------------------------------------------------------
 
-    def apply(self, params: Any, rest: Any, inputs: jax.Array) -> jax.Array:
-        """The model's logits `[T, B, out]` for one seed's parameters."""
-        return nnx.merge(self.graphdef, params, rest)(inputs)
+    def apply(self, params: Any, rest: Any, batch: Batch, memory: Any = (), key: jax.Array | None = None,
+              carry: bool = False):
+        """One seed's model over a batch: `SequenceModel.run`'s Output."""
+        return nnx.merge(self.graphdef, params, rest).run(batch, memory, key, carry)
 
-    def _mean_metrics(self, params: Any, rest: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
-        """Cost (the loss) and bit errors per sequence, averaged over the batch."""
-        cost, errors = sequence_metrics(self.apply(params, rest, batch.inputs), batch.targets, batch.mask)
-        return jnp.mean(cost), jnp.mean(errors)
+    def _loss(self, params: Any, rest: Any, memory: Any, batch: Batch, key: jax.Array):
+        """The training objective on a batch, with (cost, errors) per sequence averaged over it
+        and the life-long memory after it: the model's own loss where it has one, else the cost."""
+        out = self.apply(params, rest, batch, memory, key, carry=True)
+        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind)
+        objective = jnp.mean(cost if out.loss is None else out.loss)
+        return objective, (jnp.mean(cost), jnp.mean(errors), out.memory)
+
+    def _heldout_metrics(self, params: Any, rest: Any, memory: Any, batch: Batch):
+        """Mean cost and errors per sequence on a held-out batch, and the task's scores (right
+        answers, answers) over it; every sequence starts from the life-long memory as it is."""
+        out = self.apply(params, rest, batch, memory, eval_model_key())
+        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind)
+        return jnp.mean(cost), jnp.mean(errors), score_counts(self.eval_task, out.logits, batch)
 
     def _sample(self, key: jax.Array, step: jax.Array) -> Batch:
         """The training batch of a step: from the task, or from the curriculum stage the step has
@@ -198,25 +246,28 @@ class Trainer:
         stage = jnp.floor(seen * count / curriculum).astype(jnp.int32)
         return self.task.sample_staged(key, batch_size, stage)
 
-    def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, first_step: jax.Array, end_step: jax.Array):
+    def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, model_key: jax.Array,
+                     first_step: jax.Array, end_step: jax.Array):
         """K optimiser steps from `first_step`; steps at or past `end_step` change nothing."""
 
         def one_step(carry: TrainState, step: jax.Array):
             batch = self._sample(jax.random.fold_in(data_key, step), step)
             batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
-            (cost, errors), grads = jax.value_and_grad(self._mean_metrics, has_aux=True)(carry.params, rest, batch)
+            (objective, (cost, errors, memory)), grads = jax.value_and_grad(self._loss, has_aux=True)(
+                carry.params, rest, carry.memory, batch, jax.random.fold_in(model_key, step))
             updates, opt_state = self.optimizer.update(grads, carry.opt_state, carry.params)
             params = optax.apply_updates(carry.params, updates)
-            finite = jnp.isfinite(cost) & jnp.all(
+            finite = jnp.isfinite(objective) & jnp.isfinite(cost) & jnp.all(
                 jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
             )
             active = step < end_step
-            keep = finite & active  # a non-finite step leaves parameters and optimiser untouched
+            keep = finite & active  # a non-finite step leaves parameters, optimiser and memory untouched
             choose = lambda new, old: jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
             carry = TrainState(
                 params=choose(params, carry.params),
                 opt_state=choose(opt_state, carry.opt_state),
                 skipped=carry.skipped + (active & ~finite).astype(jnp.int32),
+                memory=choose(memory, carry.memory),
             )
             return carry, ChunkMetrics(cost, errors, active)
 
@@ -246,10 +297,10 @@ class Trainer:
           InputError: a program needs more memory than this machine has.
         """
         start = time.perf_counter()
-        args = (state, self.rest, self.data_keys, jnp.int32(0), jnp.int32(0))
+        args = (state, self.rest, self.data_keys, self.model_keys, jnp.int32(0), jnp.int32(0))
         self._compiled_chunk = self._chunk.lower(*args).compile()
         self.compile_seconds = time.perf_counter() - start
-        evaluation = self._evaluate.lower(state.params, self.rest, self.eval_data).compile()
+        evaluation = self._evaluate.lower(state.params, self.rest, state.memory, self.eval_data).compile()
         need = max(resources.program_bytes(self._compiled_chunk), resources.program_bytes(evaluation))
         resources.check_fits(need, f"training {self.config.model_name} on {self.config.task} at batch "
                                    f"{self.config.batch_size} (held-out batch {self.config.eval_batch_size})")
@@ -264,10 +315,12 @@ class Trainer:
         """Runs steps first_step .. first_step + K - 1 (those before end_step) for every seed."""
         if self._compiled_chunk is None:
             self.compile(state)
-        return self._compiled_chunk(state, self.rest, self.data_keys, jnp.int32(first_step), jnp.int32(end_step))
+        return self._compiled_chunk(state, self.rest, self.data_keys, self.model_keys, jnp.int32(first_step),
+                                    jnp.int32(end_step))
 
-    def evaluate(self, params: Any, batch: Batch | None = None) -> tuple[jax.Array, jax.Array]:
-        """Mean cost and bit errors per sequence `[S]` on a batch (default: the held-out one)."""
+    def evaluate(self, state: TrainState, batch: Batch | None = None):
+        """Mean cost and errors per sequence `[S]` on a batch (default: the held-out one), and the
+        task's scores: per score, (right answers `[S]`, answers `[S]`)."""
         if batch is None and self._compiled_evaluation is not None:
-            return self._compiled_evaluation(params, self.rest, self.eval_data)
-        return self._evaluate(params, self.rest, self.eval_data if batch is None else batch)
+            return self._compiled_evaluation(state.params, self.rest, state.memory, self.eval_data)
+        return self._evaluate(state.params, self.rest, state.memory, self.eval_data if batch is None else batch)

@@ -78,6 +78,19 @@ class SizeAxis(NamedTuple):
         return sizes[self.fields[0]], sizes[self.fields[-1]]
 
 
+class Score(NamedTuple):
+    """An accuracy that evaluation reports beside the cost, over some of a class task's scored
+    steps (`Task.score_counts`): a one-shot task's accuracy on a class's 2nd showing, say.
+
+    Attributes:
+      key: its name in files ("shot_2").
+      label: its name in tables ("2nd").
+    """
+
+    key: str
+    label: str
+
+
 class Reading(NamedTuple):
     """An approximate cost read off the paper's figures, in bits per sequence."""
 
@@ -119,6 +132,14 @@ class Task:
     # The model families from best to worst in the paper, for `ntm compare` to say whether
     # its ordering held; empty for a task the paper does not have.
     paper_order: ClassVar[tuple[str, ...]] = ()
+    # What a target is: "bits", independent binary channels (sigmoid outputs, binary
+    # cross-entropy, bit errors), or "class", one class per scored step, the targets one-hot
+    # over `output_size` classes (softmax outputs, cross-entropy, wrong answers).
+    output_kind: ClassVar[str] = "bits"
+    # Accuracies evaluation reports beside the cost (class tasks; see `score_counts`).
+    scores: ClassVar[tuple[Score, ...]] = ()
+    # The models `ntm compare` sets side by side on this task when --models is not given.
+    compare_models: ClassVar[tuple[str, ...]] = ("lstm", "ntm-lstm", "ntm-ff")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -184,12 +205,32 @@ class Task:
         """The lowest expected cost in bits per sequence any model can reach (0 if deterministic)."""
         return 0.0
 
+    def heldout(self) -> Task:
+        """The task held-out data come from: the task itself, or its evaluation split where it has
+        one (a task of classes that training never sees)."""
+        return self
+
+    def score_counts(self, labels: jax.Array, correct: jax.Array, mask: jax.Array) -> dict[str, tuple[jax.Array, jax.Array]]:
+        """Per `scores` entry, (correct answers, answers) summed over a batch; jittable.
+
+        Args:
+          labels: `[T, B]` int32, the target class at each step.
+          correct: `[T, B]` bool, whether the model's answer was the target.
+          mask: `[T, B]` where answers are scored.
+        """
+        return {}
+
     # --- shared -------------------------------------------------------------------------------
 
     @classmethod
     def size_fields(cls) -> dict[str, str]:
         """The sizes a user may set, field name -> help; internal fields (no help) left out."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+    @property
+    def error_name(self) -> str:
+        """What an error per sequence counts: 'bit errors' or 'wrong answers'."""
+        return "wrong answers" if self.output_kind == "class" else "bit errors"
 
     @classmethod
     def short_name(cls) -> str:
@@ -273,8 +314,11 @@ class Task:
         return dataclasses.asdict(self)
 
     def sizes_text(self) -> str:
-        """The sizes in words, ranges joined: 'width 8, length 1-20'."""
-        sizes = {k: v for k, v in self.sizes().items() if v is not None}
+        """The sizes in words, ranges joined: 'width 8, length 1-20' (an internal field, which is
+        no option, only where it is not its default: a held-out split)."""
+        internal = {f.name for f in dataclasses.fields(self) if "help" not in f.metadata
+                    and getattr(self, f.name) == f.default}
+        sizes = {k: v for k, v in self.sizes().items() if v is not None and k not in internal}
         parts = []
         for name, value in sizes.items():
             if "max_" in name and name.replace("max_", "min_") in sizes:
@@ -345,9 +389,10 @@ class Task:
         mask = np.asarray(batch.mask[:, index])  # [T]
         used = np.flatnonzero((np.abs(inputs).sum(-1) > 0) | (mask > 0))
         steps = int(used[-1]) + 1 if used.size else 1
+        classes = self.output_kind == "class"  # one class a step: printed as numbers, not one-hot rows
         rows = (
             [("input " + label, inputs[:steps, c]) for c, label in enumerate(self.input_labels())]
-            + [("target " + label, targets[:steps, c]) for c, label in enumerate(self.output_labels())]
+            + ([] if classes else [("target " + label, targets[:steps, c]) for c, label in enumerate(self.output_labels())])
             + [("mask", mask[:steps])]
         )
         width = max(len(label) for label, _ in rows)
@@ -355,6 +400,9 @@ class Task:
         title = title or f"{self.name}: example {index}"
         lines = [f"{title}, {steps} of T={self.max_time} steps shown ('#' = 1, '.' = 0)"]
         lines += self.describe(example)
+        if classes:
+            labels = np.argmax(targets[:steps], axis=-1)
+            lines.append("target class by step: " + " ".join(str(int(c)) if m else "-" for c, m in zip(labels, mask[:steps])))
         for start in range(0, steps, columns):
             stop = min(start + columns, steps)
             lines.append("")

@@ -13,16 +13,23 @@ from ntm_cli.tasks.base import Task
 from ntm_cli.tasks.copy import CopyTask
 from ntm_cli.tasks.dynamic_ngrams import DynamicNGramsTask
 from ntm_cli.tasks.errors import TaskConfigError, UnknownTaskError
+from ntm_cli.tasks.one_shot import OneShotTask
+from ntm_cli.tasks.one_shot_digits import OneShotDigitsTask
 from ntm_cli.tasks.priority_sort import PrioritySortTask
+from ntm_cli.tasks.rare_events import RareEventsTask
 from ntm_cli.tasks.repeat_copy import RepeatCopyTask
 
-# The tasks, in the paper's order of presentation.
+# The paper's five tasks in its order of presentation, then the class tasks of issue 16
+# (one-shot learning and rare events, for the key-value memory).
 TASKS: tuple[type[Task], ...] = (
     CopyTask,
     RepeatCopyTask,
     AssociativeRecallTask,
     DynamicNGramsTask,
     PrioritySortTask,
+    OneShotTask,
+    OneShotDigitsTask,
+    RareEventsTask,
 )
 
 TASK_NAMES: tuple[str, ...] = tuple(cls.name for cls in TASKS)
@@ -73,11 +80,22 @@ def make_task(name: str, **sizes: Any) -> Task:
 
 
 def size_options() -> dict[str, tuple[str, list[str]]]:
-    """Every size a user may set on some task: field -> (help, short names of the tasks that have it)."""
-    options: dict[str, tuple[str, list[str]]] = {}
+    """Every size a user may set on some task: field -> (help, short names of the tasks that have
+    it). Tasks that mean different things by one field each get their own words in the help:
+    'Bits per sequence (ngrams); examples per sequence (rare).'"""
+    meanings: dict[str, dict[str, list[str]]] = {}
     for cls in TASKS:
         for field, help_text in cls.size_fields().items():
-            options.setdefault(field, (help_text, []))[1].append(cls.short_name())
+            meanings.setdefault(field, {}).setdefault(help_text.rstrip("."), []).append(cls.short_name())
+    options = {}
+    for field, texts in meanings.items():
+        tasks = [task for names in texts.values() for task in names]
+        if len(texts) == 1:
+            options[field] = (f"{next(iter(texts))} ({', '.join(tasks)}).", tasks)
+        else:
+            parts = [f"{text[0].lower() + text[1:] if i else text} ({', '.join(names)})"
+                     for i, (text, names) in enumerate(texts.items())]
+            options[field] = ("; ".join(parts) + ".", tasks)
     return options
 
 

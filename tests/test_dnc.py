@@ -117,10 +117,10 @@ def test_the_dnc_learns_a_small_repeat_copy_task():
     )  # Adam 1e-3 decaying over the preset's 40,000 steps, as `ntm train repeat --model dnc` does
     trainer = Trainer(config, [0])
     state = trainer.initial_state()
-    untrained = float(trainer.evaluate(state.params)[0][0])
+    untrained = float(trainer.evaluate(state)[0][0])
     for first in range(0, steps, config.steps_per_call):
         state, _ = trainer.train_chunk(state, first, steps)
-    trained = float(trainer.evaluate(state.params)[0][0])
+    trained = float(trainer.evaluate(state)[0][0])
     assert untrained > 40.0
     assert trained < 5.0, f"held-out cost {trained:.2f} bits after {steps:,} sequences"
 

@@ -95,7 +95,7 @@ def test_the_memory_trace_is_what_the_model_returned_and_each_weighting_sums_to_
     assert np.all((trace.outputs >= 0) & (trace.outputs <= 1))
 
     # the same sample and checkpoint, run here by hand
-    trainer, params, rest, _ = load_run(run_dir, "best")
+    trainer, params, rest, _, _ = load_run(run_dir, "best")
     batch = trainer.task.variant(min_length=3, max_length=3).sample_at(jax.random.key(5), 0)
     logits, expected = nnx.merge(trainer.graphdef, params, rest)(batch.inputs, trace=True)
     np.testing.assert_allclose(trace.write_weights, expected.write_weights[:steps, 0], rtol=1e-6)

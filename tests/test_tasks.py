@@ -17,6 +17,9 @@ SMALL = {  # sizes that keep each task quick while exercising padding
     "associative-recall": {"max_items": 4},
     "dynamic-ngrams": {"length": 30},
     "priority-sort": {"num_inputs": 7, "num_outputs": 4},
+    "one-shot": {"classes": 3, "showings": 4},
+    "one-shot-digits": {"classes": 3, "showings": 4},
+    "rare-events": {"classes": 50, "length": 10},
 }
 
 
@@ -35,9 +38,11 @@ def test_batch_shapes_dtypes_and_mask(name):
 
 @pytest.mark.parametrize("name", TASK_NAMES)
 def test_chance_cost_is_the_expected_number_of_scored_target_bits(name):
+    """Each scored bit costs 1 bit at chance; each scored class answer log2(classes) bits."""
     task = make_task(name, **SMALL[name])
     mask = np.asarray(task.sample(jax.random.key(1), 4000).mask)
-    scored_bits = mask.sum(axis=0) * task.output_size
+    per_step = np.log2(task.output_size) if task.output_kind == "class" else task.output_size
+    scored_bits = mask.sum(axis=0) * per_step
     assert abs(scored_bits.mean() - task.chance_cost) < 0.03 * task.chance_cost
 
 
@@ -97,7 +102,7 @@ def test_lengths_repeats_and_item_counts_are_uniform_over_their_ranges():
 
 
 def test_names_and_aliases_resolve():
-    assert set(ALIASES) == {"sort", "recall", "ngrams", "repeat"}
+    assert set(ALIASES) == {"sort", "recall", "ngrams", "repeat", "oneshot", "digits", "rare"}
     for alias, name in ALIASES.items():
         assert canonical_name(alias) == name
         assert make_task(alias).name == name
@@ -156,7 +161,14 @@ def test_render_shows_every_channel_and_the_mask(name):
     batch = task.sample(jax.random.key(0), 2)
     text = task.render(batch, 1)
     rows = [line for line in text.splitlines() if line.strip().startswith(("input ", "target ", "mask"))]
-    assert len(rows) == task.input_size + task.output_size + 1
+    if task.output_kind == "class":  # the target class as a number a step, not a row per class
+        (classes,) = [line for line in rows if line.startswith("target class by step: ")]
+        labels = np.argmax(np.asarray(batch.targets[:, 1]), -1)[: len(classes.split()) - 4]
+        assert classes.split()[4:] == [str(c) for c in labels]
+        rows.remove(classes)
+        assert len(rows) == task.input_size + 1
+    else:
+        assert len(rows) == task.input_size + task.output_size + 1
     mask_row = next(r for r in rows if r.strip().startswith("mask")).split()[-1]
     assert mask_row.count("#") == int(batch.mask[:, 1].sum())
 

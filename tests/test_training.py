@@ -134,7 +134,7 @@ def test_the_compiled_chunk_keeps_its_input_types_so_nothing_retraces():
         return original(*args)
 
     trainer._train_chunk = counting
-    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, None, None)))
+    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, 0, None, None)))
     for call in range(4):
         state, _ = trainer.train_chunk(state, 10 * call, 100)
         assert signature(state) == first
@@ -158,7 +158,7 @@ def test_seeds_trained_together_match_each_seed_alone():
         state_alone, _ = alone.train_chunk(alone.initial_state(), 0, 100)
         for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(state_alone.params)):
             np.testing.assert_allclose(a[index], b[0], rtol=2e-4, atol=2e-6)
-    a, b = (np.asarray(x) for x in together.evaluate(state.params)[0])
+    a, b = (np.asarray(x) for x in together.evaluate(state)[0])
     assert a != b  # different seeds, different models
 
 
@@ -166,10 +166,10 @@ def test_the_ntm_learns_a_small_copy_task():
     """Lengths 1-5, memory 16 x 8: chance is 24 bits, and an untrained model sits near it."""
     trainer = Trainer(small_config(steps=6000), [0])
     state = trainer.initial_state()
-    untrained = float(trainer.evaluate(state.params)[0][0])
+    untrained = float(trainer.evaluate(state)[0][0])
     for first in range(0, 6000, 10):
         state, _ = trainer.train_chunk(state, first, 6000)
-    trained = float(trainer.evaluate(state.params)[0][0])
+    trained = float(trainer.evaluate(state)[0][0])
     assert untrained > 15.0
     assert trained < 2.0, f"held-out cost {trained:.2f} bits after 6,000 sequences"
 
@@ -178,7 +178,7 @@ def test_the_lstm_baseline_trains_too():
     config = small_config(model=LSTMConfig(num_layers=2, hidden_size=32), steps=1000)
     trainer = Trainer(config, [0])
     state = trainer.initial_state()
-    untrained = float(trainer.evaluate(state.params)[0][0])
+    untrained = float(trainer.evaluate(state)[0][0])
     for first in range(0, 1000, 10):
         state, _ = trainer.train_chunk(state, first, 1000)
-    assert float(trainer.evaluate(state.params)[0][0]) < untrained - 3.0
+    assert float(trainer.evaluate(state)[0][0]) < untrained - 3.0

@@ -1,7 +1,10 @@
-"""Models: the NTM, the DNC and the LSTM baseline, built from a config behind one interface.
+"""Models: the NTM, the DNC, the key-value memory and the LSTM baseline, built from a config
+behind one interface.
 
-Every model is an `nnx.Module` called as `model(inputs [T, B, in]) -> logits [T, B, out]`, or
-`model(inputs, trace=True) -> (logits, trace)` for the per-step weightings and memory.
+Every model is an `nnx.Module` with `run(batch, memory, key, carry, trace) -> Output` (see
+`ntm_cli.models.base`); all but the key-value memory are also called as
+`model(inputs [T, B, in]) -> logits [T, B, out]`, or `model(inputs, trace=True) -> (logits,
+trace)` for the per-step weightings and memory.
 
 The configs (`ntm_cli.models.config`) import no JAX, so the command line can check them at
 start-up; the models and `build_model` load JAX when first used from here.
@@ -11,17 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.models.config import DNCConfig, KVMemoryConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
 
 _LAZY = {
     "DNC": "ntm_cli.models.dnc",
+    "KVMemory": "ntm_cli.models.kv_memory",
     "LSTMBaseline": "ntm_cli.models.lstm",
     "NTM": "ntm_cli.models.ntm",
     "build_model": "ntm_cli.models.build",
     "count_params": "ntm_cli.models.build",
 }
 
-__all__ = ["DNCConfig", "LSTMConfig", "ModelConfig", "ModelConfigError", "NTMConfig", *_LAZY]
+__all__ = ["DNCConfig", "KVMemoryConfig", "LSTMConfig", "ModelConfig", "ModelConfigError", "NTMConfig", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

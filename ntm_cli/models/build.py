@@ -5,8 +5,9 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-from ntm_cli.models.config import DNCConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
+from ntm_cli.models.config import DNCConfig, KVMemoryConfig, LSTMConfig, ModelConfig, ModelConfigError, NTMConfig
 from ntm_cli.models.dnc import DNC
+from ntm_cli.models.kv_memory import KVMemory
 from ntm_cli.models.lstm import LSTMBaseline
 from ntm_cli.models.ntm import NTM
 
@@ -18,6 +19,8 @@ def build_model(config: ModelConfig, input_size: int, output_size: int, key: jax
         return NTM(config, input_size, output_size, rngs=rngs)
     if isinstance(config, DNCConfig):
         return DNC(config, input_size, output_size, rngs=rngs)
+    if isinstance(config, KVMemoryConfig):
+        return KVMemory(config, input_size, output_size, rngs=rngs)
     if isinstance(config, LSTMConfig):
         return LSTMBaseline(config, input_size, output_size, rngs=rngs)
     raise ModelConfigError(f"unknown model config {type(config).__name__}.")

@@ -1,7 +1,7 @@
 """Typed, frozen model configurations, and the one name of each model.
 
 A model has one identity from the command line to the results files: its name, `lstm`,
-`ntm-lstm`, `ntm-ff` or `dnc` (`MODEL_NAMES`). `model_name` reads it off a config and
+`ntm-lstm`, `ntm-ff`, `dnc`, `kv-ff` or `kv-lstm` (`MODEL_NAMES`). `model_name` reads it off a config and
 `named_config` builds a config from it; nothing else converts between the two. Validation
 raises ModelConfigError with one sentence.
 """
@@ -15,11 +15,16 @@ from ntm_cli.errors import InputError
 
 ControllerKind = Literal["lstm", "ff"]
 MemoryInit = Literal["constant", "learned", "random"]
+MemoryScope = Literal["sequence", "lifelong"]
 CONTROLLERS: tuple[str, ...] = get_args(ControllerKind)
 MEMORY_INITS: tuple[str, ...] = get_args(MemoryInit)
+MEMORY_SCOPES: tuple[str, ...] = get_args(MemoryScope)
 
 # Every model, by the name used everywhere: options, run folder names, tables, results files.
-MODEL_NAMES: tuple[str, ...] = ("lstm", "ntm-lstm", "ntm-ff", "dnc")
+# A model with a controller choice names it: ntm-lstm and ntm-ff, kv-ff and kv-lstm.
+MODEL_NAMES: tuple[str, ...] = ("lstm", "ntm-lstm", "ntm-ff", "dnc", "kv-ff", "kv-lstm")
+# The families whose names carry the controller, with the controller `--model <family>` means.
+CONTROLLED_FAMILIES: dict[str, str] = {"ntm": "lstm", "kv": "ff"}
 
 
 class ModelConfigError(InputError):
@@ -121,19 +126,51 @@ class DNCConfig:
         return 2 * self.num_write_heads + 1
 
 
-ModelConfig = Union[NTMConfig, LSTMConfig, DNCConfig]
+@dataclasses.dataclass(frozen=True)
+class KVMemoryConfig:
+    """The life-long key-value memory of Kaiser, Nachum, Roy & Bengio (2017), "Learning to
+    Remember Rare Events", behind a controller (see `ntm_cli.models.kv_memory`)."""
+
+    kind: ClassVar[str] = "kv"
+
+    controller: ControllerKind = "ff"  # feedforward (tanh layers; the paper's embedder is one), or an LSTM
+    controller_sizes: tuple[int, ...] = (100,)
+    memory_rows: int = 1024  # N slots
+    key_size: int = 32  # d: the width of a key, and of the query q = normalise(W_q h)
+    neighbours: int = 256  # k nearest neighbours by q . K (the paper's 256); at most N
+    margin: float = 0.1  # alpha, the loss's margin
+    age_noise: float = 8.0  # the oldest slot is argmax(A + U(-noise, noise)), as in the official code
+    # "sequence": every sequence starts from an empty memory (the one-shot protocol);
+    # "lifelong": one memory for the whole of training, shared by a batch, carried from step to step.
+    scope: MemoryScope = "sequence"
+
+    def __post_init__(self) -> None:
+        _check(self.controller in CONTROLLERS, f"controller must be 'lstm' or 'ff', got {self.controller!r}.")
+        _check_sizes(self.controller_sizes, "the controller")
+        _check(self.memory_rows >= 1, f"memory rows must be at least 1, got {self.memory_rows}.")
+        _check(self.key_size >= 1, f"the key size must be at least 1, got {self.key_size}.")
+        _check(1 <= self.neighbours <= self.memory_rows,
+               f"the neighbours k must be between 1 and the memory's {self.memory_rows} rows, got {self.neighbours}.")
+        _check(0 < self.margin < 2, f"the margin must be in (0, 2) (cosines lie in [-1, 1]), got {self.margin}.")
+        _check(self.age_noise >= 0, f"the age noise must be 0 or more, got {self.age_noise}.")
+        _check(self.scope in MEMORY_SCOPES, f"memory scope must be 'sequence' or 'lifelong', got {self.scope!r}.")
+
+
+ModelConfig = Union[NTMConfig, LSTMConfig, DNCConfig, KVMemoryConfig]
 
 
 def model_name(config: ModelConfig) -> str:
-    """The model's name: 'ntm-lstm', 'ntm-ff', 'dnc' or 'lstm'."""
-    if isinstance(config, NTMConfig):
-        return f"ntm-{config.controller}"
+    """The model's name: 'ntm-lstm', 'ntm-ff', 'dnc', 'lstm', 'kv-ff' or 'kv-lstm'."""
+    if config.kind in CONTROLLED_FAMILIES:
+        return f"{config.kind}-{config.controller}"
     return config.kind
 
 
 def model_family(name: str) -> str:
-    """'ntm' for both NTMs, else the name itself: the paper reports its readings by family."""
-    return "ntm" if name.startswith("ntm-") else name
+    """'ntm' for both NTMs, 'kv' for both key-value memories, else the name itself: papers
+    report their readings by family."""
+    family = name.split("-", 1)[0]
+    return family if family in CONTROLLED_FAMILIES else name
 
 
 def named_config(name: str, **fields) -> ModelConfig:
@@ -144,14 +181,15 @@ def named_config(name: str, **fields) -> ModelConfig:
     """
     if name not in MODEL_NAMES:
         raise ModelConfigError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
-    if name.startswith("ntm-"):
-        return NTMConfig(controller=name.removeprefix("ntm-"), **fields)
+    family = model_family(name)
+    if family in CONTROLLED_FAMILIES:
+        return config_class(family)(controller=name.split("-", 1)[1], **fields)
     return {"lstm": LSTMConfig, "dnc": DNCConfig}[name](**fields)
 
 
 def config_class(kind: str) -> type:
-    """The config class of a `kind` as saved in config.json ('ntm', 'dnc' or 'lstm')."""
-    classes = {cls.kind: cls for cls in (NTMConfig, DNCConfig, LSTMConfig)}
+    """The config class of a `kind` as saved in config.json ('ntm', 'dnc', 'lstm' or 'kv')."""
+    classes = {cls.kind: cls for cls in (NTMConfig, DNCConfig, LSTMConfig, KVMemoryConfig)}
     if kind not in classes:
         raise ModelConfigError(f"unknown model kind {kind!r}.")
     return classes[kind]

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ntm_cli.models.base import SequenceModel
 from ntm_cli.models import addressing, dnc_access
 from ntm_cli.models.config import DNCConfig
 from ntm_cli.models.ntm import Controller, scan_steps
@@ -97,7 +98,7 @@ def _oneplus(x: jax.Array) -> jax.Array:
     return 1.0 + jax.nn.softplus(x)
 
 
-class DNC(nnx.Module):
+class DNC(SequenceModel):
     """A DNC; `__call__(inputs [T, B, in]) -> logits [T, B, out]`."""
 
     def __init__(self, config: DNCConfig, input_size: int, output_size: int, *, rngs: nnx.Rngs):

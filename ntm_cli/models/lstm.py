@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ntm_cli.models.base import SequenceModel
 from ntm_cli.models.config import LSTMConfig
 
 
@@ -25,7 +26,7 @@ class LSTMTrace(NamedTuple):
     hidden: jax.Array
 
 
-class LSTMBaseline(nnx.Module):
+class LSTMBaseline(SequenceModel):
     """Stacked LSTM; `__call__(inputs [T, B, in]) -> logits [T, B, out]`."""
 
     def __init__(self, config: LSTMConfig, input_size: int, output_size: int, *, rngs: nnx.Rngs):

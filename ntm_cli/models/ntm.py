@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ntm_cli.models.base import SequenceModel
 from ntm_cli.models import addressing
 from ntm_cli.models.addressing import HeadParams
 from ntm_cli.models.config import NTMConfig
@@ -128,7 +129,7 @@ class Controller(nnx.Module):
         return tuple(new_state), x
 
 
-class NTM(nnx.Module):
+class NTM(SequenceModel):
     """A Neural Turing Machine; `__call__(inputs [T, B, in]) -> logits [T, B, out]`."""
 
     def __init__(self, config: NTMConfig, input_size: int, output_size: int, *, rngs: nnx.Rngs):
