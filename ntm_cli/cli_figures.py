@@ -74,12 +74,14 @@ def memory_command(
 def _kv_memory(run: Path, config, length: int | None, seed: int, checkpoint: str, memory_rows: int | None,
                start_memory: str | None, out: Path | None) -> None:
     """`ntm memory` on a key-value memory run: a held-out sample's steps and the figure."""
+    from ntm_cli.evaluation import other_memory_rows
     from ntm_cli.figures import figure_path
     from ntm_cli.kv_figures import kv_memory_figure, kv_memory_trace, step_lines
 
-    for given, flag in ((length, "--length"), (memory_rows, "--memory-rows")):
-        if given is not None:
-            raise InputError(f"{flag} does not apply to a key-value memory run (its task's sizes are fixed).")
+    if length is not None:
+        raise InputError("--length does not apply to a key-value memory run's figure, which draws a held-out "
+                         "sample at the run's own sizes.")
+    other_memory_rows(config, memory_rows)  # refused, with why
     trace = kv_memory_trace(run, seed=seed, checkpoint=checkpoint, memory_start=start_memory)
     suffix = "-empty" if start_memory == "empty" else ""
     path = figure_path(out, run / f"memory-s{seed}{suffix}.png")

@@ -63,7 +63,7 @@ def train_command(
     head_clip: Annotated[Optional[float], typer.Option(help="Clip raw head outputs to +/- this (0: off).", rich_help_panel=_MODEL)] = None,
     neighbours: Annotated[Optional[int], typer.Option(help="Key-value memory: the k nearest neighbours (at most its rows).", rich_help_panel=_MODEL)] = None,
     margin: Annotated[Optional[float], typer.Option(help="Key-value memory: the loss's margin alpha.", rich_help_panel=_MODEL)] = None,
-    memory_scope: Annotated[Optional[MemoryScope], typer.Option(help="Key-value memory: a memory per sequence, or one life-long memory kept for the whole of training.", rich_help_panel=_MODEL)] = None,
+    memory_scope: Annotated[Optional[MemoryScope], typer.Option(help="Key-value memory: a memory per sequence, or one life-long memory kept for the whole of training (the presets: lifelong for rare-events, sequence for the one-shot tasks).", rich_help_panel=_MODEL)] = None,
     *,
     task_sizes: dict[str, int],
 ) -> None:

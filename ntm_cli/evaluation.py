@@ -17,6 +17,7 @@ from ntm_cli import resources, runs
 from ntm_cli.config import TrainConfig
 from ntm_cli.devices import Layout, evaluation_layout
 from ntm_cli.errors import InputError
+from ntm_cli.models.config import MEMORY_STARTS
 from ntm_cli.tasks.base import Task
 from ntm_cli.train_loop import accuracies, load_checkpoint
 from ntm_cli.training import EVAL_KEY_SEED, Trainer, eval_model_key, score_counts, sequence_metrics
@@ -36,8 +37,9 @@ def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | Non
     if memory_rows is None:
         return None
     if config.model.kind != "dnc":
-        reason = ("its learned initial weightings have one entry per row" if config.model.kind == "ntm"
-                  else "it has no memory")
+        reason = {"ntm": "its learned initial weightings have one entry per row",
+                  "kv": "its memory's size is part of the model it trained (a life-long one holds what it learned)",
+                  }.get(config.model.kind, "it has no memory")
         raise InputError(f"--memory-rows applies to DNC runs only, not to this {config.model_name} run: {reason}.")
     return None if memory_rows == config.model.memory_rows else memory_rows
 
@@ -57,9 +59,6 @@ def eval_file_name(memory_rows: int | None, memory_start: str | None = None) -> 
     if memory_rows is not None:
         return f"eval-n{memory_rows}.json"
     return "eval-empty.json" if memory_start == "empty" else runs.EVAL
-
-
-MEMORY_STARTS = ("trained", "empty")
 
 
 class LoadedRun(NamedTuple):
@@ -134,8 +133,8 @@ def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
     and layout (so several runs of one configuration, or one run evaluated again, reuse it)."""
     batch = layout.constrain_batch(task.sample(key, batch_size))
     out = nnx.merge(graphdef, params, rest).run(batch, memory, eval_model_key())
-    cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind)
-    return cost, errors, score_counts(task, out.logits, batch)
+    cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind, out.answers)
+    return cost, errors, score_counts(task, out.logits, batch, out.answers)
 
 
 _PROGRAMS: dict[Any, Any] = {}
@@ -226,6 +225,7 @@ def evaluate_run(
         "sequences_trained": int(meta["step"]) * config.batch_size,
         "devices": layout.count,
         "errors": trainer.task.error_name,
+        **({"score_notes": notes} if (notes := trainer.task.score_notes(int(meta["step"]) * config.batch_size)) else {}),
         **({"memory_start": start} if start is not None else {}),
         **({"memory_rows": config.model.memory_rows, "trained_memory_rows": trained_rows} if trained_rows else {}),
         "results": results,

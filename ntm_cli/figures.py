@@ -194,13 +194,17 @@ def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
             if len(group) > 1:
                 ax.fill_between(x, np.maximum(low, LOG_FLOOR), np.maximum(high, LOG_FLOOR), color=color,
                                 alpha=0.2, linewidth=0)
-    for ax, unit in zip(axes, ("held-out cost (bits per sequence)", "held-out bit errors per sequence")):
+    from ntm_cli.progress import task_errors
+
+    kinds = {task_errors(c.label.split()[0]) for c in curves}  # a label is '<task> <model>'
+    errors = kinds.pop() if len(kinds) == 1 else "errors"
+    for ax, unit in zip(axes, ("held-out cost (bits per sequence)", f"held-out {errors} per sequence")):
         ax.set_yscale("log")
         ax.set_xlabel("training sequences seen")
         ax.set_ylabel(unit)
         ax.grid(True, which="both", color="0.9", linewidth=0.5)
     axes[0].set_title("Held-out cost")
-    axes[1].set_title(f"Held-out bit errors (0 drawn at {LOG_FLOOR:g})")
+    axes[1].set_title(f"Held-out {errors} (0 drawn at {LOG_FLOOR:g})")
     axes[0].legend(frameon=False, fontsize=8)
     runs_text = ", ".join(c.run_dir.name for c in curves)
     fig.suptitle(f"Learning curves: {runs_text}" if len(runs_text) < 100 else f"Learning curves: {len(curves)} runs")

@@ -91,7 +91,7 @@ def kv_memory_trace(run_dir: Path, seed: int = 0, checkpoint: str = "best",
     resources.check_fits(resources.batch_bytes(task, 1) * 3, f"a sample of {task.name} with T={task.max_time}")
     batch = Batch(*task.sample_at(jax.random.key(seed), 0))
     out = _trace_program()(trainer.graphdef, params, rest, memory, batch)
-    cost, _ = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind)
+    cost, _ = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind, out.answers)
     steps = out.trace
     final = steps.memory  # the sequence's own copy (leading axis B = 1)
     rows = config.model.memory_rows
@@ -100,7 +100,7 @@ def kv_memory_trace(run_dir: Path, seed: int = 0, checkpoint: str = "best",
     start_ages = np.asarray(memory.ages) if lifelong else np.zeros(rows, int)
     return KVMemoryTrace(
         labels=np.asarray(batch.targets[:, 0]).argmax(-1),
-        answers=np.asarray(out.logits[:, 0]).argmax(-1),
+        answers=np.asarray(out.answers[:, 0]),
         scored=np.asarray(batch.mask[:, 0]) > 0,
         slots=np.asarray(steps.slots[:, 0]),
         similarities=np.asarray(steps.similarities[:, 0]),
@@ -137,14 +137,14 @@ def step_lines(trace: KVMemoryTrace) -> list[str]:
     lines = []
     for t in np.flatnonzero(trace.scored):
         nearest, similarity = trace.slots[t, 0], trace.similarities[t, 0]
-        if trace.values[t, 0] < 0:
+        if trace.answers[t] < 0:
             source = "an empty memory"
         else:
             source = f"slot {nearest} (cos {similarity:.2f}, weight {trace.weights[t, 0]:.2f})"
         verdict = "right" if trace.answers[t] == trace.labels[t] else "wrong"
         written = trace.written[t]
         action = (f"updated slot {written}" if trace.updated[t] else f"wrote slot {written}") if written >= 0 else "wrote nothing"
-        answer = "-" if trace.values[t, 0] < 0 else str(trace.answers[t])
+        answer = "-" if trace.answers[t] < 0 else str(trace.answers[t])
         lines.append(f"step {t:>3}: class {trace.labels[t]}, answer {answer} from {source}: {verdict}; {action}")
     return lines
 

@@ -17,7 +17,9 @@ import typer
 from ntm_cli.config import OPTIMIZERS
 from ntm_cli.errors import InputError
 from ntm_cli.experiments.presets import PRESETS
-from ntm_cli.models.config import CONTROLLED_FAMILIES, CONTROLLERS, MEMORY_INITS, MEMORY_SCOPES, MODEL_NAMES
+from ntm_cli.models.config import (
+    CONTROLLED_FAMILIES, CONTROLLERS, MEMORY_INITS, MEMORY_SCOPES, MEMORY_STARTS, MODEL_NAMES,
+)
 from ntm_cli.runs import CHECKPOINT_KINDS
 from ntm_cli.tasks.registry import axis_options, size_options
 
@@ -33,7 +35,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
 Model = _choices("Model", (*MODEL_NAMES, *CONTROLLED_FAMILIES))
 Controller = _choices("Controller", CONTROLLERS)
 MemoryScope = _choices("MemoryScope", MEMORY_SCOPES)
-MemoryStart = _choices("MemoryStart", ("trained", "empty"))
+MemoryStart = _choices("MemoryStart", MEMORY_STARTS)
 Preset = _choices("Preset", PRESETS)
 Optimizer = _choices("Optimizer", OPTIMIZERS)
 MemoryInit = _choices("MemoryInit", MEMORY_INITS)

@@ -80,21 +80,40 @@ def params_table(rows: Sequence[dict]) -> Table:
 
 
 def eval_table(result: dict) -> Table:
-    """`ntm eval`: cost and bit errors per size, beside chance and the floor."""
-    table = Table(
-        title=f"{result['task']}, {result['model']}, seed {result['seed']}: {result['checkpoint']} checkpoint "
-        f"(step {result['step']:,}, {result['sequences_trained']:,} sequences)"
-        + (f", on {result['memory_rows']} memory rows (trained on {result['trained_memory_rows']})"
-           if result.get("memory_rows") != result.get("trained_memory_rows") else ""),
-        title_justify="left",
-    )
-    for name in ("sizes", "T", "sequences", "cost (bits/seq)", "bit errors", "chance", "floor"):
-        table.add_column(name, justify="left" if name == "sizes" else "right")
+    """`ntm eval`: cost and errors per size, beside chance and the floor (a class task: its
+    accuracies instead of T and the floor, to fit 80 columns)."""
+    title = (f"{result['task']}, {result['model']}, seed {result['seed']}: {result['checkpoint']} checkpoint "
+             f"(step {result['step']:,}, {result['sequences_trained']:,} sequences)"
+             + (f", on {result['memory_rows']} memory rows (trained on {result['trained_memory_rows']})"
+                if result.get("memory_rows") != result.get("trained_memory_rows") else ""))
+    scores = [score for score in task_class(result["task"]).scores
+              if any(score.key in row.get("scores", {}) for row in result["results"])]
+    if not scores:
+        table = Table(title=title, title_justify="left")
+        for name in ("sizes", "T", "sequences", "cost (bits/seq)", result.get("errors", "bit errors"), "chance", "floor"):
+            table.add_column(name, justify="left" if name == "sizes" else "right")
+        for row in result["results"]:
+            table.add_row(
+                row["label"], str(row["T"]), f"{row['sequences']:,}", f"{row['cost']:.3f} ± {row['cost_se']:.3f}",
+                f"{row['bit_errors']:.3f}", f"{row['chance_cost']:g}",
+                f"{row['floor_cost']:.1f}" if row["floor_cost"] else "0",
+            )
+        return table
+    table = compact_table(title)
+    for name in ("sizes", "seqs", "cost", "wrong", *(score.label for score in scores), "chance"):
+        table.add_column(name, justify="left" if name == "sizes" else "right", no_wrap=True)
     for row in result["results"]:
+        accuracy = row.get("scores", {})
         table.add_row(
-            row["label"], str(row["T"]), f"{row['sequences']:,}", f"{row['cost']:.3f} ± {row['cost_se']:.3f}",
-            f"{row['bit_errors']:.3f}", f"{row['chance_cost']:g}", f"{row['floor_cost']:.1f}" if row["floor_cost"] else "0",
+            row["label"], f"{row['sequences']:,}", f"{row['cost']:.2f}", f"{row['bit_errors']:.3f}",
+            *(f"{100 * accuracy[s.key]:.1f}%" if s.key in accuracy else "-" for s in scores), f"{row['chance_cost']:.1f}",
         )
+    caption = [f"cost: bits/seq; wrong: {result.get('errors', 'wrong answers')} per sequence; then accuracy"]
+    caption += [f"{s.label}: {result['score_notes'][s.key]}" for s in scores if s.key in result.get("score_notes", {})]
+    if result.get("memory_start"):
+        start = "the memory training left" if result["memory_start"] == "trained" else "an empty memory"
+        caption.append(f"every held-out sequence starts from {start} (its own copy, which it writes as it goes)")
+    table.caption = "; ".join(caption) + "."
     return table
 
 
@@ -115,7 +134,9 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
                              no_wrap=name != "paper", overflow="fold")
         for row in rows:
             table.add_row(*row)
-        table.caption = table_note(result)
+        notes = "; ".join(f"{label}: {result['score_notes'][key]}" for key, label in result.get("scores", [])
+                          if key in result.get("score_notes", {}))
+        table.caption = table_note(result) + (f" {notes}." if notes else "")
         closing = f"{task}: {result['verdict']}"
         if result.get("paper_verdict"):
             closing += f" {result['paper_verdict'][0].upper()}{result['paper_verdict'][1:]}"

@@ -95,6 +95,7 @@ SUMMARY_OPTIONAL = frozenset({"final_eval_scores"})
 # The counters in a checkpoint beside the training state (see train_loop.save_checkpoint).
 CHECKPOINT_META = {
     "step": int, "wall_time": float, "pending_cost": float, "pending_errors": float, "pending_steps": int,
-    "interval_time": float, "best_eval_cost": float, "best_step": int, "last_eval_cost": float,
+    "interval_time": float, "best_eval_cost": float, "best_eval_errors": float, "best_step": int,
+    "last_eval_cost": float,
     "last_eval_bit_errors": float, "last_eval_scores": dict[str, float],
 }

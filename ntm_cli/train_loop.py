@@ -75,7 +75,8 @@ class RunProgress:
     """Host-side counters of one seed's run, saved in its checkpoints."""
 
     run_dir: Path
-    best_eval_cost: float = math.inf
+    best_eval_cost: float = math.inf  # the held-out cost of the best checkpoint
+    best_eval_errors: float = math.inf  # its errors (what a class task's best is chosen by)
     best_step: int = -1
     last_eval_cost: float = math.nan
     last_eval_bit_errors: float = math.nan
@@ -115,6 +116,7 @@ def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, 
             "pending_steps": loop.pending_steps,
             "interval_time": loop.interval_time,
             "best_eval_cost": progress.best_eval_cost,
+            "best_eval_errors": progress.best_eval_errors,
             "best_step": progress.best_step,
             "last_eval_cost": progress.last_eval_cost,
             "last_eval_bit_errors": progress.last_eval_bit_errors,
@@ -135,7 +137,7 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves = payload["leaves"]
-        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores"})
+        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores", "best_eval_errors"})
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
         reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
         raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None
@@ -242,6 +244,7 @@ class TrainingSession:
         )
         progress = self.progress[0]
         progress.best_eval_cost = float(meta["best_eval_cost"])
+        progress.best_eval_errors = float(meta.get("best_eval_errors", math.inf))
         progress.best_step = int(meta["best_step"])
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
@@ -302,9 +305,9 @@ class TrainingSession:
             runs.append_metrics(progress.run_dir, record)
             progress.last_eval_cost, progress.last_eval_bit_errors = record["eval_cost"], record["eval_bit_errors"]
             progress.last_eval_scores = scores
-            improved = record["eval_cost"] < progress.best_eval_cost
-            if improved:
+            if self._better(record, progress):
                 progress.best_eval_cost, progress.best_step = record["eval_cost"], self.loop.step
+                progress.best_eval_errors = record["eval_bit_errors"]
         self.loop.pending_cost[:] = 0.0
         self.loop.pending_errors[:] = 0.0
         self.loop.pending_steps = 0
@@ -312,6 +315,14 @@ class TrainingSession:
         for i, progress in enumerate(self.progress):
             self._save(i, status, best=progress.best_step == self.loop.step)
         self.reporter.report(records)
+
+    def _better(self, record: dict[str, Any], progress: RunProgress) -> bool:
+        """Whether a report beats the best checkpoint: a lower held-out cost; for a class task
+        fewer wrong answers, then a lower cost (its models are ranked so: a memory's answer has no
+        calibrated probability)."""
+        if self.trainer.task.output_kind == "class":
+            return (record["eval_bit_errors"], record["eval_cost"]) < (progress.best_eval_errors, progress.best_eval_cost)
+        return record["eval_cost"] < progress.best_eval_cost
 
     def _save(self, index: int, status: str, best: bool = False) -> None:
         progress = self.progress[index]

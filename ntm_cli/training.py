@@ -85,7 +85,7 @@ def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
 
 
 def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array,
-                     kind: str = "bits") -> tuple[jax.Array, jax.Array]:
+                     kind: str = "bits", answers: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """Cost and errors per sequence, for a task whose targets are bits or classes
     (`Task.output_kind`).
 
@@ -94,6 +94,8 @@ def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array,
       targets: `[T, B, out]` in {0, 1}: independent bits, or one class one-hot.
       mask: `[T, B]`.
       kind: "bits" or "class".
+      answers: `[T, B]` a class task's answers where the model gives them (`Output.answers`; -1
+        for none, always wrong), else the most likely class of the logits.
 
     Returns:
       cost `[B]`: cross-entropy in bits summed over the scored steps: binary over every target
@@ -104,7 +106,7 @@ def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array,
     if kind == "class":
         nats = optax.softmax_cross_entropy(logits, targets)  # [T, B]
         cost = jnp.sum(nats / LN2 * mask, axis=0)
-        wrong = jnp.argmax(logits, axis=-1) != jnp.argmax(targets, axis=-1)
+        wrong = answered(logits, answers) != jnp.argmax(targets, axis=-1)
         return cost, jnp.sum(wrong * mask, axis=0)
     bits = optax.sigmoid_binary_cross_entropy(logits, targets) / LN2  # [T, B, out]
     cost = jnp.sum(bits * mask[..., None], axis=(0, 2))
@@ -113,13 +115,19 @@ def sequence_metrics(logits: jax.Array, targets: jax.Array, mask: jax.Array,
     return cost, errors
 
 
-def score_counts(task: Task, logits: jax.Array, batch: Batch) -> dict[str, tuple[jax.Array, jax.Array]]:
+def answered(logits: jax.Array, answers: jax.Array | None = None) -> jax.Array:
+    """A class task's answers `[T, B]`: the model's own where it gives them, else the most likely
+    class of its logits."""
+    return jnp.argmax(logits, axis=-1) if answers is None else answers
+
+
+def score_counts(task: Task, logits: jax.Array, batch: Batch,
+                 answers: jax.Array | None = None) -> dict[str, tuple[jax.Array, jax.Array]]:
     """A class task's `scores` on a batch: per score, (right answers, answers) summed over it."""
     if not task.scores:
         return {}
     labels = jnp.argmax(batch.targets, axis=-1).astype(jnp.int32)
-    correct = jnp.argmax(logits, axis=-1) == labels
-    return task.score_counts(labels, correct, batch.mask)
+    return task.score_counts(labels, answered(logits, answers) == labels, batch.mask)
 
 
 def eval_batch(task: Task, batch_size: int) -> Batch:
@@ -224,7 +232,7 @@ class Trainer:
         """The training objective on a batch, with (cost, errors) per sequence averaged over it
         and the life-long memory after it: the model's own loss where it has one, else the cost."""
         out = self.apply(params, rest, batch, memory, key, carry=True)
-        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind)
+        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind, out.answers)
         objective = jnp.mean(cost if out.loss is None else out.loss)
         return objective, (jnp.mean(cost), jnp.mean(errors), out.memory)
 
@@ -232,8 +240,8 @@ class Trainer:
         """Mean cost and errors per sequence on a held-out batch, and the task's scores (right
         answers, answers) over it; every sequence starts from the life-long memory as it is."""
         out = self.apply(params, rest, batch, memory, eval_model_key())
-        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind)
-        return jnp.mean(cost), jnp.mean(errors), score_counts(self.eval_task, out.logits, batch)
+        cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind, out.answers)
+        return jnp.mean(cost), jnp.mean(errors), score_counts(self.eval_task, out.logits, batch, out.answers)
 
     def _sample(self, key: jax.Array, step: jax.Array) -> Batch:
         """The training batch of a step: from the task, or from the curriculum stage the step has

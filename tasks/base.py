@@ -220,6 +220,11 @@ class Task:
         """
         return {}
 
+    def score_notes(self, sequences_trained: int) -> dict[str, str]:
+        """What each score means for a run that trained on this many sequences, where it depends
+        on that (a frequency band: how often its classes appeared in training); {} for none."""
+        return {}
+
     # --- shared -------------------------------------------------------------------------------
 
     @classmethod

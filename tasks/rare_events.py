@@ -135,6 +135,15 @@ class RareEventsTask(Task):
 
     # --- sampling and scoring -------------------------------------------------------------------
 
+    def score_notes(self, sequences_trained: int) -> dict[str, str]:
+        """Each band's expected appearances per class in a run's training: 'seen ~9 times each'."""
+        examples = sequences_trained * self.length
+        def count(x: float) -> str:
+            return f"{x:,.0f}" if x >= 100 else f"{x:.2g}"
+
+        return {score.key: f"seen ~{count(self.band_probability(score.key) * examples)} times each in training"
+                for score, _ in BANDS}
+
     def sample_one(self, key: jax.Array) -> Example:
         key_classes, key_noise = jax.random.split(key)
         ranks = jnp.arange(1, self.classes + 1, dtype=jnp.float32)

@@ -14,7 +14,7 @@ from ntm_cli import compare as compare_module
 from ntm_cli.cli import app
 from ntm_cli.compare import format_cost, markdown_rows, verdict
 from ntm_cli.experiments.presets import preset_config
-from ntm_cli.models import LSTMConfig, NTMConfig, build_model, count_params
+from ntm_cli.models import KVMemoryConfig, LSTMConfig, NTMConfig, build_model, count_params
 from ntm_cli.tasks import make_task
 from ntm_cli.train_loop import TrainingSession
 
@@ -24,9 +24,11 @@ WIDE = {"COLUMNS": "200"}
 # The comparison's plumbing is what these tests check: small models and sizes stand in for the
 # preset's (whose parameter counts `test_the_preset_models_are_the_papers` checks without training).
 TINY_MODELS = {"lstm": LSTMConfig(num_layers=1, hidden_size=16),
-               "ntm-lstm": NTMConfig(controller_sizes=(16,), memory_rows=8, memory_width=4)}
+               "ntm-lstm": NTMConfig(controller_sizes=(16,), memory_rows=8, memory_width=4),
+               "kv-ff": KVMemoryConfig(controller_sizes=(8,), memory_rows=9, key_size=4, neighbours=4)}
 TINY_SIZES = {"copy": {"max_length": 3}, "priority-sort": {"num_inputs": 4, "num_outputs": 2},
-              "associative-recall": {"max_items": 3, "item_size": 1}}
+              "associative-recall": {"max_items": 3, "item_size": 1},
+              "one-shot": {"classes": 3, "showings": 3, "features": 4, "distractors": 4}}
 
 
 def tiny_preset(preset, task, model, seed=0):
@@ -204,6 +206,30 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, phrase):
     assert result.exit_code == 2, result.output
     assert phrase in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_class_task_is_ranked_by_wrong_answers_and_shows_its_accuracies(tmp_path):
+    result = compare(tmp_path, "--tasks", "oneshot", "--models", "lstm,kv-ff", "--sequences", "16", "--json")
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.stdout)["tasks"]["one-shot"]
+    assert task["ranked_by"] == "bit_errors" and task["scores"][:2] == [["shot_1", "1st"], ["shot_2", "2nd"]]
+    rows = task["rows"]
+    assert task["best"] == min(rows, key=lambda r: r["bit_errors"])["model"]
+    assert "wrong answers/seq" in task["verdict"]
+    for row in rows:
+        assert set(row["scores"]) == {"shot_1", "shot_2", "shot_3", "shot_5", "shot_10"}
+        assert row["scores"]["shot_5"] is None and 0 <= row["scores"]["shot_2"] <= 1  # 3 showings: no 5th
+    table = list(csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text())))
+    assert float(table[1]["accuracy_shot_2"]) == pytest.approx(rows[1]["scores"]["shot_2"])
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "| model | params | wrong | cost | 1st | 2nd | 3rd | 5th | 10th | seqs | seq/s | paper |" in markdown
+    assert "Omniglot 5-way 1-shot 98.4%" in markdown  # the paper's anchor, on its own data
+    # the tasks' own models when none are given: the one-shot tasks compare four
+    from ntm_cli.compare import CompareSpec
+
+    assert CompareSpec(tasks=("one-shot", "copy")).models_for("one-shot") == ("lstm", "ntm-lstm", "dnc", "kv-ff")
+    assert CompareSpec(tasks=("one-shot", "copy")).models_for("copy") == ("lstm", "ntm-lstm", "ntm-ff")
+    assert CompareSpec(tasks=("rare-events",)).budget_text("rare-events") == "16,000 sequences"
 
 
 def test_dynamic_ngrams_gets_a_bayes_optimal_row_and_verdicts_read_right():

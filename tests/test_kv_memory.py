@@ -152,7 +152,7 @@ def test_a_life_long_run_resumes_bit_for_bit(tmp_path):
     assert trained["errors"] == "wrong answers" and set(trained["results"][0]["scores"]) <= {
         "top_1pct", "top_10pct", "mid", "tail"}
     # an empty memory can only answer what a sequence has shown it: fewer right answers
-    assert empty["results"][0]["bit_errors"] >= trained["results"][0]["bit_errors"]
+    assert empty["results"][0]["bit_errors"] > trained["results"][0]["bit_errors"]
 
     result = runner.invoke(app, ["memory", str(run_dir), "--seed", "1"])
     assert result.exit_code == 0, result.output
@@ -200,8 +200,25 @@ def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(tmp_path
     assert result.exit_code == 0 and json.loads(result.stdout)["model"] == "kv-lstm"
 
 
+def test_an_empty_memory_answers_nothing_and_that_is_wrong_even_for_class_0():
+    task = make_task("one-shot", classes=3, showings=3, features=4, distractors=4)
+    model = build_model(SMALL, task.input_size, task.output_size, jax.random.key(0))
+    batch = batch_of(task, 8)
+    out = model.run(batch, key=jax.random.key(1))
+    assert np.all(np.asarray(out.answers[0]) == -1)  # the first step of every episode: no memory yet
+    assert np.all(np.asarray(out.answers[1:]) >= 0)
+    from ntm_cli.training import score_counts, sequence_metrics
+
+    _, errors = sequence_metrics(out.logits, batch.targets, batch.mask, "class", out.answers)
+    by_hand = (np.asarray(out.answers) != np.asarray(batch.targets).argmax(-1)).sum(0)
+    np.testing.assert_array_equal(errors, by_hand)
+    right, total = score_counts(task, out.logits, batch, out.answers)["shot_1"]
+    assert int(total) == 8 * 3 and int(right) <= int(total) - 8  # step 0 is a 1st showing, never right
+
+
 @pytest.mark.parametrize("args, phrase", [
     (["train", "copy", "--model", "kv-ff"], "the key-value memory answers with a class, and task copy"),
+    (["train", "copy", "--showings", "3"], "--showings does not apply to task copy"),
     (["train", "one-shot", "--model", "kv-ff", "--neighbours", "100"], "neighbours k must be between 1 and"),
     (["train", "one-shot", "--model", "kv-ff", "--margin", "0"], "the margin must be in (0, 2)"),
     (["train", "one-shot", "--model", "kv-ff", "--heads", "2"], "--heads does not apply to the key-value memory"),

@@ -24,12 +24,15 @@ class Output(NamedTuple):
       loss: `[B]` the model's own training loss per sequence, or None to train on the task's cost.
       memory: the life-long memory after the batch (`carry`), else the one given; () for none.
       trace: the per-step trace (`trace=True`), else None.
+      answers: `[T, B]` int32 a class task's answers where the model gives them itself (-1: it has
+        none, as an empty memory), else None: the most likely class of the logits.
     """
 
     logits: jax.Array
     loss: jax.Array | None
     memory: Any
     trace: Any = None
+    answers: jax.Array | None = None
 
 
 class SequenceModel(nnx.Module):

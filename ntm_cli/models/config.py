@@ -19,6 +19,8 @@ MemoryScope = Literal["sequence", "lifelong"]
 CONTROLLERS: tuple[str, ...] = get_args(ControllerKind)
 MEMORY_INITS: tuple[str, ...] = get_args(MemoryInit)
 MEMORY_SCOPES: tuple[str, ...] = get_args(MemoryScope)
+# Where evaluation starts a life-long memory from: as training left it, or empty.
+MEMORY_STARTS: tuple[str, ...] = ("trained", "empty")
 
 # Every model, by the name used everywhere: options, run folder names, tables, results files.
 # A model with a controller choice names it: ntm-lstm and ntm-ff, kv-ff and kv-lstm.

@@ -34,9 +34,11 @@ Where the paper and the official code leave a case open, this module defines it:
   correct query of the same batch updates;
 - several queries of one value in a batch: R[v] is the slot of the last of them in batch order;
 - no positive anywhere (a value never written, or overwritten since): s_p = 0, and no
-  negative among the k: s_b = 0, which is what the official code's masked products give.
-- the official code compares the query with the best negative by a product masked to 0, so a
-  negative of negative similarity counts as 0; here it is the true similarity.
+  negative among the k: s_b = 0, which is what the official code's masked products give;
+- empty slots are written before any filled one (in an order the age noise draws), where the
+  official code starts every slot at age 0 holding value 0;
+- the official code takes the best positive and negative as maxima of similarities masked by
+  products with 0/1, so one of negative similarity counts as 0; here each is its true similarity.
 """
 
 from __future__ import annotations
@@ -49,8 +51,6 @@ import jax.numpy as jnp
 
 EMPTY = -1  # the value of a slot never written
 NORM_EPS = 1e-12
-# An empty slot is written before any used one: its age counts as this (far above any real age).
-EMPTY_AGE = 1e9
 
 
 class KVState(NamedTuple):
@@ -297,7 +297,11 @@ def update(memory: KVState, answered: Answer, queries: jax.Array, labels: jax.Ar
     # Wrong answers: the oldest slots (empty ones first), never one a right answer just updated;
     # the j-th wrong query in batch order takes the j-th oldest.
     noise = jax.random.uniform(key, (rows,), minval=-age_noise, maxval=age_noise)
-    age = jnp.where(memory.values >= 0, memory.ages.astype(jnp.float32), EMPTY_AGE) + noise
+    filled = memory.values >= 0
+    ages = memory.ages.astype(jnp.float32)
+    # an empty slot counts as older than any filled one, by more than the noise can reorder
+    empty_age = jnp.max(jnp.where(filled, ages, 0.0)) + 2 * age_noise + 1
+    age = jnp.where(filled, ages, empty_age) + noise
     age = jnp.where(hit, -jnp.inf, age)
     oldest = jnp.argmax(age)[None] if count == 1 else jax.lax.top_k(age, count)[1]  # [Q], distinct
     rank = jnp.cumsum(wrong) - 1

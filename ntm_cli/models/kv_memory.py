@@ -6,7 +6,7 @@ For a batch, time-major (C classes, memory of N slots with keys of width d):
     h_t      = Controller(x_t)                     feedforward (tanh layers), or an LSTM over x_<=t
     q_t      = normalise(W_q h_t)                  the query (W_q: d x H, no bias, as in the official code)
     lookup   = the k nearest neighbours of q_t in M     (the memory before this step's write)
-    y_t      = the class of the nearest one, V[n_1]     (logits: `kv_access.class_logits`)
+    y_t      = the class of the nearest one, V[n_1]     (and logits for its cost: `kv_access.answer`)
     loss_t   = [q_t . K[b] - q_t . K[p] + alpha]_+      the only training loss, as in the Omniglot model
     M        = update(M, q_t, true class)               the class is revealed after the answer
 
@@ -64,6 +64,7 @@ class _Step(NamedTuple):
     """What the memory's scan gives per step, `[T, Q, ...]` (no gradient); `lookup` only when traced."""
 
     logits: jax.Array
+    answers: jax.Array
     pair: kv_access.MarginPair
     written: kv_access.Written
     lookup: kv_access.Lookup | None
@@ -137,7 +138,7 @@ class KVMemory(SequenceModel):
             lookup = kv_access.nearest_neighbours(memory, q, cfg.neighbours) if trace else None
             memory, written = kv_access.update(memory, answered, q, label, scored, jax.random.fold_in(key, index),
                                                cfg.age_noise)
-            return memory, _Step(answered.logits, pair, written, lookup)
+            return memory, _Step(answered.logits, answered.value, pair, written, lookup)
 
         steps = jnp.arange(queries.shape[0], dtype=jnp.int32)
         return jax.lax.scan(step, memory, (queries, labels, active, steps))
@@ -157,7 +158,8 @@ class KVMemory(SequenceModel):
 
         Returns:
           Output(logits `[T, B, C]` (no gradient), the margin loss summed over each sequence's
-          scored steps `[B]`, the memory, the trace).
+          scored steps `[B]`, the memory, the trace, the answers V[n_1] `[T, B]`, -1 where the
+          memory was empty).
         """
         key = jax.random.key(0) if key is None else key
         queries = self.queries(batch.inputs)  # [T, B, d], with gradient
@@ -185,7 +187,7 @@ class KVMemory(SequenceModel):
             weights = kv_access.neighbour_weights(lookup, self.temperature)
             extra = KVTrace(fixed, lookup.slots, lookup.similarities, lookup.values, weights,
                             steps.written.slot, steps.written.updated, final)
-        return Output(steps.logits, loss, final if shared else memory, extra)
+        return Output(steps.logits, loss, final if shared else memory, extra, steps.answers)
 
     def __call__(self, inputs: jax.Array, trace: bool = False):
         raise TypeError("the key-value memory answers from what the targets reveal; call `run(batch, ...)`.")
