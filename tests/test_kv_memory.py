@@ -35,13 +35,30 @@ def batch_of(task, batch_size, seed=0):
     return Batch(*task.sample(jax.random.key(seed), batch_size))
 
 
+def runner_of(model, carry=False, trace=False):
+    """`model.run` compiled (op by op it is slow): (batch, memory, key) -> Output."""
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    return jax.jit(lambda batch, memory, key: nnx.merge(graphdef, params, rest).run(batch, memory, key, carry, trace))
+
+
+@pytest.fixture(scope="module")
+def episode_run(tmp_path_factory):
+    """A tiny one-shot kv-ff run through `ntm train`, and its JSON summary."""
+    out = tmp_path_factory.mktemp("episodes")
+    result = runner.invoke(app, ["train", "one-shot", "--model", "kv", *TINY, "--steps", "10", "--out", str(out),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    return out / "one-shot-kv-ff-s0", json.loads(result.stdout), result.stderr
+
+
 def test_every_sequence_of_a_batch_answers_from_a_memory_of_its_own():
     task = make_task("one-shot", classes=3, showings=3, features=4, distractors=4)
     model = build_model(SMALL, task.input_size, task.output_size, jax.random.key(0))
     batch = batch_of(task, 3)
-    together = model.run(batch, key=jax.random.key(1))
+    run = runner_of(model)
+    together = run(batch, (), jax.random.key(1))
     for b in range(3):
-        alone = model.run(Batch(*(x[:, b:b + 1] for x in batch)), key=jax.random.key(1))
+        alone = run(Batch(*(x[:, b:b + 1] for x in batch)), (), jax.random.key(1))
         np.testing.assert_allclose(together.logits[:, b], alone.logits[:, 0], rtol=1e-5)
         np.testing.assert_allclose(together.loss[b], alone.loss[0], rtol=1e-5)
     assert together.memory == ()  # nothing carried in the sequence scope
@@ -54,8 +71,8 @@ def test_a_shared_memory_of_one_sequence_is_that_sequences_own_memory():
     task = make_task("rare-events", classes=6, length=5, features=4)
     model = build_model(config, task.input_size, task.output_size, jax.random.key(0))
     batch = batch_of(task, 1)
-    shared = model.run(batch, model.lifelong_memory(), jax.random.key(2), carry=True, trace=True)
-    separate = model.run(batch, model.lifelong_memory(), jax.random.key(2), carry=False, trace=True)
+    shared = runner_of(model, carry=True, trace=True)(batch, model.lifelong_memory(), jax.random.key(2))
+    separate = runner_of(model, carry=False, trace=True)(batch, model.lifelong_memory(), jax.random.key(2))
     np.testing.assert_allclose(shared.logits, separate.logits, rtol=1e-6)
     np.testing.assert_array_equal(shared.trace.written, separate.trace.written)
     np.testing.assert_array_equal(shared.memory.values, separate.trace.memory.values[0])
@@ -69,14 +86,15 @@ def test_gradients_reach_the_controller_and_query_projection_but_never_the_memor
     model = build_model(config, task.input_size, task.output_size, jax.random.key(0))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     batch = batch_of(task, 4)
-    memory = model.run(batch, model.lifelong_memory(), jax.random.key(0), carry=True).memory  # a filled memory
+    memory = runner_of(model, carry=True)(batch, model.lifelong_memory(), jax.random.key(0)).memory  # a filled memory
+    later = batch_of(task, 4, 1)
 
+    @jax.jit
     def loss(params, keys):
-        out = nnx.merge(graphdef, params, rest).run(batch_of(task, 4, 1), memory._replace(keys=keys), jax.random.key(3),
-                                                     carry=True)
+        out = nnx.merge(graphdef, params, rest).run(later, memory._replace(keys=keys), jax.random.key(3), carry=True)
         return out.loss.sum()
 
-    grads, key_grads = jax.grad(loss, argnums=(0, 1))(params, memory.keys)
+    grads, key_grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, memory.keys)
     assert float(loss(params, memory.keys)) > 0
     assert float(jnp.abs(grads["query"]["kernel"][...]).sum()) > 0
     assert float(jnp.abs(grads["controller"]["layers"][0]["kernel"][...]).sum()) > 0
@@ -127,10 +145,10 @@ def test_a_life_long_run_resumes_bit_for_bit(tmp_path):
     def train(out, *args):
         return runner.invoke(app, ["train", "rare", "--model", "kv-ff", *LIFELONG, "--out", str(out), *args])
 
-    assert train(tmp_path / "whole", "--steps", "30").exit_code == 0
+    assert train(tmp_path / "whole", "--steps", "20").exit_code == 0
     assert train(tmp_path / "parts", "--steps", "10").exit_code == 0
     run_dir = tmp_path / "parts" / "rare-events-kv-ff-s0"
-    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"])
+    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "20"])
     assert result.exit_code == 0, result.output
     template = jax.tree.map(lambda x: x[0], Trainer(runs.read_config(run_dir), [0]).initial_state())
     whole, _ = load_checkpoint(runs.checkpoint_path(tmp_path / "whole" / "rare-events-kv-ff-s0", "latest"), template)
@@ -166,7 +184,7 @@ def test_a_small_run_learns_one_shot_episodes(tmp_path):
     sizes = ["--classes", "3", "--showings", "4", "--features", "4", "--distractors", "24", "--noise", "20"]
     result = runner.invoke(app, ["train", "one-shot", "--model", "kv-ff", *sizes, "--memory", "12x16",
                                  "--controller-size", "32", "--neighbours", "12", "--batch-size", "8",
-                                 "--steps", "150", "--lr", "3e-3", "--steps-per-call", "10", "--report-every", "150",
+                                 "--steps", "100", "--lr", "3e-3", "--steps-per-call", "10", "--report-every", "100",
                                  "--eval-batch-size", "128", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     metrics = runs.read_metrics(tmp_path / "one-shot-kv-ff-s0")
@@ -175,14 +193,10 @@ def test_a_small_run_learns_one_shot_episodes(tmp_path):
     assert after["shot_2"] > 0.75 and metrics[-1]["eval_bit_errors"] < metrics[0]["eval_bit_errors"] - 1.0
 
 
-def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(tmp_path):
-    result = runner.invoke(app, ["train", "one-shot", "--model", "kv", *TINY, "--steps", "10", "--out", str(tmp_path),
-                                 "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    run_dir = tmp_path / "one-shot-kv-ff-s0"
+def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(episode_run):
+    run_dir, summary, progress = episode_run
     assert summary["model"] == "kv-ff" and set(summary["final_eval_scores"]) == {"shot_1", "shot_2", "shot_3"}
-    assert "wrong answers" in result.stderr and "accuracy 1st" in result.stderr
+    assert "wrong answers" in progress and "accuracy 1st" in progress
     saved = json.loads((run_dir / "config.json").read_text())["config"]["model"]
     assert saved["kind"] == "kv" and saved["memory_rows"] == 9 and saved["scope"] == "sequence"
     result = runner.invoke(app, ["eval", str(run_dir), "--batches", "2", "--batch-size", "4", "--json"])
@@ -195,16 +209,23 @@ def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(tmp_path
     result = runner.invoke(app, ["memory", str(run_dir)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "step   0: class" in result.stdout and "from an empty memory" in result.stdout
-    result = runner.invoke(app, ["train", "one-shot", "--model", "kv", "--controller", "lstm", *TINY, "--steps", "5",
-                                 "--out", str(tmp_path), "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["model"] == "kv-lstm"
+
+
+def test_model_names_name_the_controller():
+    from ntm_cli.models.config import model_family, model_name, named_config
+    from ntm_cli.options import chosen_model
+
+    assert chosen_model("kv", None) == "kv-ff" and chosen_model("kv", "lstm") == "kv-lstm"
+    assert chosen_model("ntm", None) == "ntm-lstm" and chosen_model("kv-lstm", "lstm") == "kv-lstm"
+    assert model_name(named_config("kv-lstm")) == "kv-lstm" and model_family("kv-ff") == "kv"
+    assert named_config("kv-ff").kind == "kv" and named_config("kv-ff").controller == "ff"
 
 
 def test_an_empty_memory_answers_nothing_and_that_is_wrong_even_for_class_0():
     task = make_task("one-shot", classes=3, showings=3, features=4, distractors=4)
     model = build_model(SMALL, task.input_size, task.output_size, jax.random.key(0))
     batch = batch_of(task, 8)
-    out = model.run(batch, key=jax.random.key(1))
+    out = runner_of(model)(batch, (), jax.random.key(1))
     assert np.all(np.asarray(out.answers[0]) == -1)  # the first step of every episode: no memory yet
     assert np.all(np.asarray(out.answers[1:]) >= 0)
     from ntm_cli.training import score_counts, sequence_metrics
@@ -234,10 +255,8 @@ def test_bad_input_is_one_sentence_exit_2_and_no_run_folder(tmp_path, args, phra
     assert not (tmp_path / "runs").exists()
 
 
-def test_start_memory_is_refused_where_there_is_no_life_long_memory(tmp_path):
-    result = runner.invoke(app, ["train", "one-shot", "--model", "kv-ff", *TINY, "--steps", "5", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    run_dir = tmp_path / "one-shot-kv-ff-s0"
+def test_start_memory_is_refused_where_there_is_no_life_long_memory(episode_run):
+    run_dir, _, _ = episode_run
     for command in (["eval", str(run_dir)], ["memory", str(run_dir)]):
         result = runner.invoke(app, [*command, "--start-memory", "empty"])
         assert result.exit_code == 2 and "--start-memory applies to runs with a life-long memory" in result.stderr
