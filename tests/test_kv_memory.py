@@ -261,3 +261,13 @@ def test_start_memory_is_refused_where_there_is_no_life_long_memory(episode_run)
         result = runner.invoke(app, [*command, "--start-memory", "empty"])
         assert result.exit_code == 2 and "--start-memory applies to runs with a life-long memory" in result.stderr
     assert not (run_dir / "eval-empty.json").exists()
+
+
+def test_bench_counts_the_life_long_memory():
+    from ntm_cli.bench import bench_config
+
+    config = _lifelong_config()
+    row = bench_config(config, repeats=1, calls=1, warmup=1)
+    n, d, c = 32, 4, 12  # rows, key width, classes of _lifelong_config
+    assert row["lifelong_memory_mb"] == pytest.approx((n * d * 4 + n * 4 + n * 4 + c * 4) / 2**20)
+    assert row["model"] == "kv-ff" and row["finite"] and row["train_sequences_per_second"] > 0
