@@ -106,5 +106,8 @@ app.command("bench")(bench_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: on a CPU one XLA host device per core, then the command."""
+    from ntm_cli.devices import use_every_core
+
+    use_every_core()
     app()

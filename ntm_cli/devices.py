@@ -6,18 +6,68 @@ independent, so each device trains its share) or, where the seeds do not divide,
 (each device runs its share of the sequences; XLA sums the gradients across devices). The
 compiled training chunk stays one program. On one device nothing is placed or constrained:
 the program is exactly the single-device one.
+
+On a CPU, XLA makes one host device unless told otherwise, and one training then runs on one
+thread's worth of its matrix and elementwise work. `use_every_core` (called by the `ntm`
+command before JAX starts) asks for one host device per core this process may use, so that a
+training splits its batch (or its seeds) across the cores like any other set of devices: 1.5x
+the sequences per second at batch 32 on the 2-core machine (experiments/benchmarks/README.md).
+A worker pinned to one core (`ntm compare`'s pool, a Ray trial of one CPU) gets one.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import jax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ntm_cli.errors import InputError
+from ntm_cli.lazy import jax
+
+if TYPE_CHECKING:
+    from jax.sharding import Mesh, NamedSharding
 
 AXIS = "devices"
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity; all of them where that is unknown)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def host_device_flags(flags: str, count: int, replace: bool = False) -> str:
+    """XLA_FLAGS asking for `count` CPU host devices.
+
+    Args:
+      flags: the XLA_FLAGS there are ("" if none).
+      count: host devices wanted (>= 1).
+      replace: drop a count already in `flags`; otherwise such a count (the user's) is kept.
+    """
+    pattern = re.compile(re.escape(HOST_DEVICES_FLAG) + r"=\S*")
+    if pattern.search(flags):
+        if not replace:
+            return flags
+        flags = pattern.sub("", flags)
+    if count <= 1 and not replace:
+        return " ".join(flags.split())
+    return " ".join(flags.split() + [f"{HOST_DEVICES_FLAG}={max(1, count)}"])
+
+
+def use_every_core(count: int | None = None, replace: bool = False) -> None:
+    """Before JAX starts: one CPU host device per usable core (or `count`), in XLA_FLAGS.
+
+    A count the user put in XLA_FLAGS is kept unless `replace`. XLA reads the flags when JAX
+    starts its backends, so once JAX is imported this does nothing.
+    """
+    if "jax" in sys.modules:
+        return
+    flags = host_device_flags(os.environ.get("XLA_FLAGS", ""), usable_cores() if count is None else count, replace)
+    if flags:
+        os.environ["XLA_FLAGS"] = flags
+    else:
+        os.environ.pop("XLA_FLAGS", None)
 
 
 def local_devices(limit: int | None = None) -> list[jax.Device]:
@@ -44,9 +94,15 @@ def describe(devices: list[jax.Device]) -> dict[str, Any]:
             "kinds": sorted({getattr(d, "device_kind", d.platform) for d in devices})}
 
 
-def _largest_divisor(count: int, size: int) -> int:
-    """The most devices (at most `count`) that split `size` evenly."""
-    return max(d for d in range(1, count + 1) if size % d == 0)
+# A CPU device's share of a split training batch is at least this many sequences: below it the
+# split costs more than it gains (2-core machine: batch 4 on two devices 0.7x one, batch 8 the
+# same as one, batch 32 1.5x; experiments/benchmarks/README.md). Accelerators split any batch.
+CPU_MIN_SHARE = 8
+
+
+def _largest_divisor(count: int, size: int, min_share: int = 1) -> int:
+    """The most devices (at most `count`) that split `size` evenly, each getting >= `min_share`."""
+    return max(d for d in range(1, count + 1) if size % d == 0 and (d == 1 or size // d >= min_share))
 
 
 class Layout(NamedTuple):
@@ -69,11 +125,14 @@ class Layout(NamedTuple):
         """For arrays with a leading seed axis: split it, or copy them to every device."""
         if self.mesh is None:
             return None
-        return NamedSharding(self.mesh, PartitionSpec(AXIS) if self.split == "seeds" else PartitionSpec())
+        P = jax.sharding.PartitionSpec
+        return jax.sharding.NamedSharding(self.mesh, P(AXIS) if self.split == "seeds" else P())
 
     def batch(self) -> NamedSharding | None:
         """For a time-major batch `[T, B, ...]` when the batch axis is the one split."""
-        return NamedSharding(self.mesh, PartitionSpec(None, AXIS)) if self.split == "batch" else None
+        if self.split != "batch":
+            return None
+        return jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(None, AXIS))
 
     def place(self, tree: Any) -> Any:
         """Puts arrays with a leading seed axis where the layout wants them (unchanged on one device)."""
@@ -87,17 +146,20 @@ class Layout(NamedTuple):
 
 
 def training_layout(devices: list[jax.Device], seeds: int, batch_size: int) -> Layout:
-    """Split the seeds where they divide across more devices than the batch does; else the batch."""
+    """Split the seeds where they divide across more devices than the batch does; else the batch
+    (on CPU devices only into shares of CPU_MIN_SHARE sequences or more)."""
     if len(devices) == 1:
         return Layout(None, None)
-    by_seeds, by_batch = _largest_divisor(len(devices), seeds), _largest_divisor(len(devices), batch_size)
+    min_share = CPU_MIN_SHARE if devices[0].platform == "cpu" else 1
+    by_seeds = _largest_divisor(len(devices), seeds)
+    by_batch = _largest_divisor(len(devices), batch_size, min_share)
     if max(by_seeds, by_batch) == 1:
         return Layout(None, None)
     split, count = ("seeds", by_seeds) if by_seeds >= by_batch else ("batch", by_batch)
-    return Layout(Mesh(devices[:count], (AXIS,)), split)
+    return Layout(jax.sharding.Mesh(devices[:count], (AXIS,)), split)
 
 
 def evaluation_layout(devices: list[jax.Device], batch_size: int) -> Layout:
-    """Evaluation splits the batch across the devices that divide it."""
-    count = _largest_divisor(len(devices), batch_size)
-    return Layout(None, None) if count == 1 else Layout(Mesh(devices[:count], (AXIS,)), "batch")
+    """Evaluation splits the batch across the devices that divide it (shares as in training)."""
+    count = _largest_divisor(len(devices), batch_size, CPU_MIN_SHARE if devices[0].platform == "cpu" else 1)
+    return Layout(None, None) if count == 1 else Layout(jax.sharding.Mesh(devices[:count], (AXIS,)), "batch")

@@ -3,8 +3,9 @@
 A job trains new runs of a config (one or more seeds, in one compiled program) or continues a
 run folder; either way it writes the ordinary run folders `ntm train` writes. The local pool is
 the standard library's `ProcessPoolExecutor` with spawned workers, each pinned to one core: a
-training uses one core (a second one does not make it faster, experiments/benchmarks/README.md),
-so on the 2-core machine two trainings at once take about the time of one.
+second core makes one training at most ~1.5x faster (batch 32; not at all at batch 1,
+experiments/benchmarks/README.md), so on the 2-core machine two trainings at once, one core
+each, do more work than one after another on both.
 
 Stopping: Ctrl-C or SIGTERM reaches this process, which asks every worker to stop at its next
 compiled call; each saves a checkpoint and its status, as `ntm train` does when interrupted,
@@ -113,7 +114,7 @@ _stop = None  # in a worker: the shared signal number the parent sets to ask for
 
 def _start_worker(stop, cores) -> None:
     """A worker's set-up: Ctrl-C and SIGTERM are the parent's to handle (it asks through
-    `stop`), and the worker keeps to one core."""
+    `stop`), and the worker keeps to one core, so JAX gets one CPU host device."""
     global _stop
     _stop = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -121,6 +122,9 @@ def _start_worker(stop, cores) -> None:
     core = cores.get()
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    from ntm_cli.devices import use_every_core
+
+    use_every_core(1, replace=True)
 
 
 def _worker_run(job: Job) -> Outcome:
@@ -302,7 +306,12 @@ def run_ray(jobs: list[Job], say: Callable[[str], None], cpus: float = 1, gpus: 
 
     from ntm_cli import runs
 
-    trial = ray.remote(_ray_trial).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+    from ntm_cli.devices import host_device_flags
+
+    # A trial's CPU host devices: as many as the CPUs it asked for (set before JAX starts there).
+    flags = host_device_flags(os.environ.get("XLA_FLAGS", ""), max(1, int(cpus)), replace=True)
+    trial = ray.remote(_ray_trial).options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
+                                           runtime_env={"env_vars": {"XLA_FLAGS": flags}})
     tries = {i: 0 for i in range(len(jobs))}
     sent = {}
 
