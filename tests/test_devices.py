@@ -3,8 +3,9 @@
 XLA decides how many host devices a CPU has when JAX starts, so the checks run in a fresh
 Python process with `--xla_force_host_platform_device_count=4` in its environment. The same
 tiny runs are trained on one device (`--devices 1`) and on the four, splitting the seed axis
-(`--seeds 2`) or the batch axis (`--batch-size 32`, 8 sequences a device); their held-out costs must agree to float
-rounding, and a checkpoint written on one layout must resume on the other.
+(`--seeds 2`) or the batch axis (`--batch-size 32`, 8 sequences a device); their held-out
+costs must agree to float rounding, and a checkpoint written on one layout must resume on
+the other.
 """
 
 import json
@@ -134,8 +135,9 @@ def test_host_device_flags_keep_the_users_count_unless_replaced(flags, count, re
 # Each in a fresh interpreter, as the `ntm` command and a pool worker start; prints the
 # number of CPU devices JAX then has, and the cores the process may use.
 CORE_SCRIPTS = {
-    "command": "from ntm_cli.devices import use_every_core, usable_cores\n"
-               "use_every_core()\n",
+    "command": "from ntm_cli import cli\n"
+               "cli.app = lambda: None  # the entry point's set-up, without a command\n"
+               "cli.main()\n",
     "worker": "import multiprocessing as mp\n"
               "from ntm_cli import executors\n"
               "from ntm_cli.devices import usable_cores\n"
