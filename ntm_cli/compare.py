@@ -20,7 +20,7 @@ from ntm_cli.errors import InputError, RunFolderError
 from ntm_cli.executors import Job
 from ntm_cli.experiments.presets import compare_budget, compare_sequences, preset_config
 from ntm_cli.models.config import MODEL_NAMES, model_family
-from ntm_cli.progress import format_cost, spread
+from ntm_cli.progress import format_cost, score_notes_items, spread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +173,7 @@ def collect(spec: CompareSpec, runs_dir: Path) -> dict[str, Any]:
             "output_kind": task.output_kind,
             "ranked_by": figure.field,
             "scores": [list(score) for score in task.scores],
-            "score_notes": task.score_notes(spec.sequences_for(task_name)) if spec.sequences_for(task_name) else {},
+            "score_notes": task.score_notes(sequences) if (sequences := spec.sequences_for(task_name)) else {},
             "rows": rows,
             "curves": curves,
             "best": ranked[0]["model"] if ranked else None,
@@ -369,9 +369,8 @@ def results_markdown(results: dict[str, Any]) -> str:
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in markdown_rows(task, result)]
         lines += ["", result["verdict"]]
-        if result.get("score_notes"):
-            lines += ["", "; ".join(f"{label}: {result['score_notes'][key]}" for key, label in result["scores"]
-                                    if key in result["score_notes"]) + "."]
+        if notes := score_notes_items(result["scores"], result.get("score_notes")):
+            lines += ["", "; ".join(notes) + "."]
         if result["paper_verdict"]:
             lines += ["", result["paper_verdict"][0].upper() + result["paper_verdict"][1:]]
     return "\n".join(lines) + "\n"

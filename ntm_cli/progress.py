@@ -47,10 +47,11 @@ def describe_config(info: dict[str, Any]) -> str:
 
 
 def task_errors(task: str) -> str:
-    """What a task's errors count: 'bit errors' or 'wrong answers' (see `Task.error_name`)."""
+    """What a task's errors count: 'bit errors' or 'wrong answers' (`Task.error_name`)."""
     from ntm_cli.tasks import task_class
+    from ntm_cli.tasks.base import errors_counted
 
-    return "wrong answers" if task_class(task).output_kind == "class" else "bit errors"
+    return errors_counted(task_class(task).output_kind)
 
 
 def scores_text(task: str, scores: dict[str, float] | None) -> str:
@@ -61,6 +62,13 @@ def scores_text(task: str, scores: dict[str, float] | None) -> str:
         return ""
     return ", ".join(f"{score.label} {100 * scores[score.key]:.1f}%" for score in task_class(task).scores
                      if score.key in scores)
+
+
+def score_notes_items(scores, notes: dict[str, str] | None) -> list[str]:
+    """'<score label>: <note>' for each of a class task's scores (`Task.scores`, or its
+    [key, label] pairs as results files keep them) that has a note (`Task.score_notes`)."""
+    notes = notes or {}
+    return [f"{label}: {notes[key]}" for key, label in scores if key in notes]
 
 
 def record_line(seed: int, record: dict[str, Any], errors: str = "bit errors", task: str | None = None) -> str:

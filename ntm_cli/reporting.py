@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Sequence
 from rich import box
 from rich.table import Table
 
-from ntm_cli.progress import compact_table
+from ntm_cli.progress import compact_table, score_notes_items
 from ntm_cli.tasks import task_class
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def eval_table(result: dict) -> Table:
             *(f"{100 * accuracy[s.key]:.1f}%" if s.key in accuracy else "-" for s in scores), f"{row['chance_cost']:.1f}",
         )
     caption = [f"cost: bits/seq; wrong: {result.get('errors', 'wrong answers')} per sequence; then accuracy"]
-    caption += [f"{s.label}: {result['score_notes'][s.key]}" for s in scores if s.key in result.get("score_notes", {})]
+    caption += score_notes_items(scores, result.get("score_notes"))
     if result.get("memory_start"):
         start = "the memory training left" if result["memory_start"] == "trained" else "an empty memory"
         caption.append(f"every held-out sequence starts from {start} (its own copy, which it writes as it goes)")
@@ -134,8 +134,7 @@ def compare_tables(results: dict) -> list[tuple[Table, str]]:
                              no_wrap=name != "paper", overflow="fold")
         for row in rows:
             table.add_row(*row)
-        notes = "; ".join(f"{label}: {result['score_notes'][key]}" for key, label in result.get("scores", [])
-                          if key in result.get("score_notes", {}))
+        notes = "; ".join(score_notes_items(result.get("scores", []), result.get("score_notes")))
         table.caption = table_note(result) + (f" {notes}." if notes else "")
         closing = f"{task}: {result['verdict']}"
         if result.get("paper_verdict"):

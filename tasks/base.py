@@ -114,6 +114,11 @@ def random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
 
 
+def errors_counted(output_kind: str) -> str:
+    """What an error per sequence counts for targets of `output_kind` ('bits' or 'class')."""
+    return "wrong answers" if output_kind == "class" else "bit errors"
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
     """Base class: subclasses add their size fields, `sample_one`, the size properties and what
@@ -235,7 +240,7 @@ class Task:
     @property
     def error_name(self) -> str:
         """What an error per sequence counts: 'bit errors' or 'wrong answers'."""
-        return "wrong answers" if self.output_kind == "class" else "bit errors"
+        return errors_counted(self.output_kind)
 
     @classmethod
     def short_name(cls) -> str:
