@@ -30,6 +30,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from ntm_cli import resources
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.devices import describe, training_layout
+from ntm_cli.models.base import live_steps
 from ntm_cli.models.build import build_model, count_params
 from ntm_cli.tasks import make_task
 from ntm_cli.tasks.base import Batch, Task
@@ -37,6 +38,7 @@ from ntm_cli.tasks.base import Batch, Task
 LN2 = math.log(2.0)
 # The held-out data's key: above every allowed run seed (0 .. 2**31 - 1), so no run trains on it.
 EVAL_KEY_SEED = 2**31 + 20141020
+SEEDS_AXIS = "seeds"  # the name of the vmapped axis over seeds
 
 
 class TrainState(NamedTuple):
@@ -193,8 +195,8 @@ class Trainer:
             split = config.eval_batch_size % self.layout.count == 0 and self.layout.split == "batch"
             self.eval_data = jax.device_put(self.eval_data, self.layout.batch() if split else
                                             NamedSharding(self.layout.mesh, PartitionSpec()))
-        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, 0, None, None)))
-        self._evaluate = jax.jit(jax.vmap(self._heldout_metrics, in_axes=(0, 0, 0, None)))
+        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, 0, None, None), axis_name=SEEDS_AXIS))
+        self._evaluate = jax.jit(jax.vmap(self._heldout_metrics, in_axes=(0, 0, 0, None), axis_name=SEEDS_AXIS))
         self._compiled_evaluation = None  # on the held-out batch, compiled ahead of time with the chunk
         self._compiled_chunk = None
         self.compile_seconds = 0.0
@@ -225,8 +227,10 @@ class Trainer:
 
     def apply(self, params: Any, rest: Any, batch: Batch, memory: Any = (), key: jax.Array | None = None,
               carry: bool = False):
-        """One seed's model over a batch: `SequenceModel.run`'s Output."""
-        return nnx.merge(self.graphdef, params, rest).run(batch, memory, key, carry)
+        """One seed's model over a batch (called inside the `vmap` over seeds): `SequenceModel.run`'s
+        Output. The time loop runs the steps up to the last scored step of any seed's batch."""
+        live = live_steps(batch.mask, SEEDS_AXIS)  # the steps any seed's batch is scored up to
+        return nnx.merge(self.graphdef, params, rest).run(batch, memory, key, carry, live=live)
 
     def _loss(self, params: Any, rest: Any, memory: Any, batch: Batch, key: jax.Array):
         """The training objective on a batch, with (cost, errors) per sequence averaged over it

@@ -31,7 +31,7 @@ def test_a_batch_gives_the_same_result_as_each_example_alone(controller):
 
 def test_rematerialised_batches_give_the_gradients_of_each_example_alone():
     """From REMAT_MIN_BATCH up the time loop is rematerialised; at batch 1 it is not: same gradients."""
-    from ntm_cli.models.ntm import REMAT_MIN_BATCH
+    from ntm_cli.models.base import REMAT_MIN_BATCH
 
     model = build_model(TINY, IN, OUT, jax.random.key(3))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)

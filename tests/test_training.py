@@ -11,7 +11,7 @@ import pytest
 
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import LSTMConfig, NTMConfig
-from ntm_cli.training import Trainer, make_optimizer, sequence_metrics
+from ntm_cli.training import SEEDS_AXIS, Trainer, make_optimizer, sequence_metrics
 from ntm_cli.tasks.copy import CopyTask
 
 SMALL_NTM = NTMConfig(controller_sizes=(32,), memory_rows=16, memory_width=8)
@@ -134,7 +134,7 @@ def test_the_compiled_chunk_keeps_its_input_types_so_nothing_retraces():
         return original(*args)
 
     trainer._train_chunk = counting
-    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, 0, None, None)))
+    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, 0, None, None), axis_name=SEEDS_AXIS))
     for call in range(4):
         state, _ = trainer.train_chunk(state, 10 * call, 100)
         assert signature(state) == first
@@ -182,3 +182,14 @@ def test_the_lstm_baseline_trains_too():
     for first in range(0, 1000, 10):
         state, _ = trainer.train_chunk(state, first, 1000)
     assert float(trainer.evaluate(state)[0][0]) < untrained - 3.0
+
+
+def test_the_seeds_of_a_training_skip_dead_steps_with_conditions_not_selects():
+    """The trainer runs the steps up to the last scored step of any seed's batch: the time
+    loop's conditions stay conditions under the vmap over seeds (a select would run both sides:
+    no step saved). Checked on the lowered program of a three-seed chunk."""
+    trainer = Trainer(small_config(), [0, 1, 2], jax.local_devices()[:1])
+    state = trainer.initial_state()
+    text = trainer._chunk.lower(state, trainer.rest, trainer.data_keys, trainer.model_keys,
+                                jnp.int32(0), jnp.int32(0)).as_text()
+    assert text.count("stablehlo.case") == 2  # the time loop forward, and its backward pass

@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ntm_cli.models.base import SequenceModel
+from ntm_cli.models.base import SequenceModel, scan_steps
 from ntm_cli.models import addressing, dnc_access
 from ntm_cli.models.config import DNCConfig
-from ntm_cli.models.ntm import Controller, scan_steps
+from ntm_cli.models.ntm import Controller
 
 
 class DNCState(NamedTuple):
@@ -185,8 +185,9 @@ class DNC(SequenceModel):
         next_state = DNCState(controller_state, memory, usage, link, precedence, read_weights, write_weights, reads)
         return features, next_state, (allocation, iface.read_modes)
 
-    def __call__(self, inputs: jax.Array, trace: bool = False):
-        """Runs the DNC over `[T, B, in]`; returns logits, or (logits, DNCTrace) with `trace`."""
+    def __call__(self, inputs: jax.Array, trace: bool = False, live: jax.Array | None = None):
+        """Runs the DNC over `[T, B, in]` (the `live` steps only, as `base.scan_steps` takes them);
+        returns logits, or (logits, DNCTrace) with `trace`."""
 
         def body(state, x):
             features, state, (allocation, modes) = self.memory_step(state, x)
@@ -196,6 +197,6 @@ class DNC(SequenceModel):
                                  allocation, modes)
             return state, (features, extra)
 
-        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs)
+        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs, live)
         logits = self.output(features)
         return (logits, steps) if trace else logits

@@ -190,8 +190,9 @@ def link_and_directions(link: jax.Array, precedence: jax.Array, write_weights: j
     The gradient is written with matrix products only: XLA's CPU backend turns the automatic
     one into batched outer products and row reductions that ran 3x slower, and the link matrix
     is most of a DNC's cost (experiments/benchmarks/README.md). L_t is recomputed in the
-    backward pass rather than stored, so the time loop keeps one link matrix per step for it
-    (below REMAT_MIN_BATCH; from there on every step is recomputed anyway). Being a
+    backward pass rather than stored, so a time loop that saves every step's intermediates keeps
+    one link matrix per step for it (training's loop recomputes every step anyway:
+    `base.scan_steps`). Being a
     `custom_vjp`, it has reverse-mode derivatives only: `jax.jvp`, `jacfwd` and `hessian`
     through a DNC raise an error (nothing in ntm uses them).
 

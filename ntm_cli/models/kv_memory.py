@@ -144,7 +144,7 @@ class KVMemory(SequenceModel):
         return jax.lax.scan(step, memory, (queries, labels, active, steps))
 
     def run(self, batch, memory: Any = (), key: jax.Array | None = None, carry: bool = False,
-            trace: bool = False) -> Output:
+            trace: bool = False, live: jax.Array | None = None) -> Output:
         """Answers every step of a batch from the memory, writing each step's true class after.
 
         Args:
@@ -155,6 +155,7 @@ class KVMemory(SequenceModel):
             is returned (training; needs N >= B); else every sequence answers from its own copy
             (of `memory`, or of an empty one).
           trace: also return a KVTrace.
+          live: ignored (every step answers and writes).
 
         Returns:
           Output(logits `[T, B, C]` (no gradient), the margin loss summed over each sequence's

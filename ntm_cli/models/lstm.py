@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ntm_cli.models.base import SequenceModel
+from ntm_cli.models.base import SequenceModel, scan_steps
 from ntm_cli.models.config import LSTMConfig
 
 
@@ -59,13 +59,14 @@ class LSTMBaseline(SequenceModel):
         features = jnp.concatenate(hidden, axis=-1) if self.config.skip_connections else below
         return self.output(features), tuple(new_state)
 
-    def __call__(self, inputs: jax.Array, trace: bool = False):
-        """Runs the LSTM over `[T, B, in]`; returns logits, or (logits, LSTMTrace) with `trace`."""
+    def __call__(self, inputs: jax.Array, trace: bool = False, live: jax.Array | None = None):
+        """Runs the LSTM over `[T, B, in]` (the `live` steps only, as `base.scan_steps` takes them;
+        not rematerialised); returns logits, or (logits, LSTMTrace) with `trace`."""
 
         def body(state, x):
             logits, state = self.step(state, x)
             extra = LSTMTrace(jnp.stack([h for _, h in state], axis=1)) if trace else None
             return state, (logits, extra)
 
-        _, (logits, steps) = jax.lax.scan(body, self.initial_state(inputs.shape[1]), inputs)
+        _, (logits, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs, live, remat=False)
         return (logits, steps) if trace else logits

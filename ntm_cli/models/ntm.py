@@ -24,26 +24,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ntm_cli.models.base import SequenceModel
+from ntm_cli.models.base import SequenceModel, scan_steps
 from ntm_cli.models import addressing
 from ntm_cli.models.addressing import HeadParams
 from ntm_cli.models.config import NTMConfig
 
 MEMORY_CONSTANT = 1e-6  # the `constant` initial memory value (Collier & Beel, 2018)
-REMAT_MIN_BATCH = 4  # rematerialise the time loop's steps from this batch size up
-
-
-def scan_steps(body, initial_state, inputs: jax.Array):
-    """`lax.scan(body, initial_state, inputs)` over time, the loop of every memory model.
-
-    From batch REMAT_MIN_BATCH up, the backward pass recomputes each step from the saved
-    state instead of saving every intermediate of every step (~90 arrays per NTM step): 20%
-    faster at batch 8 and 32, 5% slower at batch 1 (experiments/benchmarks/README.md).
-    Values and gradients are the same either way.
-    """
-    if inputs.shape[1] >= REMAT_MIN_BATCH:
-        body = jax.checkpoint(body)
-    return jax.lax.scan(body, initial_state, inputs)
 
 
 class Buffer(nnx.Variable):
@@ -233,12 +219,13 @@ class NTM(SequenceModel):
         features = jnp.concatenate([h, reads.reshape(batch, -1)], axis=-1)
         return features, NTMState(controller_state, memory, read_weights, write_weights, reads, norms_sq)
 
-    def __call__(self, inputs: jax.Array, trace: bool = False):
+    def __call__(self, inputs: jax.Array, trace: bool = False, live: jax.Array | None = None):
         """Runs the NTM over a sequence.
 
         Args:
           inputs: `[T, B, input_size]`.
           trace: also return an NTMTrace of every step's weightings, reads and memory.
+          live: `[T]` bool, the steps to run (`base.scan_steps`); None for all.
 
         Returns:
           logits `[T, B, output_size]`, or (logits, NTMTrace) when `trace` is set.
@@ -249,7 +236,7 @@ class NTM(SequenceModel):
             extra = NTMTrace(state.read_weights, state.write_weights, state.reads, state.memory) if trace else None
             return state, (features, extra)
 
-        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs)
+        _, (features, steps) = scan_steps(body, self.initial_state(inputs.shape[1]), inputs, live)
         # The output layer needs nothing from later steps: one matrix product for all T steps.
         logits = self.output(features)
         return (logits, steps) if trace else logits

@@ -1,0 +1,89 @@
+"""In-process A/B: training with every time step run against only the live ones (`live_steps`).
+
+Both variants of one `ntm bench` configuration are compiled in one process and their calls
+alternated (rounds x 3 calls of 10 optimiser steps), so that the machine's drift between
+processes hits both alike. Prints training sequences per second, median (min-max), and the
+median ratio of the rounds.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=1 \
+        python experiments/benchmarks/live_steps_ab.py copy ntm-lstm 1 [--rounds 8] [memory_rows=128 ...]
+
+`key=value` pairs change the model's configuration (integers only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import statistics
+import time
+
+import jax
+
+import ntm_cli.models.base as base
+import ntm_cli.training as training
+from ntm_cli.bench import case_config
+from ntm_cli.training import Trainer
+
+STEPS_PER_CALL, CALLS = 10, 3
+
+
+@contextlib.contextmanager
+def every_step():
+    """Traces the trainer with `live` None: the loop runs all T steps (as before the change)."""
+    saved = base.live_steps, training.live_steps
+    base.live_steps = training.live_steps = lambda mask, axis_name=None: None
+    try:
+        yield
+    finally:
+        base.live_steps, training.live_steps = saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task")
+    parser.add_argument("model")
+    parser.add_argument("batch", type=int)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("changes", nargs="*", help="model config changes, key=value")
+    args = parser.parse_args()
+    changes = {key: int(value) for key, value in (pair.split("=") for pair in args.changes)}
+    config = case_config(args.task, args.model, args.batch, STEPS_PER_CALL)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **changes))
+    print(config.model, flush=True)
+
+    runs = {}
+    for name, context in (("every step", every_step), ("live steps", contextlib.nullcontext)):
+        with context():
+            trainer = Trainer(config, [0], jax.local_devices()[:1])
+            state = trainer.initial_state()
+            trainer.compile(state)
+        runs[name] = [trainer, state, 0]
+
+    def go(name: str, calls: int) -> None:
+        trainer, state, step = runs[name]
+        for _ in range(calls):
+            state, metrics = trainer.train_chunk(state, step, 2**31 - 1)
+            step += STEPS_PER_CALL
+        jax.block_until_ready((state, metrics))
+        runs[name][1:] = [state, step]
+
+    for name in runs:
+        go(name, 2)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for r in range(args.rounds):
+        for name in list(runs) if r % 2 == 0 else list(runs)[::-1]:
+            start = time.perf_counter()
+            go(name, CALLS)
+            times[name].append(time.perf_counter() - start)
+    base_times = times["every step"]
+    for name, ts in times.items():
+        rates = [CALLS * STEPS_PER_CALL * args.batch / t for t in ts]
+        ratio = statistics.median(b / t for b, t in zip(base_times, ts))
+        print(f"{args.task} {args.model} batch {args.batch} {changes or ''} {name}: "
+              f"{statistics.median(rates):.1f} seq/s ({min(rates):.0f}-{max(rates):.0f}), x{ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
