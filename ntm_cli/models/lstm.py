@@ -61,7 +61,8 @@ class LSTMBaseline(SequenceModel):
 
     def __call__(self, inputs: jax.Array, trace: bool = False, live: jax.Array | None = None):
         """Runs the LSTM over `[T, B, in]` (the `live` steps only, as `base.scan_steps` takes them;
-        not rematerialised); returns logits, or (logits, LSTMTrace) with `trace`."""
+        without `live`, not rematerialised at any batch size); returns logits, or (logits,
+        LSTMTrace) with `trace`."""
 
         def body(state, x):
             logits, state = self.step(state, x)
