@@ -103,18 +103,24 @@ def live_scan(step, live: jax.Array, initial_state, inputs: jax.Array, *consts):
     Returns:
       (final state, outputs stacked over time).
     """
-    return _live_scan_fwd(step, live, initial_state, inputs, *consts)[0]
+    return _live_loop(step, live, initial_state, inputs, consts, save_states=False)
 
 
-def _live_scan_fwd(step, live, initial_state, inputs, *consts):
+def _live_loop(step, live, initial_state, inputs, consts, save_states: bool):
+    """The forward loop; with `save_states`, each step's outputs come with the state it started
+    from (what the backward pass recomputes the step from); without, only the outputs."""
     _, outputs = jax.eval_shape(step, initial_state, inputs[0], *consts)
 
     def one(state, inp):
         x, alive = inp
         new, y = jax.lax.cond(alive, lambda: step(state, x, *consts), lambda: (state, _zeros(outputs)))
-        return new, (y, state)  # and the state the step started from
+        return new, ((y, state) if save_states else y)
 
-    final, (ys, states) = jax.lax.scan(one, initial_state, (inputs, live))
+    return jax.lax.scan(one, initial_state, (inputs, live))
+
+
+def _live_scan_fwd(step, live, initial_state, inputs, *consts):
+    final, (ys, states) = _live_loop(step, live, initial_state, inputs, consts, save_states=True)
     return (final, ys), (live, states, inputs, consts)
 
 
