@@ -100,6 +100,11 @@ def describe(devices: list[jax.Device]) -> dict[str, Any]:
 CPU_MIN_SHARE = 8
 
 
+def _min_share(devices: list[jax.Device]) -> int:
+    """The fewest sequences of a batch one of these devices is given (CPU_MIN_SHARE on a CPU)."""
+    return CPU_MIN_SHARE if devices[0].platform == "cpu" else 1
+
+
 def _largest_divisor(count: int, size: int, min_share: int = 1) -> int:
     """The most devices (at most `count`) that split `size` evenly, each getting >= `min_share`."""
     return max(d for d in range(1, count + 1) if size % d == 0 and (d == 1 or size // d >= min_share))
@@ -150,9 +155,8 @@ def training_layout(devices: list[jax.Device], seeds: int, batch_size: int) -> L
     (on CPU devices only into shares of CPU_MIN_SHARE sequences or more)."""
     if len(devices) == 1:
         return Layout(None, None)
-    min_share = CPU_MIN_SHARE if devices[0].platform == "cpu" else 1
     by_seeds = _largest_divisor(len(devices), seeds)
-    by_batch = _largest_divisor(len(devices), batch_size, min_share)
+    by_batch = _largest_divisor(len(devices), batch_size, _min_share(devices))
     if max(by_seeds, by_batch) == 1:
         return Layout(None, None)
     split, count = ("seeds", by_seeds) if by_seeds >= by_batch else ("batch", by_batch)
@@ -161,5 +165,5 @@ def training_layout(devices: list[jax.Device], seeds: int, batch_size: int) -> L
 
 def evaluation_layout(devices: list[jax.Device], batch_size: int) -> Layout:
     """Evaluation splits the batch across the devices that divide it (shares as in training)."""
-    count = _largest_divisor(len(devices), batch_size, CPU_MIN_SHARE if devices[0].platform == "cpu" else 1)
+    count = _largest_divisor(len(devices), batch_size, _min_share(devices))
     return Layout(None, None) if count == 1 else Layout(jax.sharding.Mesh(devices[:count], (AXIS,)), "batch")
