@@ -27,7 +27,7 @@ import numpy as np
 from flax import nnx
 
 from ntm_cli.models.base import SequenceModel, scan_steps
-from ntm_cli.models import addressing, dnc_access
+from ntm_cli.models import addressing, dnc_access, layers
 from ntm_cli.models.config import DNCConfig
 from ntm_cli.models.ntm import Controller
 
@@ -124,10 +124,10 @@ class DNC(SequenceModel):
             reads=jnp.zeros((b, r, m)),
         )
 
-    def _interface(self, h: jax.Array) -> Interface:
+    def _interface(self, h: jax.Array, kernel_t: jax.Array | None = None) -> Interface:
         cfg = self.config
         b, r, w, m = h.shape[0], cfg.num_read_heads, cfg.num_write_heads, cfg.memory_width
-        raw = self.interface(h)
+        raw = layers.linear(self.interface, h, kernel_t)
         if cfg.head_clip is not None:
             raw = jnp.clip(raw, -cfg.head_clip, cfg.head_clip)
         parts = jnp.split(raw, np.cumsum(self.sizes)[:-1].tolist(), axis=-1)
@@ -150,16 +150,25 @@ class DNC(SequenceModel):
         features, state, _ = self.memory_step(state, x)
         return self.output(features), state
 
-    def memory_step(self, state: DNCState, x: jax.Array) -> tuple[jax.Array, DNCState, tuple[jax.Array, jax.Array]]:
-        """One time step up to the output layer.
+    def kernels_t(self) -> tuple:
+        """The controller's and the interface's kernels transposed, for `memory_step`: made once
+        before the time loop (`layers`)."""
+        return self.controller.kernels_t(), layers.linear_kernels_t(self.interface)
+
+    def memory_step(self, state: DNCState, x: jax.Array, kernels_t: tuple | None = None
+                    ) -> tuple[jax.Array, DNCState, tuple[jax.Array, jax.Array]]:
+        """One time step up to the output layer (`kernels_t`: `self.kernels_t()`, made before the
+        time loop, or None for plain products: `layers`).
 
         Returns:
           (features `[B, H + R * M]`, the next DNCState, (allocation `[B, W, N]`, read modes
           `[B, R, 2W + 1]`) for the trace).
         """
         batch = x.shape[0]
-        controller_state, h = self.controller(state.controller, jnp.concatenate([x, state.reads.reshape(batch, -1)], -1))
-        iface = self._interface(h)
+        controller_kernels_t, interface_kernel_t = (None, None) if kernels_t is None else kernels_t
+        controller_state, h = self.controller(state.controller, jnp.concatenate([x, state.reads.reshape(batch, -1)], -1),
+                                              controller_kernels_t)
+        iface = self._interface(h, interface_kernel_t)
         content = jax.vmap(jax.vmap(addressing.content_weighting, in_axes=(None, 0, 0)))  # over heads, then batch
 
         usage = jax.vmap(dnc_access.update_usage)(state.usage, state.write_weights, iface.free_gates,
@@ -189,8 +198,11 @@ class DNC(SequenceModel):
         """Runs the DNC over `[T, B, in]` (the `live` steps only, as `base.scan_steps` takes them);
         returns logits, or (logits, DNCTrace) with `trace`."""
 
+        # Made outside the loop, so that XLA keeps them transposed (`layers`); small batches: plain products.
+        kernels_t = self.kernels_t() if layers.before_the_loop(inputs.shape[1]) else None
+
         def body(state, x):
-            features, state, (allocation, modes) = self.memory_step(state, x)
+            features, state, (allocation, modes) = self.memory_step(state, x, kernels_t)
             extra = None
             if trace:
                 extra = DNCTrace(state.read_weights, state.write_weights, state.reads, state.memory, state.usage,

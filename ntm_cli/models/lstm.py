@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ntm_cli.models import layers
 from ntm_cli.models.base import SequenceModel, scan_steps
 from ntm_cli.models.config import LSTMConfig
 
@@ -46,14 +47,21 @@ class LSTMBaseline(SequenceModel):
             for l in range(self.config.num_layers)
         )
 
-    def step(self, state: tuple, x: jax.Array) -> tuple[jax.Array, tuple]:
-        """One time step: x `[B, in]` -> (logits `[B, out]`, next state)."""
+    def kernels_t(self) -> tuple:
+        """Every layer's kernels transposed (`layers.lstm_kernels_t`), for `step`: made once
+        before the time loop."""
+        return tuple(layers.lstm_kernels_t(layer) for layer in self.layers)
+
+    def step(self, state: tuple, x: jax.Array, kernels_t: tuple | None = None) -> tuple[jax.Array, tuple]:
+        """One time step: x `[B, in]` -> (logits `[B, out]`, next state) (`kernels_t`:
+        `self.kernels_t()`, made before the time loop, or None for plain products: `layers`)."""
+        kernels_t = (None,) * len(self.layers) if kernels_t is None else kernels_t
         new_state, hidden = [], []
         below = x
-        for layer, carry in zip(self.layers, state):
+        for layer, carry, kernel_t in zip(self.layers, state, kernels_t):
             if self.config.skip_connections and hidden:
                 below = jnp.concatenate([x, below], axis=-1)
-            carry, below = layer(carry, below)
+            carry, below = layers.lstm_cell(layer, carry, below, kernel_t)
             new_state.append(carry)
             hidden.append(below)
         features = jnp.concatenate(hidden, axis=-1) if self.config.skip_connections else below
@@ -64,8 +72,11 @@ class LSTMBaseline(SequenceModel):
         without `live`, not rematerialised at any batch size); returns logits, or (logits,
         LSTMTrace) with `trace`."""
 
+        # Made outside the loop, so that XLA keeps them transposed (`layers`); small batches: plain products.
+        kernels_t = self.kernels_t() if layers.before_the_loop(inputs.shape[1]) else None
+
         def body(state, x):
-            logits, state = self.step(state, x)
+            logits, state = self.step(state, x, kernels_t)
             extra = LSTMTrace(jnp.stack([h for _, h in state], axis=1)) if trace else None
             return state, (logits, extra)
 

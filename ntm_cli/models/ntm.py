@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ntm_cli.models.base import SequenceModel, scan_steps
-from ntm_cli.models import addressing
+from ntm_cli.models import addressing, layers
 from ntm_cli.models.addressing import HeadParams
 from ntm_cli.models.config import NTMConfig
 
@@ -102,15 +102,24 @@ class Controller(nnx.Module):
             for c, h in zip(self.initial_c, self.initial_h)
         )
 
-    def __call__(self, state: tuple, x: jax.Array) -> tuple[tuple, jax.Array]:
-        """Args: state as from `initial_state`; x `[B, in]`. Returns (state, h `[B, sizes[-1]]`)."""
+    def kernels_t(self) -> tuple:
+        """Every layer's kernels transposed (`layers.lstm_kernels_t`, `layers.linear_kernels_t`),
+        for `__call__`: made once before a time loop."""
+        if self.kind == "lstm":
+            return tuple(layers.lstm_kernels_t(layer) for layer in self.layers)
+        return tuple(layers.linear_kernels_t(layer) for layer in self.layers)
+
+    def __call__(self, state: tuple, x: jax.Array, kernels_t: tuple | None = None) -> tuple[tuple, jax.Array]:
+        """Args: state as from `initial_state`; x `[B, in]`; `kernels_t()` made before a time loop,
+        or None for plain products (`layers`). Returns (state, h `[B, sizes[-1]]`)."""
+        kernels_t = (None,) * len(self.layers) if kernels_t is None else kernels_t
         if self.kind != "lstm":
-            for layer in self.layers:
-                x = jnp.tanh(layer(x))
+            for layer, kernel_t in zip(self.layers, kernels_t):
+                x = jnp.tanh(layers.linear(layer, x, kernel_t))
             return (), x
         new_state = []
-        for layer, carry in zip(self.layers, state):
-            carry, x = layer(carry, x)
+        for layer, carry, kernel_t in zip(self.layers, state, kernels_t):
+            carry, x = layers.lstm_cell(layer, carry, x, kernel_t)
             new_state.append(carry)
         return tuple(new_state), x
 
@@ -184,8 +193,14 @@ class NTM(SequenceModel):
         features, state = self.memory_step(state, x)
         return self.output(features), state
 
-    def memory_step(self, state: NTMState, x: jax.Array) -> tuple[jax.Array, NTMState]:
-        """One time step up to the output layer.
+    def kernels_t(self) -> tuple:
+        """The controller's and the heads' kernels transposed, for `memory_step`: made once
+        before the time loop (`layers`)."""
+        return self.controller.kernels_t(), layers.linear_kernels_t(self.heads)
+
+    def memory_step(self, state: NTMState, x: jax.Array, kernels_t: tuple | None = None) -> tuple[jax.Array, NTMState]:
+        """One time step up to the output layer (`kernels_t`: `self.kernels_t()`, made before the
+        time loop, or None for plain products: `layers`).
 
         Returns:
           (features `[B, H + R * M]`, the controller output h_t beside the reads r_t, which the
@@ -194,9 +209,10 @@ class NTM(SequenceModel):
         cfg = self.config
         batch = x.shape[0]
         controller_in = jnp.concatenate([x, state.reads.reshape(batch, -1)], axis=-1)
-        controller_state, h = self.controller(state.controller, controller_in)
+        controller_kernels_t, heads_kernel_t = (None, None) if kernels_t is None else kernels_t
+        controller_state, h = self.controller(state.controller, controller_in, controller_kernels_t)
 
-        raw = self.heads(h)  # [B, R * read_head_size + W * write_head_size]
+        raw = layers.linear(self.heads, h, heads_kernel_t)  # [B, R * read_head_size + W * write_head_size]
         if cfg.head_clip is not None:
             raw = jnp.clip(raw, -cfg.head_clip, cfg.head_clip)
         split = cfg.num_read_heads * self.read_head_size
@@ -231,8 +247,11 @@ class NTM(SequenceModel):
           logits `[T, B, output_size]`, or (logits, NTMTrace) when `trace` is set.
         """
 
+        # Made outside the loop, so that XLA keeps them transposed (`layers`); small batches: plain products.
+        kernels_t = self.kernels_t() if layers.before_the_loop(inputs.shape[1]) else None
+
         def body(state, x):
-            features, state = self.memory_step(state, x)
+            features, state = self.memory_step(state, x, kernels_t)
             extra = NTMTrace(state.read_weights, state.write_weights, state.reads, state.memory) if trace else None
             return state, (features, extra)
 

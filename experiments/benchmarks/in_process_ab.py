@@ -1,12 +1,16 @@
-"""In-process A/B: training with every time step run against only the live ones (`live_steps`).
+"""In-process A/B: training before and after one change, both compiled in one process.
 
 Both variants of one `ntm bench` configuration are compiled in one process and their calls
 alternated (rounds x 3 calls of 10 optimiser steps), so that the machine's drift between
 processes hits both alike. Prints training sequences per second, median (min-max), and the
-median ratio of the rounds.
+median ratio of the rounds. The changes:
+
+- `live-steps`: every time step run (`live` None) against only the live ones (`live_steps`);
+- `kernels-t`: the time loop's products plain (`x @ W`) against `layers.dense` with the
+  kernels transposed before the loop.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=1 \
-        python experiments/benchmarks/live_steps_ab.py copy ntm-lstm 1 [--rounds 8] [memory_rows=128 ...]
+        python experiments/benchmarks/in_process_ab.py live-steps copy ntm-lstm 1 [--rounds 8] [memory_rows=128 ...]
 
 `key=value` pairs change the model's configuration (integers only).
 """
@@ -22,6 +26,7 @@ import time
 import jax
 
 import ntm_cli.models.base as base
+import ntm_cli.models.layers as layers
 import ntm_cli.training as training
 from ntm_cli.bench import case_config
 from ntm_cli.training import Trainer
@@ -40,8 +45,24 @@ def every_step():
         base.live_steps, training.live_steps = saved
 
 
+@contextlib.contextmanager
+def plain_products():
+    """Traces the models with `layers.dense` as the plain product (as before the change)."""
+    saved = layers.dense
+    layers.dense = lambda x, kernel, kernel_t: x @ kernel
+    try:
+        yield
+    finally:
+        layers.dense = saved
+
+
+CHANGES = {"live-steps": ("every step", every_step, "live steps"),
+           "kernels-t": ("plain products", plain_products, "kernels transposed")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("change", choices=sorted(CHANGES))
     parser.add_argument("task")
     parser.add_argument("model")
     parser.add_argument("batch", type=int)
@@ -54,7 +75,8 @@ def main() -> None:
     print(config.model, flush=True)
 
     runs = {}
-    for name, context in (("every step", every_step), ("live steps", contextlib.nullcontext)):
+    before, before_context, after = CHANGES[args.change]
+    for name, context in ((before, before_context), (after, contextlib.nullcontext)):
         with context():
             trainer = Trainer(config, [0], jax.local_devices()[:1])
             state = trainer.initial_state()
@@ -77,7 +99,7 @@ def main() -> None:
             start = time.perf_counter()
             go(name, CALLS)
             times[name].append(time.perf_counter() - start)
-    base_times = times["every step"]
+    base_times = times[before]
     for name, ts in times.items():
         rates = [CALLS * STEPS_PER_CALL * args.batch / t for t in ts]
         ratio = statistics.median(b / t for b, t in zip(base_times, ts))
