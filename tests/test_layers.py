@@ -38,17 +38,37 @@ def test_linear_gives_nnx_linear_values_and_gradients():
         x = jax.random.normal(jax.random.key(1), (3, 5), jnp.float64)
         graphdef, params = nnx.split(layer, nnx.Param)
 
-        def ours(params, x):
-            return jnp.sum(jnp.sin(layers.linear(nnx.merge(graphdef, params), x)))
+        def ours(params, x, transposed):
+            layer = nnx.merge(graphdef, params)
+            kernel_t = layers.linear_kernels_t(layer) if transposed else None  # None: the plain product
+            return jnp.sum(jnp.sin(layers.linear(layer, x, kernel_t)))
 
         def flax(params, x):
             return jnp.sum(jnp.sin(nnx.merge(graphdef, params)(x)))
 
-        np.testing.assert_allclose(ours(params, x), flax(params, x), rtol=1e-14)
-        _tree_close(jax.grad(ours, argnums=(0, 1))(params, x), jax.grad(flax, argnums=(0, 1))(params, x))
-        # the transpose made outside (as before a time loop) gives the same
-        kernel_t = layers.linear_kernels_t(layer)
-        np.testing.assert_allclose(layers.linear(layer, x, kernel_t), layer(x), rtol=1e-14)
+        want = jax.grad(flax, argnums=(0, 1))(params, x)
+        for transposed in (True, False):
+            np.testing.assert_allclose(ours(params, x, transposed), flax(params, x), rtol=1e-14)
+            _tree_close(jax.grad(ours, argnums=(0, 1))(params, x, transposed), want)
+
+
+def test_dense_under_vmap_gives_each_members_gradients():
+    """As under the trainer's vmap over seeds: a batched kernel, and a kernel shared by all."""
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(5), 3)
+        x = jax.random.normal(keys[0], (3, 4, 5), jnp.float64)  # [members, B, in]
+        kernels = jax.random.normal(keys[1], (3, 5, 2), jnp.float64)
+
+        def loss(x, kernel):
+            return jnp.sum(jnp.tanh(layers.dense(x, kernel, kernel.T)))
+
+        def plain(x, kernel):
+            return jnp.sum(jnp.tanh(x @ kernel))
+
+        _tree_close(jax.vmap(jax.grad(loss, argnums=(0, 1)))(x, kernels),
+                    jax.vmap(jax.grad(plain, argnums=(0, 1)))(x, kernels))
+        shared = lambda f: jax.grad(lambda k: jnp.sum(jax.vmap(f, in_axes=(0, None))(x, k)))(kernels[0])
+        np.testing.assert_allclose(shared(loss), shared(plain), rtol=1e-12)
 
 
 def test_lstm_cell_gives_flax_values_and_gradients():
@@ -114,9 +134,12 @@ def test_a_model_with_kernels_transposed_before_its_loop_has_the_plain_cost_and_
             return jnp.sum((jnp.logaddexp(0.0, logits) - logits * data.targets) * data.mask[..., None])
 
         assert layers.before_the_loop(inputs.shape[1])
+        # (a fresh function each time: make_jaxpr caches traces by function)
+        assert "fwd=_dense_fwd" in str(jax.make_jaxpr(lambda p: cost(p))(params))  # it goes through dense
         value, grads = jax.jit(jax.value_and_grad(cost))(params)
         monkeypatch.setattr(layers, "TRANSPOSED_MIN_BATCH", 10**6)  # traced anew: plain products
         assert not layers.before_the_loop(inputs.shape[1])
+        assert "fwd=_dense_fwd" not in str(jax.make_jaxpr(lambda p: cost(p))(params))
         ref_value, ref_grads = jax.jit(jax.value_and_grad(cost))(params)
         np.testing.assert_allclose(value, ref_value, rtol=1e-12)
         _tree_close(grads, ref_grads, rtol=1e-10, atol=1e-12)

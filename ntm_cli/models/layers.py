@@ -4,16 +4,21 @@ Each step's backward pass forms dx = dy W^T for every weight W it multiplies by.
 stored `[in, out]`, XLA's CPU backend (YNNPACK) runs that as a product with a transposed right
 operand, several times slower than the same product with the weight laid out `[out, in]`: the
 largest operation in the profile of priority sort's NTM (5 head pairs; experiments/benchmarks/
-README.md). So the models make every kernel's transpose once, before the time loop
-(`linear_kernels_t`, `lstm_kernels_t`), and the loop's products take it (`dense`): priority
-sort's NTM 1.15x, the LSTM baseline 1.18x at batch 32. Made inside the loop, the transpose
-would be folded back into the product by XLA. Below TRANSPOSED_MIN_BATCH (`before_the_loop`)
-the models pass no transposed kernels and the products are plain ones: at batch 1 the product
-is a matrix-vector one, which reads the kernel as stored the fast way (the DNC at batch 1 ran
-0.83x with the transposed kernels).
+README.md). So the models transpose the kernels of their controllers and head (or interface)
+layers once, before the time loop (`linear_kernels_t`, `lstm_kernels_t`), and the loop's
+products take them (`dense`): priority sort's NTM 1.15-1.17x, the LSTM baseline 1.14-1.18x at
+batch 32. Made inside the loop, the transpose would be folded back into the product by XLA.
+Below TRANSPOSED_MIN_BATCH (`before_the_loop`) the models pass no transposed kernels and the
+products are plain ones: at batch 1 the product is a matrix-vector one, which reads the kernel
+as stored the fast way (the DNC at batch 1 ran 0.83x with the transposed kernels). Measured on
+CPU only; no GPU was available to measure either form on.
 
 The layers are flax's (`nnx.Linear`, `nnx.OptimizedLSTMCell`), parameters and all; only how
-they are applied differs, and the values are theirs (tested).
+they are applied differs, and the values are theirs (tested) for the settings ntm uses (the
+layers' default dtype, precision and, for the cell, gate and activation functions, which
+`lstm_cell` takes from the cell). Being a `custom_vjp`, `dense` has reverse-mode derivatives
+only: from batch 4 up, `jax.jvp`, `jacfwd` and `hessian` through a model raise an error, as the
+DNC's link update does (nothing in ntm uses them).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def _dense_fwd(x, kernel, kernel_t):
 def _dense_bwd(saved, dy):
     x, kernel_t = saved
     leading = tuple(range(x.ndim - 1))
-    return dy @ kernel_t, jnp.tensordot(x, dy, axes=(leading, leading)), jnp.zeros_like(kernel_t)
+    return dy @ kernel_t, jnp.tensordot(x, dy, axes=(leading, leading)), None  # None: a zero for kernel_t
 
 
 dense.defvjp(_dense_fwd, _dense_bwd)
@@ -96,9 +101,10 @@ def lstm_cell(cell: nnx.OptimizedLSTMCell, carry: tuple[jax.Array, jax.Array], x
 
         i, f, g, o = split(x W_i + h_{t-1} W_h + b)
         c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g),   h_t = sigmoid(o) tanh(c_t)
+    (sigmoid and tanh: the cell's `gate_fn` and `activation_fn`, flax's defaults).
 
     Args:
-      cell: an `nnx.OptimizedLSTMCell` (sigmoid gates, tanh activation: flax's defaults).
+      cell: an `nnx.OptimizedLSTMCell`.
       carry: (c `[B, H]`, h `[B, H]`).
       x: `[B, in]`.
       kernels_t: `lstm_kernels_t(cell)`, made before the time loop; None: plain products.
@@ -111,6 +117,6 @@ def lstm_cell(cell: nnx.OptimizedLSTMCell, carry: tuple[jax.Array, jax.Array], x
     gates = _product(x, cell.dense_i.kernel[...], kernel_i_t) + (
         _product(h, cell.dense_h.kernel[...], kernel_h_t) + cell.dense_h.bias[...])
     i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    c = cell.gate_fn(f) * c + cell.gate_fn(i) * cell.activation_fn(g)
+    h = cell.gate_fn(o) * cell.activation_fn(c)
     return (c, h), h

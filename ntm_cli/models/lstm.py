@@ -32,12 +32,12 @@ class LSTMBaseline(SequenceModel):
 
     def __init__(self, config: LSTMConfig, input_size: int, output_size: int, *, rngs: nnx.Rngs):
         self.config = config
-        size, layers = config.hidden_size, config.num_layers
-        in_features = [input_size] + [size + (input_size if config.skip_connections else 0)] * (layers - 1)
+        size, num_layers = config.hidden_size, config.num_layers
+        in_features = [input_size] + [size + (input_size if config.skip_connections else 0)] * (num_layers - 1)
         self.layers = nnx.List([nnx.OptimizedLSTMCell(f, size, rngs=rngs) for f in in_features])
-        self.initial_c = nnx.Param(jnp.zeros((layers, size)))
-        self.initial_h = nnx.Param(jnp.zeros((layers, size)))
-        self.output = nnx.Linear(size * (layers if config.skip_connections else 1), output_size, rngs=rngs)
+        self.initial_c = nnx.Param(jnp.zeros((num_layers, size)))
+        self.initial_h = nnx.Param(jnp.zeros((num_layers, size)))
+        self.output = nnx.Linear(size * (num_layers if config.skip_connections else 1), output_size, rngs=rngs)
 
     def initial_state(self, batch_size: int) -> tuple:
         """Per layer a pair (c `[B, H]`, h `[B, H]`), from the learned initial values."""
