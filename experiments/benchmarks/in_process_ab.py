@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import statistics
 import time
 
@@ -28,8 +27,9 @@ import jax
 import ntm_cli.models.base as base
 import ntm_cli.models.layers as layers
 import ntm_cli.training as training
-from ntm_cli.bench import case_config
 from ntm_cli.training import Trainer
+
+from _case import add_case_arguments, add_changes_argument, case_from  # this folder
 
 STEPS_PER_CALL, CALLS = 10, 3
 
@@ -63,16 +63,11 @@ CHANGES = {"live-steps": ("every step", every_step, "live steps"),
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("change", choices=sorted(CHANGES))
-    parser.add_argument("task")
-    parser.add_argument("model")
-    parser.add_argument("batch", type=int)
+    add_case_arguments(parser)
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("changes", nargs="*", help="model config changes, key=value")
-    args = parser.parse_args()
-    changes = {key: int(value) for key, value in (pair.split("=") for pair in args.changes)}
-    config = case_config(args.task, args.model, args.batch, STEPS_PER_CALL)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **changes))
-    print(config.model, flush=True)
+    add_changes_argument(parser)
+    args = parser.parse_intermixed_args()  # options may stand between the case and its changes
+    config = case_from(args, STEPS_PER_CALL)
 
     runs = {}
     before, before_context, after = CHANGES[args.change]
@@ -103,7 +98,7 @@ def main() -> None:
     for name, ts in times.items():
         rates = [CALLS * STEPS_PER_CALL * args.batch / t for t in ts]
         ratio = statistics.median(b / t for b, t in zip(base_times, ts))
-        print(f"{args.task} {args.model} batch {args.batch} {changes or ''} {name}: "
+        print(f"{args.task} {args.model} batch {args.batch} {' '.join(args.changes)} {name}: "
               f"{statistics.median(rates):.1f} seq/s ({min(rates):.0f}-{max(rates):.0f}), x{ratio:.2f}")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import glob
 import gzip
 import json
@@ -33,9 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntm_cli.bench import case_config
 from ntm_cli.models.base import live_steps
 from ntm_cli.training import Trainer
+
+from _case import add_case_arguments, add_changes_argument, case_from  # this folder
 
 STEPS_PER_CALL = 10
 
@@ -65,17 +65,12 @@ def kind(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task")
-    parser.add_argument("model")
-    parser.add_argument("batch", type=int)
+    add_case_arguments(parser)
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("changes", nargs="*", help="model config changes, key=value")
-    args = parser.parse_args()
-    changes = {key: int(value) for key, value in (pair.split("=") for pair in args.changes)}
-    config = case_config(args.task, args.model, args.batch, STEPS_PER_CALL)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **changes))
-    print(config.model, flush=True)
+    add_changes_argument(parser)
+    args = parser.parse_intermixed_args()  # options may stand between the case and its changes
+    config = case_from(args, STEPS_PER_CALL)
 
     trainer = Trainer(config, [0], jax.local_devices()[:1])
     state = trainer.initial_state()
