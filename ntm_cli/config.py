@@ -41,6 +41,53 @@ def off_if_zero(value: float | None, flag: str, what: str = "to turn it off") ->
 
 
 @dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long to train, in the words every command uses: --steps or --sequences (at most one),
+    and/or --time, which stops a run at the first report after it."""
+
+    steps: int | None = None
+    sequences: int | None = None
+    time_limit: float | None = None  # seconds of training
+
+    def __post_init__(self) -> None:
+        _check(self.steps is None or self.sequences is None, "give at most one of --steps and --sequences.")
+        _check(self.steps is None or 1 <= self.steps <= TIME_ONLY_STEPS,
+               f"--steps must be between 1 and {TIME_ONLY_STEPS:,}, got {self.steps}.")
+        _check(self.sequences is None or self.sequences >= 1, f"--sequences must be at least 1, got {self.sequences}.")
+        _check(self.time_limit is None or (math.isfinite(self.time_limit) and self.time_limit > 0),
+               f"--time must be positive, got {self.time_limit}.")
+
+    @property
+    def given(self) -> bool:
+        return self.steps is not None or self.sequences is not None or self.time_limit is not None
+
+    def words(self) -> list[str]:
+        """The options that set it: ['--sequences', '--time']."""
+        return [flag for flag, value in (("--steps", self.steps), ("--sequences", self.sequences),
+                                         ("--time", self.time_limit)) if value is not None]
+
+    def steps_at(self, batch_size: int, default: int) -> int:
+        """The step budget at a batch size; `default` when neither steps nor sequences is given
+        (or no step limit at all when only a time is)."""
+        if self.steps is not None:
+            return self.steps
+        if self.sequences is not None:
+            return steps_for_sequences(self.sequences, batch_size)
+        return TIME_ONLY_STEPS if self.time_limit is not None else default
+
+    def text(self) -> str:
+        """'2,000 sequences', '500 steps', '60 s of training', '5 min of training'."""
+        if self.sequences is not None:
+            return f"{self.sequences:,} sequences"
+        if self.steps is not None:
+            return f"{self.steps:,} steps"
+        if self.time_limit is not None:
+            seconds = self.time_limit
+            return f"{seconds:g} s of training" if seconds < 120 else f"{seconds / 60:g} min of training"
+        return "the preset's budget"
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     """The optimiser and its gradient clipping (see `training.make_optimizer`)."""
 

@@ -307,3 +307,34 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
 def checkpoint_path(run_dir: Path, which: str) -> Path:
     """`which` is one of CHECKPOINT_KINDS: 'best' or 'latest'."""
     return run_dir / CHECKPOINTS / f"{which}.msgpack"
+
+
+def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every run folder in `runs_dir`: task, model, seed, status, sequences, best cost, time."""
+    rows = []
+    if not runs_dir.is_dir():
+        return rows
+    for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file()):
+        try:
+            config = read_config(run_dir)
+            summary = read_summary(run_dir) or {}
+        except RunFolderError as error:  # listed as damaged, with why; the others still listed
+            rows.append({"run_dir": str(run_dir), "task": None, "model": None, "preset": None, "seed": None,
+                         "status": "damaged", "problem": str(error), "steps": 0, "sequences": 0,
+                         "best_eval_cost": None, "final_eval_cost": None, "wall_time": 0.0})
+            continue
+        rows.append({
+            "run_dir": str(run_dir),
+            "task": config.task,
+            "model": config.model_name,
+            "preset": config.preset,
+            "seed": config.seed,
+            "status": summary.get("status", "not started"),
+            "problem": None,
+            "steps": summary.get("steps", 0),
+            "sequences": summary.get("sequences", 0),
+            "best_eval_cost": summary.get("best_eval_cost"),
+            "final_eval_cost": summary.get("final_eval_cost"),
+            "wall_time": summary.get("wall_time", 0.0),
+        })
+    return rows

@@ -99,3 +99,97 @@ CHECKPOINT_META = {
     "last_eval_cost": float,
     "last_eval_bit_errors": float, "last_eval_scores": dict[str, float],
 }
+
+
+# --- a study's results (results.json; see ntm_cli.studies.study.collect) -----------------------------
+
+# Raised when the file's form changes; a reader refuses a version it does not know.
+RESULTS_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+    """One model with one setting on one task, over its finished seeds (means; `_std`: the
+    seeds' standard deviation)."""
+
+    task: str
+    model: str
+    setting: dict[str, Any]  # every setting given for this row ({}: the preset's)
+    label: str  # the row's values of the settings that vary: 'lr=0.001 memory=16x8' ('' if none does)
+    seeds: int  # finished seeds the figures rest on
+    seeds_planned: int  # seeds the study asked for
+    params: int | None
+    cost: float | None  # final held-out cost, bits per sequence
+    cost_std: float | None
+    bit_errors: float | None  # final held-out errors per sequence (wrong answers for a class task)
+    bit_errors_std: float | None
+    best_cost: float | None  # the lowest held-out cost any seed reached
+    scores: dict[str, float]  # a class task's accuracies by score
+    sequences: float | None  # training sequences seen
+    wall_time: float | None  # seconds of training
+    sequences_per_second: float | None
+    paper_cost: float | None  # the paper's reading for the model's family (rows without a setting)
+    paper_cost_text: str | None
+    rank: int | None  # 1 = best by the task's criterion; None: no finished seed
+    command: str  # the `ntm train` command that makes seed 0's run
+    run_dirs: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskResults:
+    """One task's rows, ranked, and what they say."""
+
+    budget: str  # '2,000 sequences', '60 s of training'
+    time_limit: float | None
+    sequences: int | None
+    steps: int | None
+    chance_cost: float
+    floor_cost: float | None  # the Bayes-optimal cost, where the task has one
+    floor_text: str | None
+    output_kind: Literal["bits", "class"]
+    ranked_by: Literal["cost", "bit_errors"]
+    unit: str
+    scores: tuple[tuple[str, str], ...]  # (key, label) of a class task's accuracies
+    score_notes: dict[str, str]
+    rows: tuple[ResultRow, ...]  # best first
+    best: str | None  # the best row's name: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'
+    best_command: str | None
+    verdict: str
+    paper_verdict: str | None  # whether the paper's ordering held (studies without a grid)
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyResults:
+    """results.json: what `ntm compare` and `ntm sweep` found."""
+
+    version: int
+    kind: Literal["compare", "sweep"]
+    preset: str
+    seeds: int
+    models: tuple[str, ...]
+    grid: dict[str, Any]  # setting -> the values swept (those given more than one)
+    fixed: dict[str, Any]  # setting -> the one value every run that has it was given
+    tasks: dict[str, TaskResults]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StudyResults:
+        """Reads `to_dict`'s form back, every field checked; ValueError naming what is wrong."""
+        fields, _ = dataclass_fields(cls)
+        check_fields(fields | {"tasks": dict}, data, "the results")
+        if data["version"] != RESULTS_VERSION:
+            raise ValueError(f"the results are version {data['version']}; this ntm reads version {RESULTS_VERSION}")
+        tasks = {}
+        for name, task in data["tasks"].items():
+            task_fields, _ = dataclass_fields(TaskResults)
+            check_fields(task_fields | {"rows": tuple[dict, ...], "scores": tuple[tuple, ...]}, task, f"task {name}")
+            rows = []
+            for i, row in enumerate(task["rows"]):
+                row_fields, _ = dataclass_fields(ResultRow)
+                check_fields(row_fields, row, f"task {name}, row {i + 1}")
+                rows.append(ResultRow(**{**row, "run_dirs": tuple(row["run_dirs"])}))
+            tasks[name] = TaskResults(**{**task, "rows": tuple(rows),
+                                         "scores": tuple(tuple(s) for s in task["scores"])})
+        return cls(**{**data, "models": tuple(data["models"]), "tasks": tasks})

@@ -14,7 +14,7 @@ SMALL = ["--models", "ntm-ff", "--batch-sizes", "2", "--repeats", "2", "--calls"
 def test_bench_json_reports_every_figure_and_the_machine(monkeypatch):
     import dataclasses
 
-    from ntm_cli import bench
+    from ntm_cli.training import bench
     from ntm_cli.models import NTMConfig
 
     real = bench.case_config

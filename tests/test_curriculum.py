@@ -15,7 +15,7 @@ from ntm_cli.config import TrainConfig
 from ntm_cli.experiments.presets import preset_config
 from ntm_cli.models.config import NTMConfig
 from ntm_cli.tasks import TaskConfigError, make_task
-from ntm_cli.training import Trainer
+from ntm_cli.training.trainer import Trainer
 
 runner = CliRunner()
 

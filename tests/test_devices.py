@@ -67,7 +67,7 @@ SCRIPT = textwrap.dedent("""
     report["resume"] = {"straight": straight, "four_then_one": on_one, "one_then_four": on_four,
                         "devices_after": [devices("from-four"), devices("from-one")]}
     # How many CPU devices a batch is split across: shares of 8 sequences or more.
-    from ntm_cli.devices import evaluation_layout, training_layout
+    from ntm_cli.training.devices import evaluation_layout, training_layout
     report["shares"] = {b: training_layout(jax.local_devices(), 1, b).count for b in (4, 8, 12, 16, 24, 32)}
     report["shares"]["seeds"] = training_layout(jax.local_devices(), 4, 1).count
     report["shares"]["eval"] = [evaluation_layout(jax.local_devices(), b).count for b in (16, 32)]
@@ -127,7 +127,7 @@ def test_more_devices_than_the_machine_has_is_refused(tmp_path):
     (" --x=1 ", 1, False, "--x=1"),
 ])
 def test_host_device_flags_keep_the_users_count_unless_replaced(flags, count, replace, expected):
-    from ntm_cli.devices import host_device_flags
+    from ntm_cli.training.devices import host_device_flags
 
     assert host_device_flags(flags, count, replace) == expected
 
@@ -135,19 +135,19 @@ def test_host_device_flags_keep_the_users_count_unless_replaced(flags, count, re
 # Each in a fresh interpreter, as the `ntm` command and a pool worker start; prints the
 # number of CPU devices JAX then has, and the cores the process may use.
 CORE_SCRIPTS = {
-    "command": "from ntm_cli import cli\n"
-               "cli.app = lambda: None  # the entry point's set-up, without a command\n"
-               "cli.main()\n",
+    "command": "from ntm_cli.cli import commands\n"
+               "commands.app = lambda: None  # the entry point's set-up, without a command\n"
+               "commands.main()\n",
     "worker": "import multiprocessing as mp\n"
-              "from ntm_cli import executors\n"
-              "from ntm_cli.devices import usable_cores\n"
+              "from ntm_cli.studies import executors\n"
+              "from ntm_cli.training.devices import usable_cores\n"
               "cores = mp.Queue(); cores.put(sorted(__import__('os').sched_getaffinity(0))[0])\n"
               "executors._start_worker(mp.Value('i', 0), cores)\n",
 }
 
 
 def _cpu_devices(kind: str, xla_flags: str) -> tuple[int, int]:
-    script = CORE_SCRIPTS[kind] + ("import jax\nfrom ntm_cli.devices import usable_cores\n"
+    script = CORE_SCRIPTS[kind] + ("import jax\nfrom ntm_cli.training.devices import usable_cores\n"
                                    "print(len(jax.devices('cpu')), usable_cores())")
     env = dict(os.environ, XLA_FLAGS=xla_flags)
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)

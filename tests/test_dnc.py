@@ -106,7 +106,7 @@ def test_the_dnc_learns_a_small_repeat_copy_task():
     from ntm_cli.experiments.presets import preset_config
     import dataclasses
 
-    from ntm_cli.training import Trainer
+    from ntm_cli.training.trainer import Trainer
 
     steps = 20_000
     config = dataclasses.replace(
@@ -137,7 +137,7 @@ def tiny_dnc_run(tmp_path_factory):
 
 def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tiny_dnc_run):
     run_dir = tiny_dnc_run
-    from ntm_cli import figures
+    from ntm_cli.reports import figures
 
     trace = figures.memory_trace(run_dir, length=3)
     assert trace.usage.shape == (7, 8) and trace.allocation.shape == (7, 1, 8) and trace.read_modes.shape == (7, 1, 3)
@@ -154,8 +154,8 @@ def test_ntm_memory_shows_a_dncs_usage_allocation_and_read_modes(tiny_dnc_run):
 def test_a_dnc_evaluates_on_a_larger_memory_than_it_trained_with(tiny_dnc_run):
     import json
 
-    from ntm_cli import figures
-    from ntm_cli.evaluation import evaluate_run
+    from ntm_cli.reports import figures
+    from ntm_cli.training.evaluation import evaluate_run
     from ntm_cli.tasks import make_task
 
     training_sizes = {"training sizes": make_task("copy", max_length=3)}

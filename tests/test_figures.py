@@ -9,9 +9,10 @@ import pytest
 from flax import nnx
 from typer.testing import CliRunner
 
-from ntm_cli import figures, runs
+from ntm_cli import runs
+from ntm_cli.reports import figures
 from ntm_cli.cli import app
-from ntm_cli.evaluation import load_run
+from ntm_cli.training.evaluation import load_run
 
 runner = CliRunner()
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",

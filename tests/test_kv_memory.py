@@ -18,8 +18,8 @@ from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import KVMemoryConfig, build_model
 from ntm_cli.tasks import make_task
 from ntm_cli.tasks.base import Batch
-from ntm_cli.train_loop import load_checkpoint, save_checkpoint
-from ntm_cli.training import Trainer
+from ntm_cli.training.session import load_checkpoint, save_checkpoint
+from ntm_cli.training.trainer import Trainer
 
 runner = CliRunner()
 SMALL = KVMemoryConfig(controller_sizes=(8,), memory_rows=12, key_size=4, neighbours=4, age_noise=0.0)
@@ -130,13 +130,13 @@ def test_training_carries_the_life_long_memory_and_a_step_past_the_budget_change
 
 
 def _loop():
-    from ntm_cli.train_loop import LoopState
+    from ntm_cli.training.session import LoopState
 
     return LoopState(pending_cost=np.zeros(2), pending_errors=np.zeros(2))
 
 
 def _progress(path):
-    from ntm_cli.train_loop import RunProgress
+    from ntm_cli.training.session import RunProgress
 
     return RunProgress(path)
 
@@ -213,7 +213,7 @@ def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(episode_
 
 def test_model_names_name_the_controller():
     from ntm_cli.models.config import model_family, model_name, named_config
-    from ntm_cli.options import chosen_model
+    from ntm_cli.cli.options import chosen_model
 
     assert chosen_model("kv", None) == "kv-ff" and chosen_model("kv", "lstm") == "kv-lstm"
     assert chosen_model("ntm", None) == "ntm-lstm" and chosen_model("kv-lstm", "lstm") == "kv-lstm"
@@ -228,7 +228,7 @@ def test_an_empty_memory_answers_nothing_and_that_is_wrong_even_for_class_0():
     out = runner_of(model)(batch, (), jax.random.key(1))
     assert np.all(np.asarray(out.answers[0]) == -1)  # the first step of every episode: no memory yet
     assert np.all(np.asarray(out.answers[1:]) >= 0)
-    from ntm_cli.training import score_counts, sequence_metrics
+    from ntm_cli.training.trainer import score_counts, sequence_metrics
 
     _, errors = sequence_metrics(out.logits, batch.targets, batch.mask, "class", out.answers)
     by_hand = (np.asarray(out.answers) != np.asarray(batch.targets).argmax(-1)).sum(0)
@@ -243,7 +243,7 @@ def test_an_empty_memory_answers_nothing_and_that_is_wrong_even_for_class_0():
     (["train", "one-shot", "--model", "kv-ff", "--neighbours", "100"], "neighbours k must be between 1 and"),
     (["train", "one-shot", "--model", "kv-ff", "--margin", "0"], "the margin must be in (0, 2)"),
     (["train", "one-shot", "--model", "kv-ff", "--heads", "2"], "--heads does not apply to the key-value memory"),
-    (["train", "one-shot", "--model", "ntm-lstm", "--neighbours", "4"], "applies to the key-value memory only"),
+    (["train", "one-shot", "--model", "ntm-lstm", "--neighbours", "4"], "--neighbours does not apply to the NTM (ntm-lstm)"),
     (["train", "rare", "--model", "kv-ff", "--memory", "8x4", "--neighbours", "4", "--batch-size", "16"],
      "cannot take the 16 writes of a batch of 16"),
     (["train", "one-shot", "--model", "kv-ff", "--preset", "paper"], "the paper preset has no key-value memory"),
@@ -264,7 +264,7 @@ def test_start_memory_is_refused_where_there_is_no_life_long_memory(episode_run)
 
 
 def test_bench_counts_the_life_long_memory():
-    from ntm_cli.bench import bench_config
+    from ntm_cli.training.bench import bench_config
 
     config = _lifelong_config()
     row = bench_config(config, repeats=1, calls=1, warmup=1)

@@ -8,8 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from ntm_cli.cli import app
-from ntm_cli.errors import InputError
-from ntm_cli.sweep import SweepSpec, parse_values
 
 runner = CliRunner()
 # A tiny NTM: each trial compiles in seconds and trains 60 sequences.
@@ -17,39 +15,26 @@ TINY = ["--tasks", "copy", "--models", "ntm-lstm", "--memory", "8x4", "--control
 
 
 def sweep(tmp_path, *args):
-    return runner.invoke(app, ["sweep", *args, "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
-
-
-def test_values_are_typed_and_each_model_gets_the_options_it_takes():
-    assert parse_values("lr", "1e-3, 3e-4,1e-3") == (1e-3, 3e-4)
-    assert parse_values("heads", [1, 2]) == (1, 2)
-    assert parse_values("memory", "128x20,32x20") == ("128x20", "32x20")
-    spec = SweepSpec(tasks=("copy",), models=("ntm-lstm", "lstm"),
-                     grid=(("lr", (1e-3, 3e-4)), ("heads", (1, 2)), ("lstm-size", ("2x64",))))
-    assert len(spec.settings("ntm-lstm")) == 4 and len(spec.settings("lstm")) == 2
-    assert spec.settings("lstm")[1] == {"lr": 3e-4, "lstm-size": "2x64"}
-    config = spec.config("copy", "ntm-lstm", {"lr": 3e-4, "heads": 2}, seed=1)
-    assert (config.optimizer.learning_rate, config.model.num_read_heads, config.seed) == (3e-4, 2, 1)
-    assert spec.command("copy", "lstm", {"lr": 3e-4, "lstm-size": "2x64"}) == \
-        "ntm train copy --model lstm --lr 0.0003 --lstm-size 2x64 --time 60s"
-
-
-@pytest.mark.parametrize(("value", "phrase"), [("abc", "takes numbers"), ("1e-3,,3e-4", "needs values")])
-def test_bad_values_are_named(value, phrase):
-    with pytest.raises(InputError, match=phrase):
-        parse_values("lr", value)
-    with pytest.raises(InputError, match="whole numbers"):
-        parse_values("heads", [1.5])
+    return runner.invoke(app, ["sweep", *args, "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                         env={"COLUMNS": "200"})
 
 
 @pytest.mark.parametrize(("args", "grid", "phrase"), [
-    (["--lr", "abc"], None, "--lr takes numbers"),
-    (["--lstm-size", "2x64"], None, "--lstm-size applies to none of the models swept"),
+    (["--lr", "abc"], None, "--lr takes finite numbers, got 'abc'"),
+    (["--lr", "1e-3,,3e-4"], None, "--lr has an empty item"),
+    (["--lr", "1e-3,1e-3"], None, "--lr gives 1e-3 twice"),
+    (["--heads", "1.5"], None, "--heads takes whole numbers"),
+    (["--lstm-size", "2x64"], None, "--lstm-size applies to none of the runs (ntm-lstm on copy)"),
     (["--heads", "0"], None, "head"),
+    (["--optimizer", "sgd"], None, "--optimizer must be one of adam, rmsprop"),
     (["--workers", "0"], None, "--workers must be at least 1"),
+    (["--gpus", "nan"], None, "--gpus must be a number"),
+    (["--steps", "5", "--sequences", "5"], None, "give at most one of --steps and --sequences"),
+    (["--sequences", "5", "--time", "1m"], None, "give a study one budget, not --sequences and --time"),
     (["--ray", "127.0.0.1:9"], None, "no Ray cluster answers at 127.0.0.1:9"),
     (["--ray", "nowhere"], None, "--ray takes local, auto or HOST:PORT"),
-    (["--grid", "GRID"], "[grid]\nlr = [1e-3]\nbeta = [0.9]\n", "'beta' is not an option a sweep can vary"),
+    (["--grid", "GRID"], "[grid]\nlr = [1e-3]\nbeta = [0.9]\n", "'beta' is not a setting"),
+    (["--grid", "GRID"], "[grid]\nlr = []\n", "--lr needs at least one value"),
     (["--grid", "GRID"], "tasks = ['copy']\nlearning = 3\n", "unknown key learning"),
     (["--grid", "GRID"], "tasks = ['copy'\n", "is not valid TOML"),
     (["--grid", "GRID", "--lr", "1e-3"], "[grid]\nlr = [1e-3]\n", "--lr is in the grid file too"),
@@ -63,16 +48,28 @@ def test_bad_grids_are_refused_in_one_sentence_with_nothing_written(tmp_path, ar
     task = [] if grid and "tasks" in grid else ["--tasks", "copy"]
     result = sweep(tmp_path, *task, *args)
     assert result.exit_code == 2, result.output
-    assert phrase in result.output and "Traceback" not in result.output
+    assert phrase in " ".join(result.output.split()) and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
 
-def test_a_local_sweep_ranks_the_settings_names_the_best_command_and_reuses_its_trials(tmp_path):
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A sweep of two learning rates of a tiny NTM on copy."""
+    tmp_path = tmp_path_factory.mktemp("sweep")
     result = sweep(tmp_path, *TINY, "--lr", "1e-4,1e-2", "--workers", "1")
     assert result.exit_code == 0, result.output
-    results = json.loads((tmp_path / "out" / "sweep.json").read_text())
-    rows = results["tasks"]["copy"]["rows"]
+    return tmp_path, result
+
+
+def test_a_local_sweep_ranks_the_settings_and_names_the_best_command(swept):
+    tmp_path, result = swept
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["version"] == 1 and results["kind"] == "sweep"
+    assert results["grid"] == {"lr": [1e-4, 1e-2]} and results["fixed"] == {"memory": "8x4", "controller_size": "16"}
+    task = results["tasks"]["copy"]
+    rows = task["rows"]
     assert [r["rank"] for r in rows] == [1, 2] and rows[0]["cost"] <= rows[1]["cost"]
+    assert {r["label"] for r in rows} == {"lr=0.0001", "lr=0.01"}
     assert {r["setting"]["lr"] for r in rows} == {1e-4, 1e-2}
     # Every trial is an ordinary run folder whose config is the one `ntm train` makes.
     for row in rows:
@@ -80,27 +77,40 @@ def test_a_local_sweep_ranks_the_settings_names_the_best_command_and_reuses_its_
         config = json.loads((tmp_path / "runs" / run_dir.split("/")[-1] / "config.json").read_text())["config"]
         assert config["optimizer"]["learning_rate"] == row["setting"]["lr"]
         assert config["model"]["memory_rows"] == 8 and config["steps"] == 60
-    with open(tmp_path / "out" / "sweep.csv") as f:
+    with open(tmp_path / "out" / "results.csv") as f:
         assert [r["label"] for r in csv.DictReader(f)] == [r["label"] for r in rows]
-    assert results["tasks"]["copy"]["best"] == rows[0]["command"]
-    assert f"best: {rows[0]['command']}" in result.output.replace("\n", " ").replace("  ", " ") or \
-        "best: ntm train copy" in result.output
-    # The same command again trains nothing.
+    assert task["best"] == f"ntm-lstm ({rows[0]['label']})" and task["best_command"] == rows[0]["command"]
+    assert rows[0]["command"].startswith("ntm train copy --model ntm-lstm --memory 8x4 --controller-size 16 --lr ")
+    assert rows[0]["command"].endswith(" --sequences 60")
+    assert f"best: {rows[0]['command']}" in result.stdout
+    assert "2 runs: 1 task(s)" in result.stderr and "2 runs" not in result.stdout  # progress on stderr
+
+
+def test_the_same_sweep_again_or_from_a_grid_file_trains_nothing(swept):
+    tmp_path, _ = swept
     folders = sorted((tmp_path / "runs").iterdir())
     again = sweep(tmp_path, *TINY, "--lr", "1e-4,1e-2", "--workers", "1")
-    assert again.exit_code == 0 and again.output.count("reusing") == 2
-    assert sorted((tmp_path / "runs").iterdir()) == folders
-
-
-def test_a_grid_file_gives_the_same_trials_as_options(tmp_path):
+    assert again.exit_code == 0 and again.stderr.count("reusing") == 2
     (tmp_path / "grid.toml").write_text(
         'tasks = ["copy"]\nmodels = ["ntm-lstm"]\nsequences = 60\n'
         '[grid]\nmemory = ["8x4"]\ncontroller-size = ["16"]\nlr = [1e-4, 1e-2]\n')
-    first = sweep(tmp_path, *TINY, "--lr", "1e-4,1e-2", "--workers", "1")
-    assert first.exit_code == 0, first.output
-    second = sweep(tmp_path, "--grid", str(tmp_path / "grid.toml"), "--workers", "1")
-    assert second.exit_code == 0, second.output
-    assert second.output.count("reusing") == 2
+    from_file = sweep(tmp_path, "--grid", str(tmp_path / "grid.toml"), "--workers", "1")
+    assert from_file.exit_code == 0, from_file.output
+    assert from_file.stderr.count("reusing") == 2
+    assert sorted((tmp_path / "runs").iterdir()) == folders
+
+
+def test_a_compare_with_the_same_settings_reuses_the_sweeps_runs(swept):
+    """One study behind both commands: a run folder made by either is found by the other."""
+    tmp_path, _ = swept
+    result = runner.invoke(app, ["compare", "--tasks", "copy", "--models", "ntm-lstm", "--memory", "8x4",
+                                 "--controller-size", "16", "--lr", "1e-2", "--sequences", "60", "--workers", "1",
+                                 "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "compare"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("reusing") == 1
+    (row,) = json.loads(result.stdout)["tasks"]["copy"]["rows"]
+    swept_rows = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"]["copy"]["rows"]
+    assert row["run_dirs"] == next(r["run_dirs"] for r in swept_rows if r["setting"]["lr"] == 1e-2)
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +129,11 @@ def test_on_ray_a_grid_completes_a_failing_trial_is_retried_and_reported_and_a_r
     assert result.exit_code == 1, result.output
     assert "trying once more" in result.output and "batch-size=4194304" in result.output
     assert "needs about" in result.output  # the memory check's one sentence, from the worker
-    results = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
     rows = results["tasks"]["copy"]["rows"]
     done = [r for r in rows if r["cost"] is not None]
-    assert len(done) == 1 and done[0]["setting"]["batch-size"] == 1
+    assert len(done) == 1 and done[0]["setting"]["batch_size"] == 1
+    assert [r["seeds"] for r in rows] == [1, 0]  # the failed trial: no finished seed, ranked last
     # Its run came back to the driver's runs folder, whole: config, metrics, checkpoints, summary.
     (run_dir,) = done[0]["run_dirs"]
     names = {p.name for p in (tmp_path / "runs" / run_dir.split("/")[-1]).iterdir()}

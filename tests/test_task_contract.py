@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntm_cli import figures
-from ntm_cli.compare import markdown_rows
+from ntm_cli.reports import figures
+from ntm_cli.config import Budget
 from ntm_cli.models.config import LSTMConfig
 from ntm_cli.tasks import registry
 from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, random_bits, size
@@ -81,7 +81,7 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
     # a model trains on it and is scored at its generalisation size
     from flax import nnx
 
-    from ntm_cli.evaluation import heldout_metrics
+    from ntm_cli.training.evaluation import heldout_metrics
     from ntm_cli.models import build_model
 
     model = build_model(LSTMConfig(num_layers=1, hidden_size=8), task.input_size, task.output_size, jax.random.key(0))
@@ -98,9 +98,13 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
     (line,), axis = figures.generalisation_series(result)
     assert axis == "sequence length" and list(line.x) == [6.0]
     assert figures.training_range("invert", {"length": 4}) == (4.0, 4.0)
-    row = {"model": "lstm", "params": 10, "cost": 2.0, "cost_std": 0.0, "seeds": 1, "bit_errors": 1.0,
-           "sequences": 5.0, "wall_time": 1.0, "sequences_per_second": 5.0, "paper_cost_text": "~1 (made up)"}
-    assert markdown_rows("invert", {"floor_cost": 0.0, "rows": [row]})[0][-1] == "~1 (made up)"
+    from ntm_cli.studies.study import Study, Trial, _row
+
+    study = Study("compare", ("invert",), models=("lstm",), budget=Budget(sequences=5))
+    summary = {"final_eval_cost": 2.0, "final_eval_bit_errors": 1.0, "best_eval_cost": 2.0, "params": 10,
+               "sequences": 5, "wall_time": 1.0, "sequences_per_second": 5.0, "run_dir": "runs/invert-lstm-s0"}
+    row = _row(study, Trial("invert", "lstm", {}), [summary], registry.make_task("invert"))
+    assert row.paper_cost_text == "~1 (made up)" and row.command == "ntm train invert --model lstm --sequences 5"
 
 
 def test_the_package_imports_tasks_and_experiments_under_its_own_name():

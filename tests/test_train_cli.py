@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from ntm_cli import runs
 from ntm_cli.cli import app
-from ntm_cli.training import Trainer
+from ntm_cli.training.trainer import Trainer
 
 runner = CliRunner()
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
@@ -179,19 +179,19 @@ def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monk
         (["train", "copy", "--memory", "128by20"], "memory must be written ROWSxWIDTH"),
         (["train", "copy", "--heads", "0"], "at least one read head"),
         (["train", "copy", "--lr", "-1"], "learning rate must be a positive number"),
-        (["train", "copy", "--steps", "0"], "at least one step"),
+        (["train", "copy", "--steps", "0"], "--steps must be between 1 and 2,000,000,000, got 0"),
         (["train", "copy", "--time", "5 minutes"], "a duration must look like"),
         (["train", "copy", "--steps", "5", "--sequences", "5"], "at most one of --steps and --sequences"),
-        (["train", "copy", "--model", "lstm", "--memory", "8x4"], "--memory applies to the NTM only"),
-        (["train", "copy", "--lstm-size", "3x64"], "--lstm-size applies to the LSTM baseline only"),
+        (["train", "copy", "--model", "lstm", "--memory", "8x4"], "--memory does not apply to the LSTM baseline (lstm), which takes --lstm-size"),
+        (["train", "copy", "--lstm-size", "3x64"], "--lstm-size does not apply to the NTM (ntm-lstm)"),
         (["train", "copy", "--min-items", "3"], "--min-items does not apply to task copy"),
         (["train", "copy", "--max-length", "0"], "max length"),
         (["train"], "name a task to train"),
         (["train", "copy", "--seeds", "0"], "--seeds must be at least 1"),
-        (["train", "copy", "--sequences", "5", "--batch-size", "0"], "batch size must be at least 1"),
-        (["train", "copy", "--steps-per-call", "0"], "steps per call must be at least 1"),
-        (["train", "copy", "--report-every", "0"], "report interval must be at least 1"),
-        (["train", "copy", "--eval-batch-size", "0"], "eval batch size must be at least 1"),
+        (["train", "copy", "--sequences", "5", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["train", "copy", "--steps-per-call", "0"], "--steps-per-call must be at least 1, got 0"),
+        (["train", "copy", "--report-every", "0"], "--report-every must be at least 1, got 0"),
+        (["train", "copy", "--eval-batch-size", "0"], "--eval-batch-size must be at least 1, got 0"),
         (["train", "copy", "--head-clip", "-5"], "--head-clip must be positive"),
         (["train", "copy", "--clip-norm", "-1"], "--clip-norm must be positive"),
         (["train", "copy", "--lr-decay-steps", "-1"], "--lr-decay-steps must be positive"),

@@ -11,7 +11,7 @@ import pytest
 
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import LSTMConfig, NTMConfig
-from ntm_cli.training import SEEDS_AXIS, Trainer, make_optimizer, sequence_metrics
+from ntm_cli.training.trainer import SEEDS_AXIS, Trainer, make_optimizer, sequence_metrics
 from ntm_cli.tasks.copy import CopyTask
 
 SMALL_NTM = NTMConfig(controller_sizes=(32,), memory_rows=16, memory_width=8)

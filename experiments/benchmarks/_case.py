@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ntm_cli.bench import case_config
+from ntm_cli.training.bench import case_config
 from ntm_cli.config import TrainConfig
 
 

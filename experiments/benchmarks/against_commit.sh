@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training throughput of an earlier commit and of this checkout, side by side: the same
-# configurations through `ntm_cli.bench.bench_config`, old and new alternated in separate
+# configurations through `ntm_cli.training.bench.bench_config`, old and new alternated in separate
 # processes, ROUNDS times. The old commit gets a `git worktree` and a virtual environment of its
 # own under OUT. Old runs on one CPU device (as the `ntm` command did before it made one per
 # core), new on NEW_DEVICES (default: one per core, as the `ntm` command makes them).
@@ -32,7 +32,7 @@ fi
 cat > "$OUT/one.py" <<'PY'
 import dataclasses, json, sys
 import jax
-from ntm_cli.bench import bench_config, case_config
+from ntm_cli.training.bench import bench_config, case_config
 task, model, batch, *pairs = sys.argv[1:]
 config = case_config(task, model, int(batch), 10)
 changes = {k: int(v) for k, v in (p.split("=") for p in pairs)}

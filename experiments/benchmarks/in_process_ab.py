@@ -26,8 +26,8 @@ import jax
 
 import ntm_cli.models.base as base
 import ntm_cli.models.layers as layers
-import ntm_cli.training as training
-from ntm_cli.training import Trainer
+import ntm_cli.training.trainer as training
+from ntm_cli.training.trainer import Trainer
 
 from _case import add_case_arguments, add_changes_argument, case_from  # this folder
 

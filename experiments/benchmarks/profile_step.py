@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntm_cli.models.base import live_steps
-from ntm_cli.training import Trainer
+from ntm_cli.training.trainer import Trainer
 
 from _case import add_case_arguments, add_changes_argument, case_from  # this folder
 

@@ -27,9 +27,9 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
-from ntm_cli import resources
+from ntm_cli.training import resources
 from ntm_cli.config import OptimizerConfig, TrainConfig
-from ntm_cli.devices import describe, training_layout
+from ntm_cli.training.devices import describe, training_layout
 from ntm_cli.models.base import live_steps
 from ntm_cli.models.build import build_model, count_params
 from ntm_cli.tasks import make_task
@@ -155,7 +155,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, seeds: Sequence[int], devices: list[jax.Device] | None = None):
         """Builds every seed's model and optimiser state and draws the held-out batch, placed on
-        `devices` (default: every local device; see `ntm_cli.devices`).
+        `devices` (default: every local device; see `ntm_cli.training.devices`).
 
         Raises:
           InputError: the configuration cannot fit this machine's memory (checked from sizes

@@ -1,4 +1,4 @@
-"""`ntm plot` and `ntm memory`: parse, call ntm_cli.figures, print where the figure went."""
+"""`ntm plot` and `ntm memory`: parse, call ntm_cli.reports.figures, print where the figure went."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli.errors import InputError
-from ntm_cli.options import Checkpoint, MemoryStart
-from ntm_cli.output import console, reported_errors
+from ntm_cli.cli.options import Checkpoint, MemoryStart
+from ntm_cli.cli.output import console, reported_errors
 
 
 def plot_command(
@@ -17,7 +17,7 @@ def plot_command(
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the first run's folder).")] = None,
 ) -> None:
     """Learning curves: held-out cost and bit errors against sequences seen, as a PNG."""
-    from ntm_cli.figures import figure_path, learning_curves_figure, run_curve, sparkline
+    from ntm_cli.reports.figures import figure_path, learning_curves_figure, run_curve, sparkline
 
     with reported_errors():
         curves = [run_curve(r) for r in run]
@@ -43,8 +43,8 @@ def memory_command(
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the run's folder).")] = None,
 ) -> None:
     """The memory at work on one sample: inputs, targets, outputs, every head's weightings (DNC: usage, allocation, read modes; key-value memory: neighbours, writes, ages)."""
-    from ntm_cli.evaluation import other_memory_rows
-    from ntm_cli.figures import figure_path, focus_rows, memory_figure, memory_trace
+    from ntm_cli.training.evaluation import other_memory_rows
+    from ntm_cli.reports.figures import figure_path, focus_rows, memory_figure, memory_trace
     from ntm_cli.runs import read_config
 
     with reported_errors():
@@ -74,9 +74,9 @@ def memory_command(
 def _kv_memory(run: Path, config, length: int | None, seed: int, checkpoint: str, memory_rows: int | None,
                start_memory: str | None, out: Path | None) -> None:
     """`ntm memory` on a key-value memory run: a held-out sample's steps and the figure."""
-    from ntm_cli.evaluation import other_memory_rows
-    from ntm_cli.figures import figure_path
-    from ntm_cli.kv_figures import kv_memory_figure, kv_memory_trace, step_lines
+    from ntm_cli.training.evaluation import other_memory_rows
+    from ntm_cli.reports.figures import figure_path
+    from ntm_cli.reports.kv_figures import kv_memory_figure, kv_memory_trace, step_lines
 
     if length is not None:
         raise InputError("--length does not apply to a key-value memory run's figure, which draws a held-out "

@@ -8,33 +8,30 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from ntm_cli.options import (
-    Checkpoint, Controller, MemoryInit, MemoryScope, MemoryStart, Model, Optimizer, Preset, chosen_model,
-    given_options, with_axis_values, with_task_sizes,
+from ntm_cli.cli.options import (
+    Checkpoint, Controller, MemoryStart, Model, Preset, Sequences, Steps, Time, budget, chosen_model, given_options,
+    with_axis_values, with_settings,
 )
-from ntm_cli.output import console, error_console, interrupted_before_training, reported_errors
+from ntm_cli.cli.output import console, error_console, interrupted_before_training, reported_errors
 
-_MODEL = "Model (override the preset)"
-_OPTIM = "Optimisation (override the preset)"
-_BUDGET = "Budget (one of --steps, --sequences; --time may join either)"
 
 # What `--resume` takes beside the run folder: a new total budget, and how to print.
 _RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_output", "devices"}
 
 
-@with_task_sizes
+@with_settings
 def train_command(
     task: Annotated[Optional[str], typer.Argument(help="Task name or alias (see `ntm tasks`).")] = None,
     model: Annotated[Model, typer.Option(help="ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (the key-value memory), or lstm (the baseline); ntm or kv: that model with --controller's controller.")] = Model("ntm"),
     controller: Annotated[Optional[Controller], typer.Option(help="With --model ntm or kv: the controller (default: lstm for ntm, ff for kv).")] = None,
     preset: Annotated[Preset, typer.Option(help="fast (tuned for a CPU) or paper (Tables 1-3).")] = Preset("fast"),
-    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps.", rich_help_panel=_BUDGET)] = None,
-    sequences: Annotated[Optional[int], typer.Option(help="Training sequences (steps x batch).", rich_help_panel=_BUDGET)] = None,
-    time_budget: Annotated[Optional[str], typer.Option("--time", help="Wall time, such as 90s, 5m or 1h.", rich_help_panel=_BUDGET)] = None,
+    steps: Steps = None,
+    sequences: Sequences = None,
+    time_budget: Time = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the run's root PRNG key.")] = 0,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path("runs"),
@@ -42,74 +39,40 @@ def train_command(
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its latest checkpoint.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")] = False,
     devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all); seeds, or else the batch, are split across them.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate.", rich_help_panel=_OPTIM)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per optimiser step.", rich_help_panel=_OPTIM)] = None,
-    optimizer: Annotated[Optional[Optimizer], typer.Option(help="adam or rmsprop (Graves' form).", rich_help_panel=_OPTIM)] = None,
-    clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient's global norm (0: off).", rich_help_panel=_OPTIM)] = None,
-    clip_value: Annotated[Optional[float], typer.Option(help="Clip each gradient component (0: off).", rich_help_panel=_OPTIM)] = None,
-    lr_decay_steps: Annotated[Optional[int], typer.Option(help="Cosine-decay the learning rate to a tenth over these steps (0: constant).", rich_help_panel=_OPTIM)] = None,
-    steps_per_call: Annotated[Optional[int], typer.Option(help="Optimiser steps per compiled call.", rich_help_panel=_OPTIM)] = None,
-    report_every: Annotated[Optional[int], typer.Option(help="Steps between reports and checkpoints.", rich_help_panel=_OPTIM)] = None,
-    eval_batch_size: Annotated[Optional[int], typer.Option(help="Sequences in the held-out batch.", rich_help_panel=_OPTIM)] = None,
-    curriculum: Annotated[Optional[int], typer.Option(help="Grow the task from its smallest sizes to its own over this many training sequences (0: none, as in the paper).", rich_help_panel=_OPTIM)] = None,
-    heads: Annotated[Optional[int], typer.Option(help="Read/write head pairs.", rich_help_panel=_MODEL)] = None,
-    read_heads: Annotated[Optional[int], typer.Option(help="Read heads.", rich_help_panel=_MODEL)] = None,
-    write_heads: Annotated[Optional[int], typer.Option(help="Write heads.", rich_help_panel=_MODEL)] = None,
-    memory: Annotated[Optional[str], typer.Option(help="Memory ROWSxWIDTH, such as 128x20 (the key-value memory: ROWSxKEY).", rich_help_panel=_MODEL)] = None,
-    controller_size: Annotated[Optional[str], typer.Option(help="NTM controller layers: 100, 2x100 or 128,64.", rich_help_panel=_MODEL)] = None,
-    lstm_size: Annotated[Optional[str], typer.Option(help="LSTM baseline layers x size, such as 3x256.", rich_help_panel=_MODEL)] = None,
-    memory_init: Annotated[Optional[MemoryInit], typer.Option(help="The NTM's initial memory.", rich_help_panel=_MODEL)] = None,
-    shift_range: Annotated[Optional[int], typer.Option(help="Allowed shifts -r..r.", rich_help_panel=_MODEL)] = None,
-    head_clip: Annotated[Optional[float], typer.Option(help="Clip raw head outputs to +/- this (0: off).", rich_help_panel=_MODEL)] = None,
-    neighbours: Annotated[Optional[int], typer.Option(help="Key-value memory: the k nearest neighbours (at most its rows).", rich_help_panel=_MODEL)] = None,
-    margin: Annotated[Optional[float], typer.Option(help="Key-value memory: the loss's margin alpha.", rich_help_panel=_MODEL)] = None,
-    memory_scope: Annotated[Optional[MemoryScope], typer.Option(help="Key-value memory: a memory per sequence, or one life-long memory kept for the whole of training (the presets: lifelong for rare-events, sequence for the one-shot tasks).", rich_help_panel=_MODEL)] = None,
     *,
-    task_sizes: dict[str, int],
+    settings: dict[str, Any],
 ) -> None:
     """Train a model on a task; every report saves metrics and checkpoints in the run folder."""
-    from ntm_cli.config import parse_duration
     from ntm_cli.errors import InputError
-    from ntm_cli.sessions import (
-        Budget, ModelOverrides, TrainingOverrides, build_config, new_session, reporter, resume_session,
-    )
+    from ntm_cli.settings import flags
+    from ntm_cli.studies.sessions import build_config, new_session, reporter, resume_session
 
     with reported_errors(), interrupted_before_training():
-        budget = Budget(steps, sequences, parse_duration(time_budget) if time_budget is not None else None)
+        given_budget = budget(steps, sequences, time_budget)
         if resume is not None:
             if task is not None:
                 raise InputError("--resume continues a run with its own task and settings; give no TASK with it.")
-            ignored = given_options(train_command, locals(), _RESUME_OPTIONS) + [
-                "--" + size.replace("_", "-") for size in task_sizes]
+            ignored = given_options(train_command, locals(), _RESUME_OPTIONS) + ([flags(list(settings))] if settings else [])
             if ignored:
                 raise InputError(
-                    f"{', '.join(ignored)} cannot change a run being resumed; only --steps, --sequences, --time, "
-                    "--devices and --json go with --resume."
+                    f"{', '.join(ignored)} cannot change a run "
+                    "being resumed; only --steps, --sequences, --time, --devices and --json go with --resume."
                 )
-            session = resume_session(resume, budget, reporter(json_output), devices)
+            session = resume_session(resume, given_budget, reporter(json_output), devices)
             run_dirs = [resume]
         else:
             if task is None:
                 raise InputError("name a task to train (see `ntm tasks`), or --resume a run folder.")
             if seeds < 1:
                 raise InputError(f"--seeds must be at least 1, got {seeds}.")
-            config = build_config(
-                task, chosen_model(model, controller), preset, seed, budget, task_sizes,
-                ModelOverrides(heads=heads, read_heads=read_heads, write_heads=write_heads, memory=memory,
-                               controller_size=controller_size, lstm_size=lstm_size, memory_init=memory_init,
-                               shift_range=shift_range, head_clip=head_clip, neighbours=neighbours,
-                               margin=margin, memory_scope=memory_scope),
-                TrainingOverrides(lr=lr, batch_size=batch_size, optimizer=optimizer, clip_norm=clip_norm,
-                                  clip_value=clip_value, lr_decay_steps=lr_decay_steps, steps_per_call=steps_per_call,
-                                  report_every=report_every, eval_batch_size=eval_batch_size, curriculum=curriculum),
-            )
+            config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings)
             session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
                                             devices)
 
     with reported_errors():
         summaries = session.run()
     if json_output:
-        from ntm_cli.progress import seed_spread
+        from ntm_cli.reports.progress import seed_spread
 
         result = summaries[0] if len(summaries) == 1 else {"runs": summaries, "spread": seed_spread(summaries)}
         print(json.dumps(result, indent=2))
@@ -141,11 +104,11 @@ def eval_command(
     """Evaluate runs' best checkpoints at their training sizes and at longer or larger ones."""
     from ntm_cli import runs
     from ntm_cli.errors import InputError
-    from ntm_cli.options import parse_axis_values
+    from ntm_cli.cli.options import parse_axis_values
 
     with reported_errors():
         configs = [runs.read_config(r) for r in run]
-        from ntm_cli.evaluation import check_memory_start, eval_file_name, evaluate_run, other_memory_rows
+        from ntm_cli.training.evaluation import check_memory_start, eval_file_name, evaluate_run, other_memory_rows
 
         # every run checked before any is evaluated or anything is written
         starts = [check_memory_start(c, start_memory) for c in configs]
@@ -157,14 +120,14 @@ def eval_command(
         if out is not None and not plot:
             raise InputError("--out names where the --plot figure goes; give --plot too.")
         if plot:
-            from ntm_cli.figures import figure_path, writable_folder
+            from ntm_cli.reports.figures import figure_path, writable_folder
 
             figure = figure_path(out, run[0] / "generalisation.png")
             writable_folder(figure.parent)  # before evaluating, so that a failure changes nothing
         from ntm_cli.tasks import make_task
 
         values = parse_axis_values(axis_values)
-        from ntm_cli.devices import local_devices
+        from ntm_cli.training.devices import local_devices
 
         chosen = local_devices(devices)
         variants = [make_task(c.task, **c.task_sizes).evaluation_variants(values) for c in configs]
@@ -174,13 +137,13 @@ def eval_command(
         for path, result in zip(saved, results):
             runs.atomic_write_json(path, result)
         if figure is not None:
-            from ntm_cli.figures import generalisation_figure
+            from ntm_cli.reports.figures import generalisation_figure
 
             generalisation_figure(results, figure)
     if json_output:
         print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
         return
-    from ntm_cli.reporting import eval_table
+    from ntm_cli.reports.tables import eval_table
 
     for path, result in zip(saved, results):
         console.print(eval_table(result))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.experiments.presets import preset_config
-from ntm_cli.training import Trainer
+from ntm_cli.training.trainer import Trainer
 
 # (model, batch size): the paper's copy configurations.
 DEFAULT_CASES = (("ntm-lstm", 32), ("ntm-lstm", 1), ("ntm-ff", 32), ("lstm", 32))

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Sequence
 from rich import box
 from rich.table import Table
 
-from ntm_cli.progress import compact_table, score_notes_items
+from ntm_cli.reports.progress import compact_table, score_notes_items
 from ntm_cli.tasks import task_class
 
 if TYPE_CHECKING:
+    from ntm_cli.schema import StudyResults
     from ntm_cli.tasks.base import Task
 
 
@@ -117,46 +118,22 @@ def eval_table(result: dict) -> Table:
     return table
 
 
-def compare_tables(results: dict) -> list[tuple[Table, str]]:
-    """`ntm compare`: one table per task and its closing line."""
-    from ntm_cli.compare import markdown_rows, table_header, table_note
+def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
+    """`ntm compare` and `ntm sweep`: one table per task, ranked, and its closing lines."""
+    from ntm_cli.reports.results import closing_lines, table_header, table_note, table_rows, title
 
     out = []
-    for task, result in results["tasks"].items():
-        table = compact_table(
-            f"{task}: {results['preset']} preset, {result['budget']} per model, "
-            f"{results['seeds']} seed{'s' if results['seeds'] > 1 else ''} (chance {result['chance_cost']:g} bits/seq)"
-        )
-        rows = markdown_rows(task, result)
-        for name in table_header(result):
+    for name, task in results.tasks.items():
+        table = compact_table(title(name, task, results))
+        for column in table_header(task):
             # Every column but the paper's keeps its full width; the paper's text wraps instead.
-            table.add_column(name, justify="left" if name in ("model", "paper") else "right",
-                             no_wrap=name != "paper", overflow="fold")
-        for row in rows:
+            table.add_column(column, justify="left" if column in ("model", "setting", "paper") else "right",
+                             no_wrap=column != "paper", overflow="fold")
+        for row in table_rows(task):
             table.add_row(*row)
-        notes = "; ".join(score_notes_items(result.get("scores", []), result.get("score_notes")))
-        table.caption = table_note(result) + (f" {notes}." if notes else "")
-        closing = f"{task}: {result['verdict']}"
-        if result.get("paper_verdict"):
-            closing += f" {result['paper_verdict'][0].upper()}{result['paper_verdict'][1:]}"
-        out.append((table, closing))
-    return out
-
-
-def sweep_tables(results: dict) -> list[tuple[Table, str | None]]:
-    """`ntm sweep`: one ranking per task, and its best setting as an `ntm train` command."""
-    from ntm_cli.sweep import table_rows
-
-    out = []
-    seeds = results["seeds"]
-    for task, result in results["tasks"].items():
-        table = compact_table(f"{task}: {results['preset']} preset, {seeds} seed{'s' if seeds > 1 else ''} per setting")
-        for name in ("rank", "model", "setting", "cost", "seeds", "seqs", "time s"):
-            table.add_column(name, justify="left" if name in ("model", "setting") else "right")
-        for row in table_rows(result):
-            table.add_row(*row)
-        table.caption = "cost: final held-out bits per sequence, mean ± s.d. over seeds"
-        out.append((table, result["best"]))
+        notes = "; ".join(score_notes_items(task.scores, task.score_notes))
+        table.caption = table_note(task) + (f" {notes}." if notes else "")
+        out.append((table, closing_lines(name, task, bool(results.grid), score_notes=False)))
     return out
 
 

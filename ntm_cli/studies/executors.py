@@ -63,7 +63,8 @@ def run_job(job: Job, reporter, say: Callable[[str], None],
     to go on) is asked after every compiled call."""
     from ntm_cli import runs
     from ntm_cli.errors import NtmError
-    from ntm_cli.sessions import Budget, new_session, resume_session
+    from ntm_cli.config import Budget
+    from ntm_cli.studies.sessions import new_session, resume_session
 
     configs = {seed: dataclasses.replace(job.config, seed=seed) for seed in job.seeds}
     claims = []
@@ -122,15 +123,15 @@ def _start_worker(stop, cores) -> None:
     core = cores.get()
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
-    from ntm_cli.devices import use_every_core
+    from ntm_cli.training.devices import use_every_core
 
     use_every_core(1, replace=True)
 
 
 def _worker_run(job: Job) -> Outcome:
-    from ntm_cli.output import say
-    from ntm_cli.progress import PlainReporter
-    from ntm_cli.output import error_console
+    from ntm_cli.reports.consoles import say
+    from ntm_cli.reports.progress import PlainReporter
+    from ntm_cli.reports.consoles import error_console
 
     return run_job(job, PlainReporter(error_console, prefix=f"[{job.label}] "), lambda line: say(line, stderr=True),
                    lambda: _stop.value)
@@ -143,7 +144,7 @@ def run_pool(jobs: list[Job], workers: int, say: Callable[[str], None]) -> list[
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, wait
 
-    from ntm_cli.train_loop import Stopped, sigterm_interrupts
+    from ntm_cli.training.session import Stopped, sigterm_interrupts
 
     context = multiprocessing.get_context("spawn")
     stop = context.Value("i", 0)
@@ -221,8 +222,8 @@ def _ray_trial(job: Job, packed: bytes | None) -> tuple[Outcome, bytes]:
     runs); returns its outcome and its run folders, packed."""
     import tempfile
 
-    from ntm_cli.output import error_console
-    from ntm_cli.progress import PlainReporter
+    from ntm_cli.reports.consoles import error_console
+    from ntm_cli.reports.progress import PlainReporter
 
     with tempfile.TemporaryDirectory(prefix="ntm-ray-") as scratch:
         local = dataclasses.replace(job, runs_dir=Path(scratch))
@@ -306,7 +307,7 @@ def run_ray(jobs: list[Job], say: Callable[[str], None], cpus: float = 1, gpus: 
 
     from ntm_cli import runs
 
-    from ntm_cli.devices import host_device_flags
+    from ntm_cli.training.devices import host_device_flags
 
     # A trial's CPU host devices: as many as the CPUs it asked for (set before JAX starts there).
     flags = host_device_flags(os.environ.get("XLA_FLAGS", ""), max(1, int(cpus)), replace=True)

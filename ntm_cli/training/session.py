@@ -27,7 +27,7 @@ from ntm_cli import runs
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
 from ntm_cli.schema import CHECKPOINT_META, check_fields
-from ntm_cli.training import TrainState, Trainer
+from ntm_cli.training.trainer import TrainState, Trainer
 
 
 class Stopped(KeyboardInterrupt):

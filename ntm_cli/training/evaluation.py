@@ -13,14 +13,15 @@ import numpy as np
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
-from ntm_cli import resources, runs
+from ntm_cli import runs
+from ntm_cli.training import resources
 from ntm_cli.config import TrainConfig
-from ntm_cli.devices import Layout, evaluation_layout
+from ntm_cli.training.devices import Layout, evaluation_layout
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MEMORY_STARTS
 from ntm_cli.tasks.base import Task
-from ntm_cli.train_loop import accuracies, load_checkpoint
-from ntm_cli.training import EVAL_KEY_SEED, Trainer, eval_model_key, score_counts, sequence_metrics
+from ntm_cli.training.session import accuracies, load_checkpoint
+from ntm_cli.training.trainer import EVAL_KEY_SEED, Trainer, eval_model_key, score_counts, sequence_metrics
 
 
 def other_memory_rows(config: TrainConfig, memory_rows: int | None) -> int | None:

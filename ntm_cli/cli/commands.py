@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 
 from ntm_cli import __version__
-from ntm_cli.cli_bench import bench_command
-from ntm_cli.cli_compare import compare_command, runs_command
-from ntm_cli.cli_sweep import sweep_command
-from ntm_cli.cli_figures import memory_command, plot_command
-from ntm_cli.cli_train import eval_command, train_command
-from ntm_cli.options import with_task_sizes
-from ntm_cli.output import console, reported_errors
+from ntm_cli.cli.bench import bench_command
+from ntm_cli.cli.compare import compare_command, runs_command
+from ntm_cli.cli.sweep import sweep_command
+from ntm_cli.cli.figures import memory_command, plot_command
+from ntm_cli.cli.train import eval_command, train_command
+from ntm_cli.cli.options import with_task_sizes
+from ntm_cli.cli.output import console, reported_errors
 
 app = typer.Typer(
     name="ntm",
@@ -45,7 +45,7 @@ def _main(
 @app.command("tasks")
 def tasks_command() -> None:
     """List the tasks with their sizes, sequence length T and chance-level cost."""
-    from ntm_cli.reporting import tasks_table
+    from ntm_cli.reports.tables import tasks_table
     from ntm_cli.tasks import TASK_NAMES, make_task
 
     tasks = [make_task(name) for name in TASK_NAMES]
@@ -66,7 +66,7 @@ def show_command(
     """Print one sample of a task: every channel over time ('#' = 1, '.' = 0), target and mask."""
     from ntm_cli.tasks import make_task
 
-    from ntm_cli import resources
+    from ntm_cli.training import resources
 
     with reported_errors():
         built = make_task(task, **task_sizes)
@@ -84,7 +84,7 @@ def params_command(
 ) -> None:
     """Parameter counts of the paper's 15 configurations (Tables 1-3): ours beside the paper's."""
     from ntm_cli.experiments.paper import paper_param_rows
-    from ntm_cli.reporting import params_table
+    from ntm_cli.reports.tables import params_table
 
     rows = paper_param_rows()
     if json_output:
@@ -107,7 +107,7 @@ app.command("bench")(bench_command)
 
 def main() -> None:
     """Console-script entry point: on a CPU one XLA host device per core, then the command."""
-    from ntm_cli.devices import use_every_core
+    from ntm_cli.training.devices import use_every_core
 
     use_every_core()
     app()

@@ -1,4 +1,4 @@
-"""Terminal output: one console for results (stdout) and one for errors (stderr)."""
+"""How a command ends: a user's mistake as one sentence on stderr and an exit code, never a traceback."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import contextlib
 from typing import Iterator, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ntm_cli.errors import NtmError
-
-# Rich looks up sys.stdout / sys.stderr at print time, so test runners can capture both.
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+from ntm_cli.reports.consoles import console, error_console, say  # noqa: F401  (the commands' consoles)
 
 USAGE_ERROR = 2  # exit code for anything the user can fix, as for Typer's own usage errors
 
@@ -29,7 +25,7 @@ def reported_errors() -> Iterator[None]:
     """Within the block, any NtmError (a bad option, an unusable run folder, a file that cannot
     be written) ends the command with its one-sentence message and its exit code; so does an
     allocation that fails (out of memory), which JAX raises as a RuntimeError."""
-    from ntm_cli.resources import out_of_memory
+    from ntm_cli.training.resources import out_of_memory
 
     try:
         yield
@@ -40,11 +36,6 @@ def reported_errors() -> Iterator[None]:
         if reported is None:
             raise
         fail(str(reported), reported.exit_code)
-
-
-def say(line: str, stderr: bool = False) -> None:
-    """One plain line (no markup, never wrapped mid-path) on stdout, or stderr."""
-    (error_console if stderr else console).print(line, markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ntm_cli import resources, runs
+from ntm_cli import runs
+from ntm_cli.training import resources
 from ntm_cli.errors import InputError
-from ntm_cli.figures import pyplot, save_figure
+from ntm_cli.reports.figures import pyplot, save_figure
 
 SHOWN_NEIGHBOURS = 16  # the nearest neighbours drawn per step
 
@@ -77,10 +78,10 @@ def kv_memory_trace(run_dir: Path, seed: int = 0, checkpoint: str = "best",
     """
     import jax
 
-    from ntm_cli.evaluation import check_memory_start, load_run
+    from ntm_cli.training.evaluation import check_memory_start, load_run
     from ntm_cli.models.kv_access import KVState
     from ntm_cli.tasks.base import Batch
-    from ntm_cli.training import sequence_metrics
+    from ntm_cli.training.trainer import sequence_metrics
 
     config = runs.read_config(run_dir)
     if config.model.kind != "kv":
@@ -124,7 +125,7 @@ def _trace_program():
     import jax
     from flax import nnx
 
-    from ntm_cli.training import eval_model_key
+    from ntm_cli.training.trainer import eval_model_key
 
     def run(graphdef, params, rest, memory, batch):
         return nnx.merge(graphdef, params, rest).run(batch, memory, eval_model_key(), trace=True)

@@ -1,4 +1,4 @@
-"""`ntm bench`: parse, call ntm_cli.bench, report."""
+"""`ntm bench`: parse, call ntm_cli.training.bench, report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ntm_cli.output import console, error_console, reported_errors
+from ntm_cli.cli.output import console, error_console, reported_errors
 
 
 def bench_command(
@@ -26,7 +26,7 @@ def bench_command(
     with an LSTM controller at batch 32 and 1, the feedforward NTM and the LSTM baseline at 32.
     """
     from ntm_cli.config import parse_int_list
-    from ntm_cli.options import parse_models
+    from ntm_cli.cli.options import parse_models
     from ntm_cli.tasks import canonical_name
 
     with reported_errors():
@@ -34,7 +34,7 @@ def bench_command(
         names = parse_models(models) if models is not None else None
         sizes = parse_int_list(batch_sizes, "--batch-sizes") if batch_sizes is not None else None
 
-    from ntm_cli.bench import DEFAULT_CASES, bench_config, case_config, help_seconds, machine
+    from ntm_cli.training.bench import DEFAULT_CASES, bench_config, case_config, help_seconds, machine
 
     if names is None and sizes is None:
         cases = list(DEFAULT_CASES)
@@ -42,7 +42,7 @@ def bench_command(
         cases = [(name, batch) for name in (names or ["ntm-lstm"]) for batch in (sizes or [32])]
     progress = error_console if json_output else console
     rows = []
-    from ntm_cli.devices import local_devices
+    from ntm_cli.training.devices import local_devices
 
     with reported_errors():
         configs = [case_config(canonical, name, batch, steps_per_call) for name, batch in cases]
@@ -54,6 +54,6 @@ def bench_command(
     if json_output:
         print(json.dumps(result, indent=2))
         return
-    from ntm_cli.reporting import bench_table
+    from ntm_cli.reports.tables import bench_table
 
     console.print(bench_table(result))

@@ -14,7 +14,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from ntm_cli import resources, runs
+from ntm_cli import runs
+from ntm_cli.training import resources
 from ntm_cli.errors import InputError, RunFolderError, StorageError
 from ntm_cli.tasks import task_class
 
@@ -194,7 +195,7 @@ def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
             if len(group) > 1:
                 ax.fill_between(x, np.maximum(low, LOG_FLOOR), np.maximum(high, LOG_FLOOR), color=color,
                                 alpha=0.2, linewidth=0)
-    from ntm_cli.progress import task_errors
+    from ntm_cli.reports.progress import task_errors
 
     kinds = {task_errors(c.label.split()[0]) for c in curves}  # a label is '<task> <model>'
     errors = kinds.pop() if len(kinds) == 1 else "errors"
@@ -285,8 +286,8 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     import jax
     import jax.numpy as jnp
 
-    from ntm_cli.evaluation import load_run
-    from ntm_cli.training import sequence_metrics
+    from ntm_cli.training.evaluation import load_run
+    from ntm_cli.training.trainer import sequence_metrics
 
     config = runs.read_config(run_dir)
     if config.model.kind not in ("ntm", "dnc"):

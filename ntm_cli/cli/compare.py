@@ -1,0 +1,72 @@
+"""`ntm compare` and `ntm runs`: parse the options into a study, run it, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ntm_cli.cli.options import Preset, Sequences, Steps, Time, with_setting_lists
+from ntm_cli.cli.output import console, reported_errors
+
+
+@with_setting_lists
+def compare_command(
+    tasks: Annotated[str, typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy.")] = "copy",
+    models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (default: each task's own; the paper's tasks: lstm,ntm-lstm,ntm-ff).")] = None,
+    preset: Annotated[Preset, typer.Option(help="fast or paper.")] = Preset("fast"),
+    steps: Steps = None,
+    sequences: Sequences = None,
+    time_budget: Time = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per model.")] = 1,
+    workers: Annotated[Optional[int], typer.Option(help="Trainings at once, each on its own core (default: what this machine's cores and memory allow).")] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs", help="Runs folder: finished runs are reused, new ones go here.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Where results.json/.csv/.md and the figures go.")] = Path("runs/compare"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+    *,
+    grid: dict[str, Any],
+) -> None:
+    """Compare models task by task, every run with one budget (default: each task's own), reusing
+    finished runs; tables, result files and figures. Any setting `ntm train` takes applies to
+    every model that has it (several values: each model with each)."""
+    from ntm_cli.cli.options import budget, parse_grid, parse_list, parse_models
+    from ntm_cli.cli.study import run_study
+    from ntm_cli.studies.study import Study
+    from ntm_cli.tasks import canonical_name
+
+    with reported_errors():
+        study = Study(
+            kind="compare",
+            tasks=tuple(canonical_name(name) for name in parse_list(tasks, "--tasks")),
+            models=parse_models(models) if models is not None else None,
+            grid=parse_grid(grid),
+            preset=preset,
+            seeds=seeds,
+            budget=budget(steps, sequences, time_budget),
+        )
+    run_study(study, runs_dir, out, workers, json_output)
+
+
+def runs_command(
+    runs_dir: Annotated[Path, typer.Option("--runs", help="The runs folder to list.")] = Path("runs"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout.")] = False,
+) -> None:
+    """List the runs folder: task, model, seed, status, sequences, best cost, time."""
+    from ntm_cli.runs import list_runs
+
+    rows = list_runs(runs_dir)
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        reason = "it does not exist" if not runs_dir.exists() else "it holds no run folders"
+        console.print(f"No runs in {runs_dir}: {reason}.", markup=False)
+        return
+    from ntm_cli.reports.tables import runs_table
+
+    console.print(runs_table(rows, runs_dir))
+    for row in rows:
+        if row["status"] == "damaged":
+            console.print(f"damaged: {row['problem']}", markup=False, soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Reports: terminal tables and progress, result files and figures."""

@@ -1,0 +1,1 @@
+"""Studies: many runs planned, trained (here, in worker processes or on Ray), collected and ranked."""

@@ -1,0 +1,112 @@
+"""From what a user asked for to a training session: the preset's config with the user's
+overrides, run folders reserved, a reporter for the terminal; and resuming a run.
+
+The commands (`ntm train`, `ntm compare`) parse options into the values below and call these;
+nothing here reads command-line flags. JAX is imported only when a session is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ntm_cli import runs
+from ntm_cli.config import Budget, TrainConfig
+from ntm_cli.errors import InputError
+from ntm_cli.models.config import model_family
+from ntm_cli.settings import apply_settings
+from ntm_cli.reports.consoles import console, error_console
+
+if TYPE_CHECKING:
+    from ntm_cli.training.session import Reporter, TrainingSession
+
+
+def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
+                 settings: Mapping[str, Any] = MappingProxyType({})) -> TrainConfig:
+    """The preset's TrainConfig for a task (name or alias) and a model name, with the budget and
+    every setting given (`ntm_cli.settings`: name -> value as typed) applied and validated.
+
+    Raises:
+      InputError (TaskConfigError, ModelConfigError among them): anything that cannot run.
+    """
+    from ntm_cli.experiments.presets import preset_config
+    from ntm_cli.tasks import canonical_name, make_task, task_class
+
+    canonical = canonical_name(task)
+    if model_family(model) == "kv" and task_class(canonical).output_kind != "class":
+        raise InputError(f"the key-value memory answers with a class, and task {canonical} has bit-vector "
+                         "targets; train it on a class task (one-shot, one-shot-digits, rare-events).")
+    config = apply_settings(preset_config(preset, canonical, model, seed), settings)
+    made = make_task(canonical, **config.task_sizes)  # validates the sizes together
+    if config.curriculum is not None:
+        made.curriculum_stages()  # a task with nothing to grow says so
+    return dataclasses.replace(config, steps=budget.steps_at(config.batch_size, config.steps),
+                               time_limit=budget.time_limit)
+
+
+def reporter(json_output: bool) -> Reporter:
+    """Progress for people: a live bar in a terminal, plain lines otherwise; on stderr when
+    stdout carries JSON."""
+    from ntm_cli.reports.progress import PlainReporter, RichReporter
+
+    target = error_console if json_output else console
+    return RichReporter(target) if target.is_terminal else PlainReporter(target)
+
+
+def check_run_name(name: str | None) -> None:
+    """A run folder name given with --name must be a plain folder name (never a path)."""
+    if name is not None and (not name.strip() or "/" in name or name in (".", "..")):
+        raise InputError(f"--name must be a plain folder name, got {name!r}.")
+
+
+def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str | None,
+                progress: Reporter, devices: int | None = None) -> tuple[TrainingSession, list[Path]]:
+    """Builds the models (on `devices` of this machine's devices, default all), then reserves a
+    run folder per seed and writes its config, with the devices used."""
+    from ntm_cli.training.devices import local_devices
+    from ntm_cli.training.session import TrainingSession
+
+    check_run_name(name)
+    session = TrainingSession(config, seeds, progress, local_devices(devices))
+    run_dirs, locks = [], []
+    try:
+        for seed in seeds:
+            base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
+            run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
+            run_dirs.append(run_dir)
+            locks.append(lock)
+            runs.write_config(run_dir, dataclasses.replace(config, seed=seed), devices=session.trainer.devices_used)
+    except BaseException:
+        for lock in locks:
+            lock.release()
+        raise
+    session.attach(run_dirs, locks)
+    return session, run_dirs
+
+
+def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: int | None = None) -> TrainingSession:
+    """The session that continues a run from its latest checkpoint, optionally to a new total
+    budget, on `devices` of this machine's devices (default all; any number resumes a run made
+    on any other). A run stopped before its first checkpoint has nothing to continue from: it
+    starts again in the same folder."""
+    from ntm_cli.training.devices import local_devices
+    from ntm_cli.training.session import TrainingSession, with_budget
+
+    config = runs.read_config(run_dir)
+    chosen = local_devices(devices)
+    given_steps = budget.steps is not None or budget.sequences is not None
+    steps = budget.steps_at(config.batch_size, config.steps) if given_steps else None
+    if runs.checkpoint_path(run_dir, "latest").is_file():
+        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit, devices=chosen)
+    config = with_budget(config, steps, budget.time_limit)
+    session = TrainingSession(config, [config.seed], progress, chosen)
+    session.attach([run_dir])
+    try:
+        runs.truncate_metrics(run_dir, -1)
+        runs.write_config(run_dir, config, devices=session.trainer.devices_used)
+    except BaseException:
+        session.release()
+        raise
+    return session

@@ -1,0 +1,305 @@
+"""A study: tasks x models x a grid of settings x seeds, every run with one budget.
+
+`ntm compare` is the study whose grid is models (each task's own, or those given); `ntm sweep`
+the study whose grid is settings. Both plan, train, collect and rank through this module:
+
+    Study ──plan_jobs──> [Job] ──executors──> run folders ──collect──> StudyResults
+
+Every run is the run `ntm train TASK --model MODEL --<setting> VALUE ... --seed S` would make
+(its config built by `build_config`, the same config.json), so a finished run is found and
+reused by its saved config whichever command made it, and an unfinished one is resumed.
+
+A setting a model or task does not have (`--memory` for the LSTM baseline) is left out of that
+model's runs, and `Study.ignored` says so; one that no run of the study has is refused.
+Results are ranked by the task's own criterion (`ranking`): a class task by wrong answers, the
+rest by cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import shlex
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from ntm_cli import runs
+from ntm_cli.config import Budget, TrainConfig
+from ntm_cli.errors import InputError
+from ntm_cli.models.config import MODEL_NAMES, model_family
+from ntm_cli.reports.progress import spread
+from ntm_cli.schema import RESULTS_VERSION, ResultRow, StudyResults, TaskResults
+from ntm_cli.settings import setting as setting_row
+from ntm_cli.studies.executors import Job
+from ntm_cli.studies.verdicts import Figure, paper_verdict, ranking, verdict
+
+Setting = dict[str, Any]  # setting name -> one value, as typed
+
+
+class Trial(NamedTuple):
+    """One group of runs: a model with one setting on one task (its seeds share all else)."""
+
+    task: str
+    model: str
+    setting: Setting
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """What to train and with what budget.
+
+    The budget is one of steps, sequences or time per run, the same on every task; none given:
+    each task's own (`compare_budget` seconds, or `compare_sequences`, from the presets).
+    """
+
+    kind: str  # 'compare' or 'sweep': which command made it, for the results file
+    tasks: tuple[str, ...]  # canonical names
+    models: tuple[str, ...] | None = None  # None: each task's own (`Task.compare_models`)
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (setting name, values), in the order given
+    preset: str = "fast"
+    seeds: int = 1
+    budget: Budget = Budget()
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise InputError("give at least one task.")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise InputError(f"a task is given twice: {', '.join(self.tasks)}.")
+        if self.models is not None:
+            if not self.models:
+                raise InputError("give at least one model.")
+            if len(set(self.models)) != len(self.models):
+                raise InputError(f"a model is given twice: {', '.join(self.models)}.")
+            for name in self.models:
+                if name not in MODEL_NAMES:
+                    raise InputError(f"Unknown model '{name}'; valid models are {', '.join(MODEL_NAMES)}.")
+        if self.seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {self.seeds}.")
+        if len(self.budget.words()) > 1:
+            raise InputError(f"give a study one budget, not {' and '.join(self.budget.words())}: every run of it "
+                             "trains to the same one.")
+        for name, values in self.grid:
+            row = setting_row(name)
+            if not values:
+                raise InputError(f"{row.flag} needs at least one value.")
+            if len(set(values)) != len(values):
+                raise InputError(f"{row.flag} gives a value twice: {', '.join(map(str, values))}.")
+            if not any(row.applies(task, model) for task in self.tasks for model in self.models_for(task)):
+                models = ", ".join(dict.fromkeys(m for t in self.tasks for m in self.models_for(t)))
+                raise InputError(f"{row.flag} applies to none of the runs ({models} on {', '.join(self.tasks)}).")
+
+    def models_for(self, task: str) -> tuple[str, ...]:
+        """The models trained on a task: those given, else the task's own."""
+        from ntm_cli.tasks import task_class
+
+        return self.models if self.models is not None else task_class(task).compare_models
+
+    def settings_for(self, task: str, model: str) -> list[Setting]:
+        """The product of the values of the grid's settings that the model and task have."""
+        grid = [(name, values) for name, values in self.grid if setting_row(name).applies(task, model)]
+        return [dict(zip([name for name, _ in grid], combo)) for combo in itertools.product(*[v for _, v in grid])]
+
+    def ignored(self) -> list[str]:
+        """A sentence per setting that some runs do not have: '--memory: lstm does not have it
+        (its runs keep the preset's).'"""
+        notes = []
+        for name, _ in self.grid:
+            row = setting_row(name)
+            without = [f"{m} on {t}" if len(self.tasks) > 1 else m
+                       for t in self.tasks for m in self.models_for(t) if not row.applies(t, m)]
+            if without:
+                notes.append(f"{row.flag} does not apply to {', '.join(without)}; "
+                             f"{'those runs keep' if len(without) > 1 else 'its runs keep'} the preset's.")
+        return notes
+
+    def budget_for(self, task: str) -> Budget:
+        """The budget of every run on a task: the one given, else the task's own."""
+        from ntm_cli.experiments.presets import compare_budget, compare_sequences
+
+        if self.budget.given:
+            return self.budget
+        seconds = compare_budget(self.preset, task)
+        return Budget(time_limit=seconds) if seconds is not None else Budget(sequences=compare_sequences(task))
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The settings given more than one value: what tells a task's rows of one model apart."""
+        return tuple(name for name, values in self.grid if len(values) > 1)
+
+    def label(self, setting: Setting) -> str:
+        """'lr=0.001 batch-size=8': the row's values of the varied settings ('' if none varies)."""
+        return label({name: value for name, value in setting.items() if name in self.varied})
+
+    def trials(self) -> list[Trial]:
+        return [Trial(task, model, setting) for task in self.tasks for model in self.models_for(task)
+                for setting in self.settings_for(task, model)]
+
+    def config(self, trial: Trial, seed: int) -> TrainConfig:
+        """One run's config, exactly as `ntm train` builds it from the same options.
+
+        Raises:
+          InputError: a value the task or model cannot take, named.
+        """
+        from ntm_cli.studies.sessions import build_config
+
+        return build_config(trial.task, trial.model, self.preset, seed, self.budget_for(trial.task), trial.setting)
+
+    def command(self, trial: Trial) -> str:
+        """The `ntm train` command that makes the trial's run of seed 0."""
+        parts = ["ntm", "train", trial.task, "--model", trial.model]
+        if self.preset != "fast":
+            parts += ["--preset", self.preset]
+        for name, value in trial.setting.items():
+            parts += [setting_row(name).flag, _text(value)]
+        budget = self.budget_for(trial.task)
+        for flag, value in (("--steps", budget.steps), ("--sequences", budget.sequences),
+                            ("--time", None if budget.time_limit is None else f"{budget.time_limit:g}s")):
+            if value is not None:
+                parts += [flag, str(value)]
+        return shlex.join(parts)
+
+    def check(self) -> int:
+        """Builds every run's config before anything runs (a bad value stops the study here, with
+        nothing written); returns the number of runs."""
+        for trial in self.trials():
+            self.config(trial, 0)
+        return len(self.trials()) * self.seeds
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def label(setting: Setting) -> str:
+    """'lr=0.001 batch-size=8', or '' for the preset's settings."""
+    return " ".join(f"{name.replace('_', '-')}={_text(value)}" for name, value in setting.items())
+
+
+def row_name(row: ResultRow) -> str:
+    """How a row is named in verdicts: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'."""
+    return f"{row.model} ({row.label})" if row.label else row.model
+
+
+def trial_label(study: Study, trial: Trial, seeds: list[int]) -> str:
+    """'copy / ntm-lstm / lr=0.001 / seeds 0, 1 (2,000 sequences)' for progress lines."""
+    parts = [trial.task, trial.model] + ([label(trial.setting)] if trial.setting else [])  # every value given
+    parts.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
+    return f"{' / '.join(parts)} ({study.budget_for(trial.task).text()})"
+
+
+def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> list[Job]:
+    """The training jobs that finish the study: finished runs are reused (and said so), and a job
+    makes sure of the rest (continuing unfinished runs, training missing seeds).
+
+    Seeds trained together share a core, so under a time budget each would see fewer sequences
+    than a seed trained alone: they are trained one by one. A budget in steps or sequences is
+    the same whichever way, so there a trial's seeds share one compiled program.
+    """
+    jobs = []
+    for trial in study.trials():
+        to_do = []
+        for seed in range(study.seeds):
+            found = runs.find_run(runs_dir, study.config(trial, seed))
+            if found is not None and runs.status(found) == "finished":
+                say(f"{trial_label(study, trial, [seed])}: reusing {found}")
+            else:
+                to_do.append(seed)
+        timed = study.budget_for(trial.task).time_limit is not None
+        for group in ([[s] for s in to_do] if timed else ([to_do] if to_do else [])):
+            jobs.append(Job(trial_label(study, trial, group), study.config(trial, group[0]), tuple(group), runs_dir))
+    return jobs
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean of the finite values given, None if there are none."""
+    figures = spread(values)
+    return None if figures is None else figures["mean"]
+
+
+def _row(study: Study, trial: Trial, summaries: list[dict[str, Any]], task) -> ResultRow:
+    costs = spread([s["final_eval_cost"] for s in summaries])
+    errors = spread([s["final_eval_bit_errors"] for s in summaries])
+    paper = task.paper.get(model_family(trial.model))
+    return ResultRow(
+        task=trial.task, model=trial.model, setting=dict(trial.setting), label=study.label(trial.setting),
+        seeds=len(summaries), seeds_planned=study.seeds,
+        params=summaries[0]["params"] if summaries else None,
+        cost=costs["mean"] if costs else None, cost_std=costs["std"] if costs else None,
+        bit_errors=errors["mean"] if errors else None, bit_errors_std=errors["std"] if errors else None,
+        best_cost=min((s["best_eval_cost"] for s in summaries if s["best_eval_cost"] is not None), default=None),
+        scores={score.key: value for score in task.scores
+                if (value := _mean([s.get("final_eval_scores", {}).get(score.key) for s in summaries])) is not None},
+        sequences=_mean([s["sequences"] for s in summaries]),
+        wall_time=_mean([s["wall_time"] for s in summaries]),
+        sequences_per_second=_mean([s["sequences_per_second"] for s in summaries]),
+        paper_cost=paper.value if paper else None,
+        paper_cost_text=paper.text if paper else None,
+        rank=None,
+        command=study.command(trial),
+        run_dirs=tuple(s["run_dir"] for s in summaries),
+    )
+
+
+def collect(study: Study, runs_dir: Path) -> StudyResults:
+    """The study's results from its finished run folders: a row per trial (mean and spread over
+    its finished seeds), ranked within each task by the task's criterion, with verdicts."""
+    from ntm_cli.tasks import make_task
+
+    tasks = {}
+    for task_name in study.tasks:
+        task = make_task(task_name)
+        rows = []
+        for trial in (t for t in study.trials() if t.task == task_name):
+            summaries = []
+            for seed in range(study.seeds):
+                found = runs.find_run(runs_dir, study.config(trial, seed))
+                summary = runs.read_summary(found) if found is not None else None
+                if summary is not None and summary.get("status") == "finished":
+                    summaries.append(summary | {"run_dir": str(found)})
+            rows.append(_row(study, trial, summaries, task))
+        figure = ranking(task.output_kind)
+        rows = _ranked(rows, figure)
+        named = [dataclasses.replace(r, model=row_name(r)) for r in rows if r.rank is not None]
+        budget = study.budget_for(task_name)
+        best = rows[0] if rows and rows[0].rank is not None else None
+        tasks[task_name] = TaskResults(
+            budget=budget.text(),
+            time_limit=budget.time_limit,
+            sequences=budget.sequences,
+            steps=budget.steps,
+            chance_cost=task.chance_cost,
+            floor_cost=task.floor_cost() or None,
+            floor_text=task.paper_floor,
+            output_kind=task.output_kind,
+            ranked_by=figure.field,
+            unit=figure.unit,
+            scores=tuple((score.key, score.label) for score in task.scores),
+            score_notes=task.score_notes(budget.sequences) if budget.sequences else {},
+            rows=tuple(rows),
+            best=row_name(best) if best else None,
+            best_command=best.command if best else None,
+            verdict=verdict([_as_dict(r) for r in named], figure),
+            paper_verdict=None if study.varied else paper_verdict(task.paper_order, [_as_dict(r) for r in rows]),
+        )
+    return StudyResults(
+        version=RESULTS_VERSION,
+        kind=study.kind,
+        preset=study.preset,
+        seeds=study.seeds,
+        models=tuple(dict.fromkeys(m for t in study.tasks for m in study.models_for(t))),
+        grid={name: list(values) for name, values in study.grid if name in study.varied},
+        fixed={name: values[0] for name, values in study.grid if name not in study.varied},
+        tasks=tasks,
+    )
+
+
+def _ranked(rows: list[ResultRow], figure: Figure) -> list[ResultRow]:
+    """Rows with a figure first, best first, ranked 1, 2, ...; rows without one (no finished
+    seed) last, unranked."""
+    scored = sorted((r for r in rows if getattr(r, figure.field) is not None), key=lambda r: getattr(r, figure.field))
+    return ([dataclasses.replace(r, rank=i) for i, r in enumerate(scored, 1)]
+            + [r for r in rows if getattr(r, figure.field) is None])
+
+
+def _as_dict(row: ResultRow) -> dict[str, Any]:
+    return dataclasses.asdict(row)

@@ -1,0 +1,1 @@
+"""Training: the compiled trainer, the host loop and its checkpoints, evaluation, devices."""
