@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal, get_args
 
 from ntm_cli.errors import InputError
-from ntm_cli.models.config import ModelConfig, ModelConfigError, config_class, model_name
+from ntm_cli.models.config import ModelConfig, config_class, model_name
 
 OptimizerName = Literal["adam", "rmsprop"]
 OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)

@@ -22,7 +22,7 @@ from typing import Any
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
-from ntm_cli.schema import METRICS_OPTIONAL, METRICS_RECORD, SUMMARY as SUMMARY_FIELDS, SUMMARY_OPTIONAL, check_fields
+from ntm_cli.schema import MetricsRow, RunRow, Summary, check_fields
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -182,7 +182,8 @@ def status(run_dir: Path) -> str | None:
     """A run's status from its summary: running, finished or interrupted (None before its first
     report, or if the summary is damaged: either way the run is continued from its checkpoint)."""
     try:
-        return (read_summary(run_dir) or {}).get("status")
+        summary = read_summary(run_dir)
+        return None if summary is None else summary.status
     except RunFolderError:
         return None
 
@@ -242,17 +243,17 @@ def read_config(run_dir: Path) -> TrainConfig:
         raise RunFolderError(f"{path} cannot be read ({error.strerror}).") from None
 
 
-def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+def append_metrics(run_dir: Path, record: MetricsRow) -> None:
     """Adds a line to metrics.jsonl (a line a crash cuts short is skipped when read)."""
     try:
         with open(run_dir / METRICS, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(json.dumps(record.to_json()) + "\n")
             handle.flush()
     except OSError as error:
         raise StorageError(f"cannot write {run_dir / METRICS} ({error.strerror or error}).") from None
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+def read_metrics(run_dir: Path) -> list[MetricsRow]:
     """The metric records; a last line cut short by a crash is left out.
 
     Raises:
@@ -274,7 +275,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
                 continue
             raise RunFolderError(f"{path} is damaged: line {number} is not JSON.") from None
         try:
-            records.append(check_fields(METRICS_RECORD, record, f"line {number}", METRICS_OPTIONAL))
+            records.append(MetricsRow.from_json(record, f"line {number}"))
         except ValueError as error:
             raise RunFolderError(f"{path} is damaged ({error}).") from None
     return records
@@ -282,11 +283,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def truncate_metrics(run_dir: Path, last_step: int) -> None:
     """Drops metric records after `last_step` (written after the checkpoint a resume starts from)."""
-    kept = [r for r in read_metrics(run_dir) if r["step"] <= last_step]
-    atomic_write_bytes(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    kept = [r for r in read_metrics(run_dir) if r.step <= last_step]
+    atomic_write_bytes(run_dir / METRICS, "".join(json.dumps(r.to_json()) + "\n" for r in kept).encode())
 
 
-def read_summary(run_dir: Path) -> dict[str, Any] | None:
+def read_summary(run_dir: Path) -> Summary | None:
     """A run's summary.json, or None before its first report.
 
     Raises:
@@ -296,12 +297,16 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return check_fields(SUMMARY_FIELDS, json.loads(path.read_bytes().decode("utf-8")), "the summary",
-                            SUMMARY_OPTIONAL)
+        return Summary.from_json(json.loads(path.read_bytes().decode("utf-8")), "the summary")
     except ValueError as error:  # not UTF-8, not JSON, not a summary
         raise RunFolderError(f"{path} is damaged ({str(error).rstrip('.')}).") from None
     except OSError as error:
         raise RunFolderError(f"{path} cannot be read ({error.strerror}).") from None
+
+
+def write_summary(run_dir: Path, summary: Summary) -> None:
+    """summary.json, written whole or not at all."""
+    atomic_write_json(run_dir / SUMMARY, summary.to_json())
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:
@@ -309,32 +314,23 @@ def checkpoint_path(run_dir: Path, which: str) -> Path:
     return run_dir / CHECKPOINTS / f"{which}.msgpack"
 
 
-def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every run folder in `runs_dir`: task, model, seed, status, sequences, best cost, time."""
-    rows = []
+def list_runs(runs_dir: Path) -> list[RunRow]:
+    """Every run folder in `runs_dir`: task, model, seed, status, sequences, best cost, time; a
+    folder whose files cannot be read is listed as damaged, with why."""
+    rows: list[RunRow] = []
     if not runs_dir.is_dir():
         return rows
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file()):
         try:
             config = read_config(run_dir)
-            summary = read_summary(run_dir) or {}
+            summary = read_summary(run_dir)
         except RunFolderError as error:  # listed as damaged, with why; the others still listed
-            rows.append({"run_dir": str(run_dir), "task": None, "model": None, "preset": None, "seed": None,
-                         "status": "damaged", "problem": str(error), "steps": 0, "sequences": 0,
-                         "best_eval_cost": None, "final_eval_cost": None, "wall_time": 0.0})
+            rows.append(RunRow(run_dir=str(run_dir), status="damaged", problem=str(error)))
             continue
-        rows.append({
-            "run_dir": str(run_dir),
-            "task": config.task,
-            "model": config.model_name,
-            "preset": config.preset,
-            "seed": config.seed,
-            "status": summary.get("status", "not started"),
-            "problem": None,
-            "steps": summary.get("steps", 0),
-            "sequences": summary.get("sequences", 0),
-            "best_eval_cost": summary.get("best_eval_cost"),
-            "final_eval_cost": summary.get("final_eval_cost"),
-            "wall_time": summary.get("wall_time", 0.0),
-        })
+        rows.append(RunRow(
+            run_dir=str(run_dir), task=config.task, model=config.model_name, preset=config.preset, seed=config.seed,
+            status=summary.status if summary else "not started",
+            **({"steps": summary.steps, "sequences": summary.sequences, "best_eval_cost": summary.best_eval_cost,
+                "final_eval_cost": summary.final_eval_cost, "wall_time": summary.wall_time} if summary else {}),
+        ))
     return rows

@@ -73,24 +73,81 @@ def dataclass_fields(cls: type, exclude: tuple[str, ...] = ()) -> tuple[dict[str
     return {f.name: hints[f.name] for f in fields}, defaulted
 
 
-# One line of metrics.jsonl (see TrainingSession._record).
-METRICS_RECORD = {
-    "step": int, "sequences": int, "train_cost": float | None, "train_bit_errors": float | None,
-    "eval_cost": float | None, "eval_bit_errors": float | None, "wall_time": float,
-    "sequences_per_second": float | None, "skipped_updates": int,
-    "eval_scores": dict[str, float],  # a class task's accuracies (optional: only class tasks have them)
-}
-METRICS_OPTIONAL = frozenset({"eval_scores"})
+class Record:
+    """A JSON record declared once, as a frozen dataclass: written through `to_json`, read back
+    and checked through `from_json` (a field with a default may be missing from older files)."""
 
-# summary.json (see TrainingSession.summary).
-SUMMARY = {
-    "status": Literal["running", "finished", "interrupted"], "run_dir": str, "task": str, "model": str,
-    "preset": str, "seed": int, "params": int, "steps": int, "budget_steps": int, "sequences": int,
-    "final_eval_cost": float | None, "final_eval_bit_errors": float | None, "best_eval_cost": float | None,
-    "best_step": int | None, "wall_time": float, "compile_seconds": float, "sequences_per_second": float | None,
-    "skipped_updates": int, "final_eval_scores": dict[str, float],
-}
-SUMMARY_OPTIONAL = frozenset({"final_eval_scores"})
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, what: str):
+        """The record `data` holds; ValueError naming the first entry that is missing or of the
+        wrong type. Entries it does not declare are ignored."""
+        fields, optional = dataclass_fields(cls)
+        check_fields(fields, data, what, optional)
+        return cls(**{name: data[name] for name in fields if name in data})
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsRow(Record):
+    """One line of metrics.jsonl: a report of one seed (see TrainingSession._record). Costs are
+    bits per sequence; None where there is nothing to report yet (no training step)."""
+
+    step: int
+    sequences: int
+    train_cost: float | None  # mean over the steps since the last report
+    train_bit_errors: float | None
+    eval_cost: float | None  # on the fixed held-out batch
+    eval_bit_errors: float | None
+    wall_time: float  # seconds of training so far
+    sequences_per_second: float | None  # since the last report
+    skipped_updates: int  # non-finite updates skipped so far
+    eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # a class task's accuracies
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary(Record):
+    """summary.json: where a run stands (see TrainingSession.summary)."""
+
+    status: Literal["running", "finished", "interrupted"]
+    run_dir: str
+    task: str
+    model: str
+    preset: str
+    seed: int
+    params: int
+    steps: int
+    budget_steps: int
+    sequences: int
+    final_eval_cost: float | None
+    final_eval_bit_errors: float | None
+    best_eval_cost: float | None
+    best_step: int | None
+    wall_time: float
+    compile_seconds: float
+    sequences_per_second: float | None
+    skipped_updates: int
+    final_eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRow(Record):
+    """One run folder as `ntm runs` lists it."""
+
+    run_dir: str
+    status: str  # running, finished, interrupted, not started, or damaged
+    task: str | None = None  # None: a damaged folder
+    model: str | None = None
+    preset: str | None = None
+    seed: int | None = None
+    problem: str | None = None  # what is wrong with a damaged folder
+    steps: int = 0
+    sequences: int = 0
+    best_eval_cost: float | None = None
+    final_eval_cost: float | None = None
+    wall_time: float = 0.0
+
 
 # The counters in a checkpoint beside the training state (see train_loop.save_checkpoint).
 CHECKPOINT_META = {

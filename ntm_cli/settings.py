@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("read_heads", int, "Read heads.", MODEL, to("model.num_read_heads"), _NTM_DNC, example="1,2"),
     Setting("write_heads", int, "Write heads.", MODEL, to("model.num_write_heads"), _NTM_DNC, example="1,2"),
     Setting("memory", str, "Memory ROWSxWIDTH, such as 128x20 (the key-value memory: ROWSxKEY).", MODEL,
-            _memory, _MEMORIES, read=parse_memory, example="16x8,128x20"),
+            _memory, _MEMORIES, read=parse_memory, example="64x8,128x20"),
     Setting("controller_size", str, "Controller layers: 100, 2x100 or 128,64.", MODEL,
             to("model.controller_sizes"), _MEMORIES, read=parse_layers, example="100,2x100"),
     Setting("lstm_size", str, "LSTM baseline layers x size, such as 3x256.", MODEL,
@@ -152,7 +152,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("head_clip", float, "Clip raw head outputs to +/- this (0: off).", MODEL, to("model.head_clip"),
             _NTM_DNC, read=lambda v: off_if_zero(v, "--head-clip"), example="0,20"),
     Setting("neighbours", int, "Key-value memory: the k nearest neighbours (at most its rows).", MODEL,
-            to("model.neighbours"), frozenset({"kv"}), example="64,256"),
+            to("model.neighbours"), frozenset({"kv"}), example="8,16"),
     Setting("margin", float, "Key-value memory: the loss's margin alpha.", MODEL, to("model.margin"),
             frozenset({"kv"}), example="0.1,0.3"),
     Setting("memory_scope", str, "Key-value memory: a memory per sequence, or one life-long memory kept for "

@@ -18,7 +18,7 @@ from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import KVMemoryConfig, build_model
 from ntm_cli.tasks import make_task
 from ntm_cli.tasks.base import Batch
-from ntm_cli.training.session import load_checkpoint, save_checkpoint
+from ntm_cli.training.checkpoints import load_checkpoint, save_checkpoint
 from ntm_cli.training.trainer import Trainer
 
 runner = CliRunner()
@@ -130,13 +130,13 @@ def test_training_carries_the_life_long_memory_and_a_step_past_the_budget_change
 
 
 def _loop():
-    from ntm_cli.training.session import LoopState
+    from ntm_cli.training.checkpoints import LoopState
 
     return LoopState(pending_cost=np.zeros(2), pending_errors=np.zeros(2))
 
 
 def _progress(path):
-    from ntm_cli.training.session import RunProgress
+    from ntm_cli.training.checkpoints import RunProgress
 
     return RunProgress(path)
 
@@ -188,9 +188,9 @@ def test_a_small_run_learns_one_shot_episodes(tmp_path):
                                  "--eval-batch-size", "128", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     metrics = runs.read_metrics(tmp_path / "one-shot-kv-ff-s0")
-    before, after = metrics[0]["eval_scores"], metrics[-1]["eval_scores"]
+    before, after = metrics[0].eval_scores, metrics[-1].eval_scores
     assert after["shot_2"] > before["shot_2"] + 0.15  # 1-shot: the 2nd showing of a class
-    assert after["shot_2"] > 0.75 and metrics[-1]["eval_bit_errors"] < metrics[0]["eval_bit_errors"] - 1.0
+    assert after["shot_2"] > 0.75 and metrics[-1].eval_bit_errors < metrics[0].eval_bit_errors - 1.0
 
 
 def test_an_episode_run_trains_evaluates_and_draws_through_the_commands(episode_run):

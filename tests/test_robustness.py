@@ -248,7 +248,7 @@ def test_two_comparisons_at_once_on_one_runs_folder_train_each_run_once(tmp_path
     assert first.returncode == 0 and second.returncode == 0, outputs
     run_dirs = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
     assert run_dirs == ["copy-lstm-s0"]  # one run, made once
-    steps = [m["step"] for m in runs.read_metrics(tmp_path / "runs" / "copy-lstm-s0")]
+    steps = [m.step for m in runs.read_metrics(tmp_path / "runs" / "copy-lstm-s0")]
     assert steps == sorted(set(steps))  # one writer: no report twice
     rows = [json.loads((tmp_path / out / "results.json").read_text())["tasks"]["copy"]["rows"] for out in "ab"]
     assert rows[0] == rows[1]
@@ -267,9 +267,9 @@ def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, delay):
     done = _done_steps(run_dir) if runs.checkpoint_path(run_dir, "latest").exists() else 0
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", str(done + 20)])
     assert result.exit_code == 0, result.output
-    steps = [m["step"] for m in runs.read_metrics(run_dir)]
+    steps = [m.step for m in runs.read_metrics(run_dir)]
     assert steps == sorted(set(steps)) and steps[-1] == done + 20
-    assert runs.read_summary(run_dir)["status"] == "finished"
+    assert runs.read_summary(run_dir).status == "finished"
 
 
 def test_a_full_disk_is_one_sentence_and_the_last_checkpoint_resumes(tmp_path):

@@ -142,3 +142,23 @@ def test_on_ray_a_grid_completes_a_failing_trial_is_retried_and_reported_and_a_r
     assert summary["run_dir"] == run_dir and summary["status"] == "finished"
     again = sweep(tmp_path, *TINY, "--batch-size", "1", "--ray", "local")
     assert again.exit_code == 0 and "reusing" in again.output
+
+
+def test_a_sweep_ranks_a_class_task_by_wrong_answers_as_compare_does(tmp_path):
+    """One ranking rule, taken from the task: a one-shot task's rows go by wrong answers in a
+    sweep as in a comparison (a memory's nearest-neighbour answer has no calibrated cost)."""
+    tiny = ["--tasks", "oneshot", "--models", "lstm", "--lstm-size", "1x8", "--classes", "3", "--showings", "3",
+            "--features", "4", "--distractors", "4", "--eval-batch-size", "16", "--sequences", "16", "--workers", "1",
+            "--json"]
+    swept = sweep(tmp_path, *tiny, "--lr", "1e-3,3e-2")
+    assert swept.exit_code == 0, swept.output
+    task = json.loads(swept.stdout)["tasks"]["one-shot"]
+    assert task["ranked_by"] == "bit_errors" and "wrong answers/seq" in task["verdict"]
+    assert [r["bit_errors"] for r in task["rows"]] == sorted(r["bit_errors"] for r in task["rows"])
+    compared = runner.invoke(app, ["compare", *tiny, "--lr", "1e-3,3e-2", "--runs", str(tmp_path / "runs"),
+                                   "--out", str(tmp_path / "compare")])
+    assert compared.exit_code == 0, compared.output
+    assert compared.stderr.count("reusing") == 2  # the sweep's runs
+    again = json.loads(compared.stdout)["tasks"]["one-shot"]
+    assert [(r["label"], r["rank"]) for r in again["rows"]] == [(r["label"], r["rank"]) for r in task["rows"]]
+    assert again["ranked_by"] == "bit_errors"

@@ -20,7 +20,7 @@ def train(tmp_path, *args):
 
 def _comparable(records):
     """Metrics without the timing fields, which differ between runs of the same computation."""
-    return [{k: v for k, v in r.items() if k not in ("wall_time", "sequences_per_second")} for r in records]
+    return [{k: v for k, v in r.to_json().items() if k not in ("wall_time", "sequences_per_second")} for r in records]
 
 
 def test_train_writes_a_complete_run_folder(tmp_path):
@@ -36,11 +36,11 @@ def test_train_writes_a_complete_run_folder(tmp_path):
     assert saved["config"]["model"]["controller_sizes"] == [16]
     assert {"jax", "flax", "optax"} <= set(saved["environment"]["versions"]) and "git_commit" in saved["environment"]
     metrics = runs.read_metrics(run_dir)
-    assert [m["step"] for m in metrics] == [0, 10, 20, 30]
-    assert metrics[0]["train_cost"] is None and all(m["train_cost"] > 0 for m in metrics[1:])
+    assert [m.step for m in metrics] == [0, 10, 20, 30]
+    assert metrics[0].train_cost is None and all(m.train_cost > 0 for m in metrics[1:])
     assert (run_dir / "checkpoints" / "latest.msgpack").is_file() and (run_dir / "checkpoints" / "best.msgpack").is_file()
     assert json.loads((run_dir / "summary.json").read_text()) == summary
-    assert summary["best_eval_cost"] == min(m["eval_cost"] for m in metrics)
+    assert summary["best_eval_cost"] == min(m.eval_cost for m in metrics)
     assert not list(run_dir.glob("**/*.tmp"))
 
 
@@ -258,9 +258,9 @@ def test_resume_takes_only_a_budget_and_a_larger_one(tmp_path):
 def test_reports_keep_their_interval_after_resuming_from_an_odd_step(tmp_path):
     assert train(tmp_path, "--steps", "25").exit_code == 0
     run_dir = tmp_path / "copy-ntm-lstm-s0"
-    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25]
+    assert [m.step for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25]
     assert runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "50"]).exit_code == 0
-    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25, 30, 40, 50]
+    assert [m.step for m in runs.read_metrics(run_dir)] == [0, 10, 20, 25, 30, 40, 50]
 
 
 def test_a_metrics_line_cut_short_by_a_crash_does_not_stop_a_resume(tmp_path):
@@ -270,4 +270,4 @@ def test_a_metrics_line_cut_short_by_a_crash_does_not_stop_a_resume(tmp_path):
         handle.write('{"step": 30, "sequ')
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"])
     assert result.exit_code == 0, result.output
-    assert [m["step"] for m in runs.read_metrics(run_dir)] == [0, 10, 20, 30]
+    assert [m.step for m in runs.read_metrics(run_dir)] == [0, 10, 20, 30]

@@ -58,7 +58,7 @@ def runs_command(
 
     rows = list_runs(runs_dir)
     if json_output:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([row.to_json() for row in rows], indent=2))
         return
     if not rows:
         reason = "it does not exist" if not runs_dir.exists() else "it holds no run folders"
@@ -68,5 +68,5 @@ def runs_command(
 
     console.print(runs_table(rows, runs_dir))
     for row in rows:
-        if row["status"] == "damaged":
-            console.print(f"damaged: {row['problem']}", markup=False, soft_wrap=True)
+        if row.status == "damaged":
+            console.print(f"damaged: {row.problem}", markup=False, soft_wrap=True)

@@ -74,7 +74,8 @@ def train_command(
     if json_output:
         from ntm_cli.reports.progress import seed_spread
 
-        result = summaries[0] if len(summaries) == 1 else {"runs": summaries, "spread": seed_spread(summaries)}
+        result = (summaries[0].to_json() if len(summaries) == 1 else
+                  {"runs": [s.to_json() for s in summaries], "spread": seed_spread(summaries)})
         print(json.dumps(result, indent=2))
     if session.interrupted:
         how = "Stopped by SIGTERM" if session.stop_signal == signal.SIGTERM else "Interrupted"

@@ -124,7 +124,7 @@ def run_curve(run_dir: Path) -> RunCurve:
     import json
 
     config = runs.read_config(run_dir)
-    records = [r for r in runs.read_metrics(run_dir) if r.get("eval_cost") is not None]
+    records = [r for r in runs.read_metrics(run_dir) if r.eval_cost is not None]
     if not records:
         raise RunFolderError(f"{run_dir} has no held-out report yet; train it first.")
     return RunCurve(
@@ -132,9 +132,9 @@ def run_curve(run_dir: Path) -> RunCurve:
         seed=config.seed,
         run_dir=run_dir,
         group=json.dumps(dataclasses.replace(config, seed=0).to_dict(), sort_keys=True),
-        sequences=np.array([r["sequences"] for r in records], float),
-        cost=np.array([r["eval_cost"] for r in records], float),
-        bit_errors=np.array([r["eval_bit_errors"] for r in records], float),
+        sequences=np.array([r.sequences for r in records], float),
+        cost=np.array([r.eval_cost for r in records], float),
+        bit_errors=np.array([r.eval_bit_errors for r in records], float),
     )
 
 

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ntm_cli.schema import MetricsRow, Summary
+
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -71,33 +73,33 @@ def score_notes_items(scores, notes: dict[str, str] | None) -> list[str]:
     return [f"{label}: {notes[key]}" for key, label in scores if key in notes]
 
 
-def record_line(seed: int, record: dict[str, Any], errors: str = "bit errors", task: str | None = None) -> str:
+def record_line(seed: int, record: MetricsRow, errors: str = "bit errors", task: str | None = None) -> str:
     """One report as a plain line (a class task's accuracies at the end)."""
-    speed = record["sequences_per_second"]
-    scores = scores_text(task, record.get("eval_scores")) if task else ""
+    speed = record.sequences_per_second
+    scores = scores_text(task, record.eval_scores) if task else ""
     return (
-        f"seed {seed} step {record['step']:>7,} seq {record['sequences']:>9,} "
-        f"train {_fmt(record['train_cost'])} held-out {_fmt(record['eval_cost'])} bits/seq, "
-        f"{_fmt(record['eval_bit_errors'])} {errors}, "
-        f"{'-' if speed is None else f'{speed:,.0f}'} seq/s, {record['wall_time']:.1f} s"
-        + (f", {record['skipped_updates']} skipped" if record["skipped_updates"] else "")
+        f"seed {seed} step {record.step:>7,} seq {record.sequences:>9,} "
+        f"train {_fmt(record.train_cost)} held-out {_fmt(record.eval_cost)} bits/seq, "
+        f"{_fmt(record.eval_bit_errors)} {errors}, "
+        f"{'-' if speed is None else f'{speed:,.0f}'} seq/s, {record.wall_time:.1f} s"
+        + (f", {record.skipped_updates} skipped" if record.skipped_updates else "")
         + (f"; accuracy {scores}" if scores else "")
     )
 
 
-def summary_table(summaries: list[dict[str, Any]]) -> Table:
+def summary_table(summaries: list[Summary]) -> Table:
     """Each seed's final figures, and their mean and spread when there are several."""
-    task = summaries[0]["task"] if summaries else None
+    task = summaries[0].task if summaries else None
     table = compact_table("Held-out cost in bits per sequence")
     errors = "wrong" if task and task_errors(task) == "wrong answers" else "bit err"
     for name in ("seed", "steps", "seqs", "final", "best", errors, "seq/s", "time s", "status"):
         table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     for s in summaries:
         table.add_row(
-            str(s["seed"]), f"{s['steps']:,}", f"{s['sequences']:,}", format_cost(s["final_eval_cost"]),
-            format_cost(s["best_eval_cost"]), _fmt(s["final_eval_bit_errors"]),
-            "-" if s["sequences_per_second"] is None else f"{s['sequences_per_second']:,.0f}",
-            f"{s['wall_time']:.1f}", s["status"],
+            str(s.seed), f"{s.steps:,}", f"{s.sequences:,}", format_cost(s.final_eval_cost),
+            format_cost(s.best_eval_cost), _fmt(s.final_eval_bit_errors),
+            "-" if s.sequences_per_second is None else f"{s.sequences_per_second:,.0f}",
+            f"{s.wall_time:.1f}", s.status,
         )
     spread = seed_spread(summaries)
     lines = []
@@ -107,8 +109,8 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
             f"s.d. {format_cost(spread['std'])}, min {format_cost(spread['min'])}, max {format_cost(spread['max'])}"
         )
     for s in summaries:
-        if s.get("final_eval_scores"):
-            lines.append(f"seed {s['seed']} held-out accuracy: {scores_text(task, s['final_eval_scores'])}")
+        if s.final_eval_scores:
+            lines.append(f"seed {s.seed} held-out accuracy: {scores_text(task, s.final_eval_scores)}")
     table.caption = "\n".join(lines) or None
     return table
 
@@ -128,9 +130,9 @@ def spread(values: list[float | None]) -> dict[str, float] | None:
     }
 
 
-def seed_spread(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
+def seed_spread(summaries: list[Summary]) -> dict[str, float] | None:
     """The spread of the final held-out cost across seeds (None for one seed)."""
-    return spread([s["final_eval_cost"] for s in summaries]) if len(summaries) > 1 else None
+    return spread([s.final_eval_cost for s in summaries]) if len(summaries) > 1 else None
 
 
 class PlainReporter:
@@ -154,15 +156,15 @@ class PlainReporter:
         for run_dir in info["run_dirs"]:
             self._line(f"run folder: {run_dir}")
 
-    def report(self, records: list[dict[str, Any]]) -> None:
+    def report(self, records: list[MetricsRow]) -> None:
         for seed, record in zip(self.seeds, records):
             self._line(record_line(seed, record, task_errors(self.task), self.task))
 
-    def finish(self, summaries: list[dict[str, Any]]) -> None:
+    def finish(self, summaries: list[Summary]) -> None:
         if self.prefix:
             for summary in summaries:
-                self._line(f"seed {summary['seed']} {summary['status']}: final held-out "
-                           f"{format_cost(summary['final_eval_cost'])} bits/seq after {summary['sequences']:,} sequences")
+                self._line(f"seed {summary.seed} {summary.status}: final held-out "
+                           f"{format_cost(summary.final_eval_cost)} bits/seq after {summary.sequences:,} sequences")
         elif not self.quiet:
             self.console.print(summary_table(summaries))
 
@@ -189,20 +191,20 @@ class RichReporter(PlainReporter):
         )
         self.progress.start()
 
-    def report(self, records: list[dict[str, Any]]) -> None:
+    def report(self, records: list[MetricsRow]) -> None:
         if self.progress is None:
             return
-        costs = [r["eval_cost"] for r in records]
-        train = [r["train_cost"] for r in records if r["train_cost"] is not None]
-        speed = records[0]["sequences_per_second"]
+        costs = [r.eval_cost for r in records]
+        train = [r.train_cost for r in records if r.train_cost is not None]
+        speed = records[0].sequences_per_second
         self.progress.update(
-            self.task_id, completed=records[0]["step"],
+            self.task_id, completed=records[0].step,
             eval=_fmt(sum(costs) / len(costs)),
             train=_fmt(sum(train) / len(train)) if train else "-",
             speed="-" if speed is None else f"{speed * len(records):,.0f}",
         )
 
-    def finish(self, summaries: list[dict[str, Any]]) -> None:
+    def finish(self, summaries: list[Summary]) -> None:
         if self.progress is not None:
             self.progress.stop()
         self.console.print(summary_table(summaries))

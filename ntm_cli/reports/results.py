@@ -153,7 +153,7 @@ def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
     styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":"), "dnc": ("0.15", "-.")}
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for row in task.rows:
-        curves = [[(m["sequences"], m["eval_cost"]) for m in runs.read_metrics(Path(d)) if m["eval_cost"] is not None]
+        curves = [[(m.sequences, m.eval_cost) for m in runs.read_metrics(Path(d)) if m.eval_cost is not None]
                   for d in row.run_dirs]
         length = min((len(c) for c in curves), default=0)
         if length == 0:

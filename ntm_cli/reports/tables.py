@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from rich import box
 from rich.table import Table
 
 from ntm_cli.reports.progress import compact_table, score_notes_items
 from ntm_cli.tasks import task_class
 
 if TYPE_CHECKING:
-    from ntm_cli.schema import StudyResults
+    from ntm_cli.schema import RunRow, StudyResults
     from ntm_cli.tasks.base import Task
 
 
@@ -137,20 +136,20 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
     return out
 
 
-def runs_table(rows: Sequence[dict], runs_dir) -> Table:
+def runs_table(rows: Sequence[RunRow], runs_dir) -> Table:
     """`ntm runs`: one row per run folder."""
     table = Table(title=f"Runs in {runs_dir}", title_justify="left")
     for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
         table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left")
     for r in rows:
-        best = r["best_eval_cost"]
-        name = r["run_dir"].rsplit("/", 1)[-1]
-        if r["status"] == "damaged":  # what is wrong is printed below the table
+        best = r.best_eval_cost
+        name = r.run_dir.rsplit("/", 1)[-1]
+        if r.status == "damaged":  # what is wrong is printed below the table
             table.add_row(name, "-", "-", "-", "damaged", "-", "-", "-")
             continue
         table.add_row(
-            name, short_task_name(r["task"]), r["model"], str(r["seed"]),
-            r["status"], f"{r['sequences']:,}", "-" if best is None else f"{best:.3f}", f"{r['wall_time']:.1f}",
+            name, short_task_name(r.task), r.model, str(r.seed),
+            r.status, f"{r.sequences:,}", "-" if best is None else f"{best:.3f}", f"{r.wall_time:.1f}",
         )
     return table
 

@@ -18,10 +18,11 @@ import dataclasses
 import os
 import signal
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError
+from ntm_cli.schema import Summary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Outcome(NamedTuple):
     or the error that ended it (one sentence)."""
 
     job: Job
-    summaries: list[dict[str, Any]]
+    summaries: list[Summary]
     stop_signal: int | None = None
     error: str | None = None
 
@@ -234,7 +235,7 @@ def _ray_trial(job: Job, packed: bytes | None) -> tuple[Outcome, bytes]:
         return outcome._replace(job=job), _pack(folders)
 
 
-def _receive(job: Job, data: bytes, sent: list[Path]) -> list[dict[str, Any]]:
+def _receive(job: Job, data: bytes, sent: list[Path]) -> list[Summary]:
     """Puts a Ray job's run folders into the driver's runs folder: a run it continued replaces
     the folder it was sent from; a new one takes a free name there. Returns their summaries."""
     import shutil
@@ -257,8 +258,8 @@ def _receive(job: Job, data: bytes, sent: list[Path]) -> list[dict[str, Any]]:
             folder.rename(target)
             summary = runs.read_summary(target)
             if summary is not None:  # the summary names the folder it now lives in
-                summary["run_dir"] = str(target)
-                runs.atomic_write_json(target / runs.SUMMARY, summary)
+                summary = dataclasses.replace(summary, run_dir=str(target))
+                runs.write_summary(target, summary)
                 summaries.append(summary)
     return summaries
 

@@ -28,7 +28,7 @@ from ntm_cli.config import Budget, TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.reports.progress import spread
-from ntm_cli.schema import RESULTS_VERSION, ResultRow, StudyResults, TaskResults
+from ntm_cli.schema import RESULTS_VERSION, ResultRow, StudyResults, Summary, TaskResults
 from ntm_cli.settings import setting as setting_row
 from ntm_cli.studies.executors import Job
 from ntm_cli.studies.verdicts import Figure, paper_verdict, ranking, verdict
@@ -216,27 +216,27 @@ def _mean(values: list[float | None]) -> float | None:
     return None if figures is None else figures["mean"]
 
 
-def _row(study: Study, trial: Trial, summaries: list[dict[str, Any]], task) -> ResultRow:
-    costs = spread([s["final_eval_cost"] for s in summaries])
-    errors = spread([s["final_eval_bit_errors"] for s in summaries])
+def _row(study: Study, trial: Trial, summaries: list[Summary], task) -> ResultRow:
+    costs = spread([s.final_eval_cost for s in summaries])
+    errors = spread([s.final_eval_bit_errors for s in summaries])
     paper = task.paper.get(model_family(trial.model))
     return ResultRow(
         task=trial.task, model=trial.model, setting=dict(trial.setting), label=study.label(trial.setting),
         seeds=len(summaries), seeds_planned=study.seeds,
-        params=summaries[0]["params"] if summaries else None,
+        params=summaries[0].params if summaries else None,
         cost=costs["mean"] if costs else None, cost_std=costs["std"] if costs else None,
         bit_errors=errors["mean"] if errors else None, bit_errors_std=errors["std"] if errors else None,
-        best_cost=min((s["best_eval_cost"] for s in summaries if s["best_eval_cost"] is not None), default=None),
+        best_cost=min((s.best_eval_cost for s in summaries if s.best_eval_cost is not None), default=None),
         scores={score.key: value for score in task.scores
-                if (value := _mean([s.get("final_eval_scores", {}).get(score.key) for s in summaries])) is not None},
-        sequences=_mean([s["sequences"] for s in summaries]),
-        wall_time=_mean([s["wall_time"] for s in summaries]),
-        sequences_per_second=_mean([s["sequences_per_second"] for s in summaries]),
+                if (value := _mean([s.final_eval_scores.get(score.key) for s in summaries])) is not None},
+        sequences=_mean([s.sequences for s in summaries]),
+        wall_time=_mean([s.wall_time for s in summaries]),
+        sequences_per_second=_mean([s.sequences_per_second for s in summaries]),
         paper_cost=paper.value if paper else None,
         paper_cost_text=paper.text if paper else None,
         rank=None,
         command=study.command(trial),
-        run_dirs=tuple(s["run_dir"] for s in summaries),
+        run_dirs=tuple(s.run_dir for s in summaries),
     )
 
 
@@ -254,8 +254,8 @@ def collect(study: Study, runs_dir: Path) -> StudyResults:
             for seed in range(study.seeds):
                 found = runs.find_run(runs_dir, study.config(trial, seed))
                 summary = runs.read_summary(found) if found is not None else None
-                if summary is not None and summary.get("status") == "finished":
-                    summaries.append(summary | {"run_dir": str(found)})
+                if summary is not None and summary.status == "finished":
+                    summaries.append(dataclasses.replace(summary, run_dir=str(found)))
             rows.append(_row(study, trial, summaries, task))
         figure = ranking(task.output_kind)
         rows = _ranked(rows, figure)

@@ -20,7 +20,8 @@ from ntm_cli.training.devices import Layout, evaluation_layout
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MEMORY_STARTS
 from ntm_cli.tasks.base import Task
-from ntm_cli.training.session import accuracies, load_checkpoint
+from ntm_cli.training.checkpoints import load_checkpoint
+from ntm_cli.training.session import accuracies
 from ntm_cli.training.trainer import EVAL_KEY_SEED, Trainer, eval_model_key, score_counts, sequence_metrics
 
 

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
 from ntm_cli import runs
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
-from ntm_cli.schema import CHECKPOINT_META, check_fields
-from ntm_cli.training.trainer import TrainState, Trainer
+from ntm_cli.schema import MetricsRow, Summary
+from ntm_cli.training.checkpoints import LoopState, RunProgress, load_checkpoint, save_checkpoint
+from ntm_cli.training.trainer import Trainer
 
 
 class Stopped(KeyboardInterrupt):
@@ -65,92 +64,9 @@ class Reporter(Protocol):
 
     def start(self, info: dict[str, Any]) -> None: ...
 
-    def report(self, records: list[dict[str, Any]]) -> None: ...
+    def report(self, records: list[MetricsRow]) -> None: ...
 
-    def finish(self, summaries: list[dict[str, Any]]) -> None: ...
-
-
-@dataclasses.dataclass
-class RunProgress:
-    """Host-side counters of one seed's run, saved in its checkpoints."""
-
-    run_dir: Path
-    best_eval_cost: float = math.inf  # the held-out cost of the best checkpoint
-    best_eval_errors: float = math.inf  # its errors (what a class task's best is chosen by)
-    best_step: int = -1
-    last_eval_cost: float = math.nan
-    last_eval_bit_errors: float = math.nan
-    last_eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # a class task's accuracies
-
-
-@dataclasses.dataclass
-class LoopState:
-    """Counters shared by the seeds trained together."""
-
-    step: int = 0
-    wall_time: float = 0.0  # seconds spent training (compiled calls), over all sessions
-    # Running sums since the last report, per seed: cost, bit errors, steps.
-    pending_cost: np.ndarray | None = None
-    pending_errors: np.ndarray | None = None
-    pending_steps: int = 0
-    interval_time: float = 0.0
-
-
-# --- checkpoints -----------------------------------------------------------------------------------
-
-
-def _seed_slice(tree: Any, index: int) -> Any:
-    return jax.tree.map(lambda x: np.asarray(x[index]), tree)
-
-
-def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, progress: RunProgress) -> None:
-    """Writes seed `index`'s state and counters to `path`, atomically."""
-    leaves = jax.tree.leaves(_seed_slice(state, index))
-    payload = {
-        "leaves": {str(i): leaf for i, leaf in enumerate(leaves)},
-        "meta": {
-            "step": loop.step,
-            "wall_time": loop.wall_time,
-            "pending_cost": float(loop.pending_cost[index]),
-            "pending_errors": float(loop.pending_errors[index]),
-            "pending_steps": loop.pending_steps,
-            "interval_time": loop.interval_time,
-            "best_eval_cost": progress.best_eval_cost,
-            "best_eval_errors": progress.best_eval_errors,
-            "best_step": progress.best_step,
-            "last_eval_cost": progress.last_eval_cost,
-            "last_eval_bit_errors": progress.last_eval_bit_errors,
-            "last_eval_scores": progress.last_eval_scores,
-        },
-    }
-    runs.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
-
-
-def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[str, Any]]:
-    """Reads a one-seed checkpoint into the structure of `template` (one seed, no seed axis).
-
-    Raises:
-      RunFolderError: the file is missing, corrupt, or holds a state of another shape (another config).
-    """
-    if not path.is_file():
-        raise RunFolderError(f"{path} does not exist; the run has no checkpoint yet.")
-    try:
-        payload = serialization.msgpack_restore(path.read_bytes())
-        leaves = payload["leaves"]
-        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores", "best_eval_errors"})
-    except Exception as error:  # msgpack raises several unrelated types on bad bytes
-        reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
-        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None
-    expected, treedef = jax.tree.flatten(template)
-    if len(leaves) != len(expected):
-        raise RunFolderError(f"the checkpoint {path} does not match the run's configuration.")
-    restored = []
-    for i, want in enumerate(expected):
-        got = np.asarray(leaves[str(i)])
-        if got.shape != want.shape or got.dtype != want.dtype:
-            raise RunFolderError(f"the checkpoint {path} does not match the run's configuration.")
-        restored.append(jnp.asarray(got, dtype=want.dtype))
-    return jax.tree.unflatten(treedef, restored), meta
+    def finish(self, summaries: list[Summary]) -> None: ...
 
 
 # --- the loop ---------------------------------------------------------------------------------------
@@ -253,47 +169,47 @@ class TrainingSession:
 
     # --- reporting helpers ------------------------------------------------------------------
 
-    def _record(self, index: int, eval_cost: float, eval_errors: float, scores: dict[str, float]) -> dict[str, Any]:
+    def _record(self, index: int, eval_cost: float, eval_errors: float, scores: dict[str, float]) -> MetricsRow:
         loop = self.loop
         steps = loop.pending_steps
         sequences = steps * self.config.batch_size
-        return {
-            **({"eval_scores": scores} if scores else {}),
-            "step": loop.step,
-            "sequences": loop.step * self.config.batch_size,
-            "train_cost": float(loop.pending_cost[index]) / steps if steps else None,
-            "train_bit_errors": float(loop.pending_errors[index]) / steps if steps else None,
-            "eval_cost": eval_cost,
-            "eval_bit_errors": eval_errors,
-            "wall_time": round(loop.wall_time, 3),
-            "sequences_per_second": round(sequences / loop.interval_time, 1) if loop.interval_time > 0 else None,
-            "skipped_updates": int(self.state.skipped[index]),
-        }
+        return MetricsRow(
+            step=loop.step,
+            sequences=loop.step * self.config.batch_size,
+            train_cost=float(loop.pending_cost[index]) / steps if steps else None,
+            train_bit_errors=float(loop.pending_errors[index]) / steps if steps else None,
+            eval_cost=eval_cost,
+            eval_bit_errors=eval_errors,
+            wall_time=round(loop.wall_time, 3),
+            sequences_per_second=round(sequences / loop.interval_time, 1) if loop.interval_time > 0 else None,
+            skipped_updates=int(self.state.skipped[index]),
+            eval_scores=scores,
+        )
 
-    def summary(self, index: int, status: str) -> dict[str, Any]:
+    def summary(self, index: int, status: str) -> Summary:
         progress, loop = self.progress[index], self.loop
-        return {
-            "status": status,
-            "run_dir": str(progress.run_dir),
-            "task": self.config.task,
-            "model": self.config.model_name,
-            "preset": self.config.preset,
-            "seed": self.seeds[index],
-            "params": self.trainer.params_count,
-            "steps": loop.step,
-            "budget_steps": self.config.steps,
-            "sequences": loop.step * self.config.batch_size,
-            "final_eval_cost": _finite_or_none(progress.last_eval_cost),
-            "final_eval_bit_errors": _finite_or_none(progress.last_eval_bit_errors),
-            **({"final_eval_scores": progress.last_eval_scores} if progress.last_eval_scores else {}),
-            "best_eval_cost": _finite_or_none(progress.best_eval_cost),
-            "best_step": progress.best_step if progress.best_step >= 0 else None,
-            "wall_time": round(loop.wall_time, 3),
-            "compile_seconds": round(self.trainer.compile_seconds, 3),
-            "sequences_per_second": round(loop.step * self.config.batch_size / loop.wall_time, 1)
+        return Summary(
+            status=status,
+            run_dir=str(progress.run_dir),
+            task=self.config.task,
+            model=self.config.model_name,
+            preset=self.config.preset,
+            seed=self.seeds[index],
+            params=self.trainer.params_count,
+            steps=loop.step,
+            budget_steps=self.config.steps,
+            sequences=loop.step * self.config.batch_size,
+            final_eval_cost=_finite_or_none(progress.last_eval_cost),
+            final_eval_bit_errors=_finite_or_none(progress.last_eval_bit_errors),
+            best_eval_cost=_finite_or_none(progress.best_eval_cost),
+            best_step=progress.best_step if progress.best_step >= 0 else None,
+            wall_time=round(loop.wall_time, 3),
+            compile_seconds=round(self.trainer.compile_seconds, 3),
+            sequences_per_second=round(loop.step * self.config.batch_size / loop.wall_time, 1)
             if loop.wall_time > 0 else None,
-            "skipped_updates": int(self.state.skipped[index]),
-        }
+            skipped_updates=int(self.state.skipped[index]),
+            final_eval_scores=progress.last_eval_scores,
+        )
 
     def _report(self, status: str = "running") -> None:
         eval_cost, eval_errors, counts = jax.tree.map(np.asarray, self.trainer.evaluate(self.state))
@@ -303,11 +219,11 @@ class TrainingSession:
             record = self._record(i, float(eval_cost[i]), float(eval_errors[i]), scores)
             records.append(record)
             runs.append_metrics(progress.run_dir, record)
-            progress.last_eval_cost, progress.last_eval_bit_errors = record["eval_cost"], record["eval_bit_errors"]
+            progress.last_eval_cost, progress.last_eval_bit_errors = record.eval_cost, record.eval_bit_errors
             progress.last_eval_scores = scores
             if self._better(record, progress):
-                progress.best_eval_cost, progress.best_step = record["eval_cost"], self.loop.step
-                progress.best_eval_errors = record["eval_bit_errors"]
+                progress.best_eval_cost, progress.best_step = record.eval_cost, self.loop.step
+                progress.best_eval_errors = record.eval_bit_errors
         self.loop.pending_cost[:] = 0.0
         self.loop.pending_errors[:] = 0.0
         self.loop.pending_steps = 0
@@ -316,24 +232,24 @@ class TrainingSession:
             self._save(i, status, best=progress.best_step == self.loop.step)
         self.reporter.report(records)
 
-    def _better(self, record: dict[str, Any], progress: RunProgress) -> bool:
+    def _better(self, record: MetricsRow, progress: RunProgress) -> bool:
         """Whether a report beats the best checkpoint: a lower held-out cost; for a class task
         fewer wrong answers, then a lower cost (its models are ranked so: a memory's answer has no
         calibrated probability)."""
         if self.trainer.task.output_kind == "class":
-            return (record["eval_bit_errors"], record["eval_cost"]) < (progress.best_eval_errors, progress.best_eval_cost)
-        return record["eval_cost"] < progress.best_eval_cost
+            return (record.eval_bit_errors, record.eval_cost) < (progress.best_eval_errors, progress.best_eval_cost)
+        return record.eval_cost < progress.best_eval_cost
 
     def _save(self, index: int, status: str, best: bool = False) -> None:
         progress = self.progress[index]
         save_checkpoint(runs.checkpoint_path(progress.run_dir, "latest"), self.state, index, self.loop, progress)
         if best:
             save_checkpoint(runs.checkpoint_path(progress.run_dir, "best"), self.state, index, self.loop, progress)
-        runs.atomic_write_json(progress.run_dir / runs.SUMMARY, self.summary(index, status))
+        runs.write_summary(progress.run_dir, self.summary(index, status))
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run(self, should_stop: Callable[[], int] | None = None) -> list[dict[str, Any]]:
+    def run(self, should_stop: Callable[[], int] | None = None) -> list[Summary]:
         """Trains until the step or time budget is spent, or Ctrl-C or SIGTERM, or `should_stop`
         (asked after every compiled call) returns a signal number; returns each seed's summary.
         An interrupted run saves its checkpoint and status, and says so in `interrupted` and
@@ -343,7 +259,7 @@ class TrainingSession:
         finally:
             self.release()
 
-    def _run(self, should_stop: Callable[[], int] | None) -> list[dict[str, Any]]:
+    def _run(self, should_stop: Callable[[], int] | None) -> list[Summary]:
         config, loop = self.config, self.loop
         self.reporter.start({"config": config, "seeds": self.seeds, "params": self.trainer.params_count,
                              "run_dirs": [p.run_dir for p in self.progress], "start_step": loop.step})
@@ -359,7 +275,7 @@ class TrainingSession:
             self.interrupted = True
             for i in range(len(self.seeds)):
                 with contextlib.suppress(StorageError):
-                    runs.atomic_write_json(self.progress[i].run_dir / runs.SUMMARY, self.summary(i, "interrupted"))
+                    runs.write_summary(self.progress[i].run_dir, self.summary(i, "interrupted"))
             raise
         summaries = []
         for i in range(len(self.seeds)):
