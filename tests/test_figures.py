@@ -59,9 +59,9 @@ def test_a_run_curve_is_the_held_out_column_of_its_metrics(trained):
     curve = figures.run_curve(run_dir)
     records = runs.read_metrics(run_dir)
     assert curve.label == "copy ntm-lstm" and curve.seed == 0
-    np.testing.assert_array_equal(curve.sequences, [r["sequences"] for r in records])
-    np.testing.assert_allclose(curve.cost, [r["eval_cost"] for r in records])
-    np.testing.assert_allclose(curve.bit_errors, [r["eval_bit_errors"] for r in records])
+    np.testing.assert_array_equal(curve.sequences, [r.sequences for r in records])
+    np.testing.assert_allclose(curve.cost, [r.eval_cost for r in records])
+    np.testing.assert_allclose(curve.bit_errors, [r.eval_bit_errors for r in records])
 
 
 def test_runs_that_differ_only_in_their_seed_make_one_band_over_their_common_reports(tmp_path):

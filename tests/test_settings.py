@@ -13,7 +13,7 @@ from ntm_cli.errors import InputError
 from ntm_cli.experiments.presets import preset_config
 from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.settings import ALL_SETTINGS, SETTINGS, SIZE_SETTINGS, apply_settings, setting
-from ntm_cli.studies.sessions import build_config
+from ntm_cli.studies.launch import build_config
 from ntm_cli.studies.study import Study, Trial
 
 # A task each model family trains on in the fast preset (the key-value memory: class tasks only).

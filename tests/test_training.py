@@ -1,7 +1,6 @@
 """Training internals: metrics, the optimiser, skipped non-finite updates, no retrace, seeds, learning."""
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp

@@ -28,7 +28,7 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
     from ntm_cli.errors import InputError
     from ntm_cli.reports.results import write_results
     from ntm_cli.studies.executors import connect_ray, default_workers, run_here, run_pool, run_ray
-    from ntm_cli.studies.sessions import reporter
+    from ntm_cli.studies.launch import reporter
     from ntm_cli.studies.study import collect, plan_jobs
 
     def say(line: str) -> None:

@@ -45,7 +45,7 @@ def train_command(
     """Train a model on a task; every report saves metrics and checkpoints in the run folder."""
     from ntm_cli.errors import InputError
     from ntm_cli.settings import flags
-    from ntm_cli.studies.sessions import build_config, new_session, reporter, resume_session
+    from ntm_cli.studies.launch import build_config, new_session, reporter, resume_session
 
     with reported_errors(), interrupted_before_training():
         given_budget = budget(steps, sequences, time_budget)

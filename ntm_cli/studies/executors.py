@@ -65,7 +65,7 @@ def run_job(job: Job, reporter, say: Callable[[str], None],
     from ntm_cli import runs
     from ntm_cli.errors import NtmError
     from ntm_cli.config import Budget
-    from ntm_cli.studies.sessions import new_session, resume_session
+    from ntm_cli.studies.launch import new_session, resume_session
 
     configs = {seed: dataclasses.replace(job.config, seed=seed) for seed in job.seeds}
     claims = []

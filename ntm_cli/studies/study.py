@@ -140,7 +140,7 @@ class Study:
         Raises:
           InputError: a value the task or model cannot take, named.
         """
-        from ntm_cli.studies.sessions import build_config
+        from ntm_cli.studies.launch import build_config
 
         return build_config(trial.task, trial.model, self.preset, seed, self.budget_for(trial.task), trial.setting)
 

@@ -1,8 +1,8 @@
-"""From what a user asked for to a training session: the preset's config with the user's
-overrides, run folders reserved, a reporter for the terminal; and resuming a run.
+"""What starts a run: its config (the preset's, with the budget and the settings given), its
+run folder reserved, a reporter for the terminal; and resuming a run.
 
-The commands (`ntm train`, `ntm compare`) parse options into the values below and call these;
-nothing here reads command-line flags. JAX is imported only when a session is built.
+`ntm train` and the studies call these with values, never command-line flags. JAX is imported
+only when a session is built.
 """
 
 from __future__ import annotations
