@@ -136,6 +136,9 @@ class TrainConfig:
     # stages (`Task.curriculum_stages`); None: the task's own sizes from the first step, as in
     # the paper.
     curriculum: int | None = None
+    # Stop when every seed has met the task's solved rule (`Task.solved`) at this many reports in
+    # a row (`--until solved`); None: train to the budget.
+    until_solved: int | None = None
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
@@ -150,6 +153,8 @@ class TrainConfig:
         )
         _check(self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}.")
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
+        _check(self.until_solved is None or self.until_solved >= 1,
+               f"a run stops when solved at 1 report or more in a row, got {self.until_solved}.")
         _check(self.curriculum is None or self.curriculum >= 1,
                f"the curriculum must last at least one sequence, got {self.curriculum}.")
         if getattr(self.model, "scope", None) == "lifelong":  # a batch writes one slot per sequence

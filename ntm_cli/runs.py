@@ -163,16 +163,23 @@ def claim(runs_dir: Path, config: TrainConfig, say=None) -> Lock:
 
 def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
     """The run folder in `runs_dir` made with exactly `config` (a finished one first), or None.
-    Folders whose config cannot be read are not it."""
+    Folders whose config cannot be read are not it. Under a time budget, neither is a run whose
+    seed shared its training time with others in one program: it saw fewer sequences than the
+    config's time gives one seed alone."""
     if not runs_dir.is_dir():
         return None
     wanted = json.loads(json.dumps(config.to_dict()))
     matches = []
     for config_file in sorted(runs_dir.glob(f"*/{CONFIG}")):
         try:
-            if json.loads(config_file.read_bytes().decode("utf-8"))["config"] != wanted:
+            saved = json.loads(config_file.read_bytes().decode("utf-8"))["config"]
+            # Through the config's own reading, so that a field added since (with its default)
+            # does not set an older run apart.
+            if saved != wanted and json.loads(json.dumps(TrainConfig.from_dict(saved).to_dict())) != wanted:
                 continue
-        except (ValueError, KeyError, TypeError, OSError):  # a damaged config: not the run wanted
+            if config.time_limit is not None and len(seeds_trained_with(config_file.parent) or ()) > 1:
+                continue
+        except (ValueError, KeyError, TypeError, OSError, InputError):  # a damaged config: not the run wanted
             continue
         matches.append((status(config_file.parent) != "finished", config_file.parent))
     return min(matches)[1] if matches else None
@@ -219,10 +226,25 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_config(run_dir: Path, config: TrainConfig, devices: dict[str, Any] | None = None) -> None:
-    """config.json: the config, and what it ran with (versions, commit, command, devices)."""
-    env = environment() | ({"devices": devices} if devices is not None else {})
+def write_config(run_dir: Path, config: TrainConfig, devices: dict[str, Any] | None = None,
+                 trained_with: tuple[int, ...] | None = None) -> None:
+    """config.json: the config, and what it ran with (versions, commit, command, devices, and the
+    seeds trained in one program with it: `trained_with`, kept from the file when not given)."""
+    if trained_with is None:
+        trained_with = seeds_trained_with(run_dir)
+    env = (environment() | ({"devices": devices} if devices is not None else {})
+           | ({"trained_with": list(trained_with)} if trained_with is not None else {}))
     atomic_write_json(run_dir / CONFIG, {"config": config.to_dict(), "environment": env})
+
+
+def seeds_trained_with(run_dir: Path) -> tuple[int, ...] | None:
+    """The seeds a run was trained with in one compiled program (its own among them); None for a
+    run made before this was recorded, or a config.json that cannot be read."""
+    try:
+        seeds = json.loads((run_dir / CONFIG).read_bytes().decode("utf-8"))["environment"]["trained_with"]
+        return tuple(int(s) for s in seeds)
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
 
 
 def read_config(run_dir: Path) -> TrainConfig:

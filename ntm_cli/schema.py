@@ -155,19 +155,21 @@ CHECKPOINT_META = {
     "interval_time": float, "best_eval_cost": float, "best_eval_errors": float, "best_step": int,
     "last_eval_cost": float,
     "last_eval_bit_errors": float, "last_eval_scores": dict[str, float],
+    "solved_streak": int,  # reports in a row meeting the task's solved rule (`--until solved`)
 }
 
 
 # --- a study's results (results.json; see ntm_cli.studies.study.collect) -----------------------------
 
 # Raised when the file's form changes; a reader refuses a version it does not know.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
 class ResultRow:
-    """One model with one setting on one task, over its finished seeds (means; `_std`: the
-    seeds' standard deviation)."""
+    """One model with one setting on one task, over its finished seeds. A figure over seeds is
+    their median, with a 95% bootstrap interval ([low, high]); the per-seed values are kept in
+    seed order (`seed_numbers`), so tables can show seeds that split."""
 
     task: str
     model: str
@@ -175,21 +177,41 @@ class ResultRow:
     label: str  # the row's values of the settings that vary: 'lr=0.001 memory=16x8' ('' if none does)
     seeds: int  # finished seeds the figures rest on
     seeds_planned: int  # seeds the study asked for
+    seed_numbers: tuple[int, ...]  # the finished seeds
+    reused: int  # of them, runs an earlier command had finished (same config and budget)
     params: int | None
-    cost: float | None  # final held-out cost, bits per sequence
+    cost: float | None  # final held-out cost, bits per sequence: the median over seeds
+    cost_interval: tuple[float, ...] | None  # (low, high)
+    cost_iqm: float | None  # the interquartile mean, with 5 seeds or more
+    cost_mean: float | None
     cost_std: float | None
-    bit_errors: float | None  # final held-out errors per sequence (wrong answers for a class task)
-    bit_errors_std: float | None
-    best_cost: float | None  # the lowest held-out cost any seed reached
-    scores: dict[str, float]  # a class task's accuracies by score
-    sequences: float | None  # training sequences seen
-    wall_time: float | None  # seconds of training
+    seed_costs: tuple[float | None, ...]
+    bit_errors: float | None  # final held-out errors per sequence (wrong answers, a class task): median
+    bit_errors_interval: tuple[float, ...] | None
+    seed_bit_errors: tuple[float | None, ...]
+    best_cost: float | None  # the median over seeds of the lowest held-out cost each reached
+    scores: dict[str, float]  # a class task's accuracies by score: medians
+    solved: int | None  # seeds that met the task's solved rule at the end (None: the task has none)
+    seed_solved: tuple[bool, ...]
+    sequences_to_solve: float | None  # median over the solved seeds of the sequences from which it held
+    seconds_to_solve: float | None  # likewise, in seconds of training
+    cost_at_equal_sequences: float | None  # median over seeds, read at the task's `equal_sequences`
+    seed_costs_at_equal_sequences: tuple[float | None, ...]
+    errors_at_equal_sequences: float | None
+    seed_errors_at_equal_sequences: tuple[float | None, ...]
+    sequences: float | None  # training sequences seen: mean over seeds
+    wall_time: float | None  # seconds of training: mean over seeds
     sequences_per_second: float | None
-    paper_cost: float | None  # the paper's reading for the model's family (rows without a setting)
+    paper_cost: float | None  # the paper's reading for the model's family
     paper_cost_text: str | None
-    rank: int | None  # 1 = best by the task's criterion; None: no finished seed
+    rank: int | None  # 1 = lowest final figure (the task's criterion); None: no finished seed
     command: str  # the `ntm train` command that makes seed 0's run
     run_dirs: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """How verdicts name the row: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'."""
+        return f"{self.model} ({self.label})" if self.label else self.model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +230,8 @@ class TaskResults:
     unit: str
     scores: tuple[tuple[str, str], ...]  # (key, label) of a class task's accuracies
     score_notes: dict[str, str]
+    solved_rule: str | None  # the task's solved rule in words
+    equal_sequences: float | None  # the fewest sequences any row's seeds reached: verdicts are read there
     rows: tuple[ResultRow, ...]  # best first
     best: str | None  # the best row's name: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'
     best_command: str | None
@@ -246,7 +270,8 @@ class StudyResults:
             for i, row in enumerate(task["rows"]):
                 row_fields, _ = dataclass_fields(ResultRow)
                 check_fields(row_fields, row, f"task {name}, row {i + 1}")
-                rows.append(ResultRow(**{**row, "run_dirs": tuple(row["run_dirs"])}))
+                rows.append(ResultRow(**{key: tuple(value) if isinstance(value, list) else value
+                                         for key, value in row.items() if key in row_fields}))
             tasks[name] = TaskResults(**{**task, "rows": tuple(rows),
                                          "scores": tuple(tuple(s) for s in task["scores"])})
         return cls(**{**data, "models": tuple(data["models"]), "tasks": tasks})

@@ -129,6 +129,10 @@ def _steps_per_call(value: int, config: TrainConfig) -> dict[str, Any]:
     return {"steps_per_call": value, "report_every": max(config.report_every // value, 1) * value}
 
 
+# `--until solved`: the reports in a row that must meet the solved rule (one could be a fluke of
+# the held-out batch; three reports are a few thousand sequences apart).
+SOLVED_REPORTS = 3
+
 _NTM_DNC = frozenset({"ntm", "dnc"})
 _MEMORIES = frozenset({"ntm", "dnc", "kv"})
 
@@ -168,11 +172,17 @@ SETTINGS: tuple[Setting, ...] = (
             read=lambda v: off_if_zero(v, "--clip-norm"), example="0,50"),
     Setting("clip_value", float, "Clip each gradient component (0: off).", TRAINING, to("optimizer.clip_value"),
             read=lambda v: off_if_zero(v, "--clip-value"), example="0,10"),
-    Setting("lr_decay_steps", int, "Cosine-decay the learning rate to a tenth over these steps (0: constant).",
+    Setting("lr_decay_steps", int, "Cosine-decay the learning rate to a tenth over these steps (0: constant; "
+            "default: the preset's, which follows a budget in --steps or --sequences, and under --time alone "
+            "spans the preset's default steps).",
             TRAINING, to("optimizer.decay_steps"), read=_decay_steps, example="0,5000"),
     Setting("curriculum", int, "Grow the task from its smallest sizes to its own over this many training "
             "sequences (0: none, as in the paper).", TRAINING, to("curriculum"), read=_curriculum,
             example="0,20000"),
+    Setting("until", str, f"solved: stop each run when it has met its task's solved rule at {SOLVED_REPORTS} "
+            "reports in a row (`ntm tasks` gives the rules; seeds trained in one program stop together), or at "
+            "the budget.", TRAINING, lambda value, config: {"until_solved": SOLVED_REPORTS}, choices=("solved",),
+            example="solved"),
     Setting("steps_per_call", int, "Optimiser steps per compiled call.", TRAINING, _steps_per_call,
             read=_at_least(1, "--steps-per-call"), example="10,50"),
     Setting("report_every", int, "Steps between reports and checkpoints (a multiple of steps per call).",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 from ntm_cli.lazy import jax, jnp, np
-from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Solved, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,7 @@ class AssociativeRecallTask(Task):
     axes = (SizeAxis("items", ("min_items", "max_items"), "{} items", "items"),)
     paper = {"ntm": Reading(0.0, "~0 by ~30k"), "lstm": Reading(0.5, "~0.5 at 1M")}
     paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
+    solved = Solved("bit_errors", 1.0, "the item after the query recalled, but for less than one bit")
 
     width: int = size(6, "Bits per vector.")  # W
     item_size: int = size(3, "Vectors per item.")

@@ -19,6 +19,7 @@ task samples (see `ntm_cli.lazy`), so the command line can read all of it at sta
 from __future__ import annotations
 
 import dataclasses
+import math
 import functools
 import itertools
 from typing import Any, ClassVar, NamedTuple
@@ -98,6 +99,51 @@ class Reading(NamedTuple):
     text: str  # what the figure shows, in words ("at 1M": after a million training sequences)
 
 
+LOWER_IS_BETTER = ("bit_errors", "cost", "cost_above_floor")
+
+
+class Solved(NamedTuple):
+    """What "solved" means on a task: one held-out figure, at the task's training sizes, on the
+    right side of a threshold, and why that threshold.
+
+    Attributes:
+      figure: 'bit_errors' (errors per sequence: bit errors, or wrong answers for a class task),
+        'cost' (bits per sequence), 'cost_above_floor' (bits per sequence above the
+        Bayes-optimal `floor_cost`), or a score's
+        key ('shot_2': an accuracy, a fraction of answers right).
+      threshold: errors and costs must be below it; an accuracy at or above it.
+      reason: one line, for the tables' captions and `ntm tasks`.
+    """
+
+    figure: str
+    threshold: float
+    reason: str
+
+    def holds(self, cost: float | None, bit_errors: float | None, scores: dict[str, float], floor: float) -> bool:
+        """Whether one held-out report meets the rule (a missing or non-finite figure does not)."""
+        if self.figure == "bit_errors":
+            value = bit_errors
+        elif self.figure == "cost":
+            value = cost
+        elif self.figure == "cost_above_floor":
+            value = None if cost is None else cost - floor
+        else:
+            value = scores.get(self.figure)
+        if value is None or not math.isfinite(value):
+            return False
+        return value < self.threshold if self.figure in LOWER_IS_BETTER else value >= self.threshold
+
+    def text(self) -> str:
+        """'fewer than 1 bit error per sequence', 'within 2 bits/seq of the floor', '2nd >= 90%'."""
+        if self.figure == "bit_errors":
+            return f"{{errors}} per sequence below {self.threshold:g}"
+        if self.figure == "cost":
+            return f"a cost below {self.threshold:g} bits/seq"
+        if self.figure == "cost_above_floor":
+            return f"within {self.threshold:g} bits/seq of the Bayes-optimal floor"
+        return f"accuracy ({{{self.figure}}}) at least {100 * self.threshold:g}%"
+
+
 def size(default: int, help: str) -> Any:
     """A size field a user may set: it becomes the option `--<field-name>` with this help."""
     return dataclasses.field(default=default, metadata={"help": help})
@@ -145,6 +191,8 @@ class Task:
     scores: ClassVar[tuple[Score, ...]] = ()
     # The models `ntm compare` sets side by side on this task when --models is not given.
     compare_models: ClassVar[tuple[str, ...]] = ("lstm", "ntm-lstm", "ntm-ff")
+    # What solving the task means, for the studies' "solved k of K" (None: no rule).
+    solved: ClassVar[Solved | None] = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -236,6 +284,13 @@ class Task:
     def size_fields(cls) -> dict[str, str]:
         """The sizes a user may set, field name -> help; internal fields (no help) left out."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+    def solved_text(self) -> str | None:
+        """The solved rule in words, with this task's names for its errors and scores."""
+        if self.solved is None:
+            return None
+        labels = {score.key: score.label for score in self.scores}
+        return f"{self.solved.text().format(errors=self.error_name, **labels)}: {self.solved.reason}"
 
     @property
     def error_name(self) -> str:

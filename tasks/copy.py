@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from ntm_cli.lazy import jax, jnp, np
-from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Solved, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +28,7 @@ class CopyTask(Task):
     axes = (SizeAxis("lengths", ("min_length", "max_length"), "length {}", "sequence length"),)
     paper = {"ntm": Reading(0.0, "~0 by 100-200k"), "lstm": Reading(1.0, "~0.5-2 at 1M")}
     paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
+    solved = Solved("bit_errors", 1.0, "every sequence copied, but for less than one bit in all")
 
     width: int = size(8, "Bits per vector.")  # W
     min_length: int = size(1, "Shortest sequence.")  # vectors in the shortest sequence

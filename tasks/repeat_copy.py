@@ -21,7 +21,7 @@ import dataclasses
 import math
 
 from ntm_cli.lazy import jax, jnp, np
-from ntm_cli.tasks.base import Example, Reading, SizeAxis, Task, check, random_bits, size
+from ntm_cli.tasks.base import Example, Reading, SizeAxis, Solved, Task, check, random_bits, size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,7 @@ class RepeatCopyTask(Task):
     )
     paper = {"ntm": Reading(0.0, "~0 by ~150k"), "lstm": Reading(0.0, "~0, after NTM")}
     paper_order = ("ntm", "lstm")  # the NTMs below the LSTM
+    solved = Solved("bit_errors", 1.0, "every repeat written, but for less than one bit in all")
 
     width: int = size(8, "Bits per vector.")  # W
     min_length: int = size(1, "Shortest sequence.")

@@ -13,10 +13,8 @@ from ntm_cli.cli import app
 from ntm_cli.experiments.presets import preset_config
 from ntm_cli.models import LSTMConfig, NTMConfig, build_model, count_params
 from ntm_cli.reports.progress import format_cost
-from ntm_cli.reports.results import table_rows
-from ntm_cli.schema import ResultRow, StudyResults, TaskResults
+from ntm_cli.schema import StudyResults
 from ntm_cli.studies.study import Study
-from ntm_cli.studies.verdicts import paper_verdict, verdict
 from ntm_cli.tasks import make_task
 from ntm_cli.training.session import TrainingSession
 
@@ -49,15 +47,17 @@ def test_the_preset_models_are_the_papers():
 def compare(tmp_path, *args, env=WIDE):
     """`ntm compare` on folders in tmp_path; in this process (one worker) unless --workers is given."""
     workers = [] if "--workers" in args else ["--workers", "1"]
+    seeds = [] if "--seeds" in args else ["--seeds", "1"]
     return runner.invoke(app, ["compare", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), *workers,
-                               *args], env=env)
+                               *seeds, *args], env=env)
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One comparison of the LSTM and the NTM on copy, 30 sequences each."""
+    """One comparison of the LSTM and the NTM on copy, 2 seeds of 30 sequences each."""
     tmp_path = tmp_path_factory.mktemp("compare")
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30")
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30",
+                     "--seeds", "2")
     assert result.exit_code == 0, result.output
     return tmp_path, result
 
@@ -65,13 +65,13 @@ def finished(tmp_path_factory):
 def test_compare_prints_a_table_per_task_and_a_verdict(finished):
     _, result = finished
     out = result.stdout
-    for column in ("model", "params", "cost", "bit err", "seeds", "seqs", "time s", "seq/s", "paper", "held-out"):
+    for column in ("model", "solved", "cost", "95% interval", "at 30 seqs", "seqs", "seq/s", "paper", "held-out"):
         assert column in out
     assert "setting" not in out  # one value of each setting: said once, in the title
-    assert "memory=8x4" in out and "lstm-size=1x16" in out
-    assert f"{_params('copy', 'lstm'):,}" in out and f"{_params('copy', 'ntm-lstm'):,}" in out  # each model's count
+    assert "memory=8x4" in out and "lstm-size=1x16" in out and "2 seeds" in out
+    assert " 0/2 " in out  # solved: no seed copies after 30 sequences
     assert "~0.5-2 at 1M" in out and "~0 by 100-200k" in out
-    assert "copy: " in out and ("is best at" in out or "no clear difference" in out)
+    assert "copy: " in out and "is lowest at the end" in out and "at 30 sequences each it is" in out
     assert "--memory does not apply to lstm" in result.stderr and "--lstm-size does not apply to ntm-lstm" in result.stderr
 
 
@@ -79,11 +79,20 @@ def test_compare_files_agree_with_each_other(finished):
     tmp_path, _ = finished
     out = tmp_path / "out"
     results = json.loads((out / "results.json").read_text())
-    assert results["version"] == 1 and results["kind"] == "compare" and results["grid"] == {}
-    rows = results["tasks"]["copy"]["rows"]
+    assert results["version"] == 2 and results["kind"] == "compare" and results["grid"] == {}
+    task = results["tasks"]["copy"]
+    assert task["equal_sequences"] == 30 and "bit errors per sequence below 1" in task["solved_rule"]
+    rows = task["rows"]
     assert sorted(r["model"] for r in rows) == ["lstm", "ntm-lstm"]
     assert [r["rank"] for r in rows] == [1, 2] and rows[0]["cost"] <= rows[1]["cost"]
-    assert all(r["sequences"] == 30 and r["seeds"] == r["seeds_planned"] == 1 for r in rows)
+    for r in rows:
+        assert r["sequences"] == 30 and r["seeds"] == r["seeds_planned"] == 2 and r["seed_numbers"] == [0, 1]
+        assert r["solved"] == 0 and r["seed_solved"] == [False, False] and r["sequences_to_solve"] is None
+        assert r["cost"] == pytest.approx(sum(r["seed_costs"]) / 2)  # the median of two
+        assert r["cost_interval"][0] == min(r["seed_costs"]) and r["cost_interval"][1] == max(r["seed_costs"])
+        # read at 30 sequences, the last report of every run: the final costs
+        assert r["seed_costs_at_equal_sequences"] == pytest.approx(r["seed_costs"])
+        assert r["params"] == _params("copy", r["model"]) and r["reused"] == 0
     assert json.loads(json.dumps(StudyResults.from_dict(results).to_dict())) == results  # read through its declaration
     table = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
     assert [r["model"] for r in table] == [r["model"] for r in rows]
@@ -95,11 +104,14 @@ def test_compare_files_agree_with_each_other(finished):
     assert results["tasks"]["copy"]["verdict"] in markdown
     best = min(rows, key=lambda r: r["cost"])["model"]
     assert results["tasks"]["copy"]["best"] == best
-    # The runs behind the rows hold the same final cost, and the settings given.
+    # The runs behind the rows hold the same final costs, and the settings given.
     for row in rows:
+        for run_dir, cost in zip(row["run_dirs"], row["seed_costs"]):
+            summary = json.loads((tmp_path / "runs" / run_dir.rsplit("/", 1)[-1] / "summary.json").read_text())
+            assert summary["final_eval_cost"] == pytest.approx(cost)
         folder = tmp_path / "runs" / row["run_dirs"][0].rsplit("/", 1)[-1]
-        summary = json.loads((folder / "summary.json").read_text())
-        assert summary["final_eval_cost"] == pytest.approx(row["cost"])
+        environment = json.loads((folder / "config.json").read_text())["environment"]
+        assert environment["trained_with"] == [0, 1]  # a sequence budget: the seeds in one program
         config = json.loads((folder / "config.json").read_text())["config"]
         assert config["task_sizes"] == {"max_length": 3} and config["eval_batch_size"] == 16
         assert config["model"].get("memory_rows", 8) == 8 and config["model"].get("hidden_size", 16) == 16
@@ -115,11 +127,14 @@ def test_a_second_compare_trains_nothing(finished, monkeypatch):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(TrainingSession, "run", no_training)
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--json")
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2",
+                     "--json")
     assert result.exit_code == 0, result.output
     assert "reusing" in result.stderr and sorted(p.name for p in (tmp_path / "runs").iterdir()) == before
     rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
-    assert sorted(r["model"] for r in rows) == ["lstm", "ntm-lstm"]
+    assert sorted(r["model"] for r in rows) == ["lstm", "ntm-lstm"] and all(r["reused"] == 2 for r in rows)
+    table = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2")
+    assert "lstm*" in table.stdout and "*: reuses runs an earlier command finished" in " ".join(table.stdout.split())
 
 
 def test_two_workers_train_in_their_own_processes_and_get_the_same_runs(finished, tmp_path):
@@ -127,9 +142,9 @@ def test_two_workers_train_in_their_own_processes_and_get_the_same_runs(finished
     folders (and the same figures) as one after another here."""
     here, _ = finished
     result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30",
-                     "--workers", "2", "--json")
+                     "--seeds", "2", "--workers", "2", "--json")
     assert result.exit_code == 0, result.output
-    assert "copy / lstm / " in result.stderr and "seed 0 (30 sequences): finished" in result.stderr
+    assert "copy / lstm / " in result.stderr and "seeds 0, 1 (30 sequences): finished" in result.stderr
     ours = {r["model"]: r for r in json.loads(result.stdout)["tasks"]["copy"]["rows"]}
     theirs = {r["model"]: r for r in json.loads((here / "out" / "results.json").read_text())["tasks"]["copy"]["rows"]}
     for model in ("lstm", "ntm-lstm"):
@@ -143,7 +158,7 @@ def test_runs_lists_the_runs_folder(finished):
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert {(r["task"], r["model"], r["seed"], r["status"], r["sequences"]) for r in rows} == {
-        ("copy", "lstm", 0, "finished", 30), ("copy", "ntm-lstm", 0, "finished", 30)}
+        (task, model, seed, "finished", 30) for task in ("copy",) for model in ("lstm", "ntm-lstm") for seed in (0, 1)}
     table = runner.invoke(app, ["runs", "--runs", str(tmp_path / "runs")], env=WIDE)
     assert table.exit_code == 0 and "copy-ntm-lstm-s0" in table.stdout and "finished" in table.stdout
     empty = runner.invoke(app, ["runs", "--runs", str(tmp_path / "nothing")])
@@ -227,54 +242,17 @@ def test_a_class_task_is_ranked_by_wrong_answers_and_shows_its_accuracies(tmp_pa
     assert task["ranked_by"] == "bit_errors" and task["scores"][:2] == [["shot_1", "1st"], ["shot_2", "2nd"]]
     rows = task["rows"]
     assert task["best"] == rows[0]["model"] == min(rows, key=lambda r: r["bit_errors"])["model"]
-    assert "wrong answers/seq" in task["verdict"]
+    assert "wrong answers/seq" in task["verdict"] and "accuracy (2nd) at least 90%" in task["solved_rule"]
     for row in rows:
         assert set(row["scores"]) == {"shot_1", "shot_2", "shot_3"}  # 3 showings: no 5th or 10th
         assert 0 <= row["scores"]["shot_2"] <= 1
     table = list(csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text())))
     assert float(table[1]["accuracy_shot_2"]) == pytest.approx(rows[1]["scores"]["shot_2"])
     markdown = (tmp_path / "out" / "results.md").read_text()
-    assert "| model | params | wrong | cost | 1st | 2nd | 3rd | 5th | 10th | seeds | seqs | seq/s | paper |" in markdown
+    assert ("| model | params | solved | wrong | 95% interval | at 16 seqs | seeds' wrong | cost | 1st | 2nd | 3rd | 5th "
+            "| 10th | seqs to solve | seqs | time s | seq/s | paper |") in markdown
     assert "Omniglot 5-way 1-shot 98.4%" in markdown  # the paper's anchor, on its own data
     # the tasks' own models when none are given: the one-shot tasks compare four
     assert Study("compare", ("one-shot", "copy")).models_for("one-shot") == ("lstm", "ntm-lstm", "dnc", "kv-ff")
     assert Study("compare", ("one-shot", "copy")).models_for("copy") == ("lstm", "ntm-lstm", "ntm-ff")
     assert Study("compare", ("rare-events",)).budget_for("rare-events").text() == "16,000 sequences"
-
-
-def test_dynamic_ngrams_gets_a_bayes_optimal_row_and_verdicts_read_right():
-    row = ResultRow(task="dynamic-ngrams", model="lstm", setting={}, label="", seeds=2, seeds_planned=3, params=10,
-                    cost=140.0, cost_std=1.0, bit_errors=50.0, bit_errors_std=0.5, best_cost=139.0, scores={},
-                    sequences=100.0, wall_time=1.0, sequences_per_second=100.0, paper_cost=None,
-                    paper_cost_text="~136", rank=1, command="ntm train dynamic-ngrams", run_dirs=("a", "b"))
-    task = TaskResults(budget="100 sequences", time_limit=None, sequences=100, steps=None, chance_cost=200.0,
-                       floor_cost=133.2, floor_text="133.2", output_kind="bits", ranked_by="cost", unit="bits/seq",
-                       scores=(), score_notes={}, rows=(row,), best="lstm", best_command="", verdict="",
-                       paper_verdict=None)
-    rows = table_rows(task)
-    assert rows[0][2] == "140.000 ± 1.000" and rows[0][4] == "2/3"  # mean ± s.d. of 2 finished seeds of 3
-    assert rows[-1][0] == "Bayes-optimal" and rows[-1][2] == "133.200"
-    ranked = [{"model": "ntm-lstm", "cost": 0.000177}, {"model": "ntm-ff", "cost": 0.05}, {"model": "lstm", "cost": 40.0}]
-    assert verdict(ranked) == (
-        "ntm-lstm is best at 0.000177 bits/seq; ntm-ff 0.050 (+0.050), lstm 40.000 (+40.000)."
-    )
-    close = [{"model": "ntm-lstm", "cost": 0.002}, {"model": "ntm-ff", "cost": 0.009}, {"model": "lstm", "cost": 40.0}]
-    assert verdict(close).startswith("no clear difference between ntm-lstm and ntm-ff")
-    noisy = [{"model": "ntm-lstm", "cost": 1.0, "cost_std": 0.5}, {"model": "lstm", "cost": 1.8, "cost_std": 0.5}]
-    assert verdict(noisy).startswith("no clear difference between ntm-lstm and lstm")
-    assert verdict(ranked[:1]) == "ntm-lstm reached 0.000177 bits/seq (the only model run)."
-
-
-def test_the_closing_line_says_whether_the_papers_ordering_held():
-    def row(model, cost, std=0.0):
-        return {"model": model, "cost": cost, "cost_std": std}
-
-    order = ("ntm", "lstm")
-    assert paper_verdict(order, [row("lstm", 50.0), row("ntm-lstm", 0.001), row("ntm-ff", 0.002)]) == (
-        "as in the paper: ntm-lstm below lstm, ntm-ff below lstm.")
-    assert paper_verdict(order, [row("lstm", 100.0), row("ntm-lstm", 120.0), row("ntm-ff", 20.0)]) == (
-        "unlike the paper: lstm below ntm-lstm (as in the paper: ntm-ff below lstm).")
-    assert paper_verdict(order, [row("lstm", 10.0, 3.0), row("ntm-lstm", 8.0, 1.0)]) == (
-        "unlike the paper: no clear difference between ntm-lstm and lstm.")  # within the seeds' spread
-    assert paper_verdict(order, [row("ntm-lstm", 1.0), row("dnc", 2.0)]) is None  # no LSTM to set against
-    assert paper_verdict((), [row("lstm", 1.0), row("ntm-lstm", 2.0)]) is None  # a task the paper lacks

@@ -64,7 +64,7 @@ def swept(tmp_path_factory):
 def test_a_local_sweep_ranks_the_settings_and_names_the_best_command(swept):
     tmp_path, result = swept
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert results["version"] == 1 and results["kind"] == "sweep"
+    assert results["version"] == 2 and results["kind"] == "sweep"
     assert results["grid"] == {"lr": [1e-4, 1e-2]} and results["fixed"] == {"memory": "8x4", "controller_size": "16"}
     task = results["tasks"]["copy"]
     rows = task["rows"]
@@ -105,6 +105,7 @@ def test_a_compare_with_the_same_settings_reuses_the_sweeps_runs(swept):
     tmp_path, _ = swept
     result = runner.invoke(app, ["compare", "--tasks", "copy", "--models", "ntm-lstm", "--memory", "8x4",
                                  "--controller-size", "16", "--lr", "1e-2", "--sequences", "60", "--workers", "1",
+                                 "--seeds", "1",
                                  "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "compare"), "--json"])
     assert result.exit_code == 0, result.output
     assert result.stderr.count("reusing") == 1
@@ -155,7 +156,7 @@ def test_a_sweep_ranks_a_class_task_by_wrong_answers_as_compare_does(tmp_path):
     task = json.loads(swept.stdout)["tasks"]["one-shot"]
     assert task["ranked_by"] == "bit_errors" and "wrong answers/seq" in task["verdict"]
     assert [r["bit_errors"] for r in task["rows"]] == sorted(r["bit_errors"] for r in task["rows"])
-    compared = runner.invoke(app, ["compare", *tiny, "--lr", "1e-3,3e-2", "--runs", str(tmp_path / "runs"),
+    compared = runner.invoke(app, ["compare", *tiny, "--lr", "1e-3,3e-2", "--seeds", "1", "--runs", str(tmp_path / "runs"),
                                    "--out", str(tmp_path / "compare")])
     assert compared.exit_code == 0, compared.output
     assert compared.stderr.count("reusing") == 2  # the sweep's runs

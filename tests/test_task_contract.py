@@ -98,15 +98,19 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
     (line,), axis = figures.generalisation_series(result)
     assert axis == "sequence length" and list(line.x) == [6.0]
     assert figures.training_range("invert", {"length": 4}) == (4.0, 4.0)
-    from ntm_cli.schema import Summary
-    from ntm_cli.studies.study import Study, Trial, _row
+    from ntm_cli.schema import MetricsRow, Summary
+    from ntm_cli.studies.study import SeedRun, Study, Trial, _row
 
     study = Study("compare", ("invert",), models=("lstm",), budget=Budget(sequences=5))
     summary = Summary(status="finished", run_dir="runs/invert-lstm-s0", task="invert", model="lstm", preset="fast",
                       seed=0, params=10, steps=5, budget_steps=5, sequences=5, final_eval_cost=2.0,
                       final_eval_bit_errors=1.0, best_eval_cost=2.0, best_step=5, wall_time=1.0, compile_seconds=1.0,
                       sequences_per_second=5.0, skipped_updates=0)
-    row = _row(study, Trial("invert", "lstm", {}), [summary], registry.make_task("invert"))
+    curve = [MetricsRow(step=5, sequences=5, train_cost=2.0, train_bit_errors=1.0, eval_cost=2.0, eval_bit_errors=1.0,
+                        wall_time=1.0, sequences_per_second=5.0, skipped_updates=0)]
+    row = _row(study, Trial("invert", "lstm", {}), [SeedRun(0, summary, curve, False)], registry.make_task("invert"),
+               equal_sequences=5.0)
+    assert row.cost_at_equal_sequences == 2.0 and row.solved is None  # the toy task declares no solved rule
     assert row.paper_cost_text == "~1 (made up)" and row.command == "ntm train invert --model lstm --sequences 5"
 
 

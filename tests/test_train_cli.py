@@ -271,3 +271,25 @@ def test_a_metrics_line_cut_short_by_a_crash_does_not_stop_a_resume(tmp_path):
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "30"])
     assert result.exit_code == 0, result.output
     assert [m.step for m in runs.read_metrics(run_dir)] == [0, 10, 20, 30]
+
+
+def test_until_solved_stops_a_run_after_three_solved_reports_and_keeps_the_count_over_a_resume(tmp_path, monkeypatch):
+    """--until solved stops training once the task's rule has held at 3 reports in a row (here a
+    rule any report meets: reports at steps 0, 10, 20, so it stops at 20 of 1,000); the count is
+    in the checkpoint, so resuming a solved run with a larger budget trains nothing more."""
+    from ntm_cli.tasks.base import Solved
+    from ntm_cli.tasks.copy import CopyTask
+
+    monkeypatch.setattr(CopyTask, "solved", Solved("cost", 1e9, "any report"))
+    result = train(tmp_path, "--until", "solved", "--steps", "1000", "--report-every", "10", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["steps"], summary["budget_steps"], summary["status"]) == (20, 1000, "finished")
+    config = json.loads((tmp_path / "copy-ntm-lstm-s0" / "config.json").read_text())["config"]
+    assert config["until_solved"] == 3
+    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "copy-ntm-lstm-s0"), "--steps", "40", "--json"])
+    assert resumed.exit_code == 0 and json.loads(resumed.stdout)["steps"] == 20
+    monkeypatch.setattr(CopyTask, "solved", None)
+    refused = train(tmp_path / "other", "--until", "solved")
+    assert refused.exit_code == 2 and "--until solved needs a solved rule, and task copy has none" in refused.stderr
+    assert train(tmp_path / "other", "--until", "never").exit_code == 2

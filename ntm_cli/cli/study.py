@@ -45,7 +45,7 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
             connect_ray(ray, cpus=workers or default_workers())
         say(f"{total} run{'s' if total > 1 else ''}: {len(study.tasks)} task(s), {len(study.trials())} "
             f"model setting(s), {study.seeds} seed(s) each")
-        jobs = plan_jobs(study, runs_dir, say)
+        jobs, reused = plan_jobs(study, runs_dir, say)
     if ray is not None:
         outcomes = run_ray(jobs, say, cpus=1, gpus=gpus)
     else:
@@ -62,7 +62,7 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
     for outcome in failed:
         error_console.print(f"Error: {outcome.job.label}: {outcome.error}", markup=False, soft_wrap=True)
     with reported_errors():
-        results = collect(study, runs_dir)
+        results = collect(study, runs_dir, reused)
         paths = write_results(results, out)
     if json_output:
         print(json.dumps(results.to_dict(), indent=2))

@@ -11,26 +11,13 @@ import csv
 import dataclasses
 import io
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from ntm_cli import runs
 from ntm_cli.reports.progress import format_cost, score_notes_items
 from ntm_cli.schema import ResultRow, StudyResults, TaskResults
 
 RESULT_FILES = ("results.json", "results.csv", "results.md")
-
-BITS_NOTE = (
-    "cost: binary cross-entropy on a fixed held-out batch, in bits per sequence, at the end of training "
-    "(mean ± s.d. over the finished seeds, what the rows are ranked by); bit err: bit errors per sequence; "
-    "seeds: finished of asked; seqs: training sequences seen; time s: seconds of training; paper: approximate "
-    "readings of its figures at its own budgets (\"at 1M\": after a million training sequences)."
-)
-CLASS_NOTE = (
-    "wrong: wrong answers per sequence on a fixed held-out batch at the end of training (mean ± s.d. over the "
-    "finished seeds; what the rows are ranked by); cost: cross-entropy in bits per sequence; then accuracy by "
-    "score (a one-shot task's: on a class's k-th showing in its episode, the 2nd being \"1-shot\"); "
-    "seeds: finished of asked; seqs: training sequences seen; paper: readings on the paper's own data."
-)
-
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
@@ -40,10 +27,71 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _with_spread(text: str, row: ResultRow, std: float | None, digits: int | None = None) -> str:
-    if row.seeds < 2 or std is None:
-        return text
-    return f"{text} ± {format_cost(std) if digits is None else _num(std, digits)}"
+def _figure(task: TaskResults, value: float | None) -> str:
+    """A cost in bits, or a class task's wrong answers per sequence."""
+    return _num(value, 2) if task.output_kind == "class" else format_cost(value)
+
+
+def _interval(task: TaskResults, interval: tuple[float, ...] | None) -> str:
+    return "-" if interval is None else f"{_figure(task, interval[0])}-{_figure(task, interval[1])}"
+
+
+def split(row: ResultRow) -> bool:
+    """Whether the row's seeds split: some solved and some not, or final figures more than a
+    factor of ten apart. Such a row shows its seeds, not only their median."""
+    costs = [c for c in row.seed_costs if c is not None]
+    mixed = row.solved is not None and 0 < row.solved < row.seeds
+    return row.seeds > 1 and (mixed or (bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 10))
+
+
+def _seeds_figures(task: TaskResults, row: ResultRow) -> str:
+    values = row.seed_costs if task.output_kind != "class" else row.seed_bit_errors
+    return " ".join(_figure(task, v) for v in values) if row.seeds > 1 else "-"
+
+
+def _solved(row: ResultRow) -> str:
+    if row.solved is None:
+        return "-"
+    missing = row.seeds_planned - row.seeds
+    return f"{row.solved}/{row.seeds}" + (f" ({missing} missing)" if missing > 0 else "")
+
+
+class Column(NamedTuple):
+    """A column of the results tables: its header, its cell, and whether the terminal shows it
+    (the Markdown file shows every column)."""
+
+    header: str
+    cell: Callable[[TaskResults, ResultRow], str]
+    terminal: bool = True
+
+
+def columns(task: TaskResults, terminal: bool = False) -> list[Column]:
+    """The columns of a task's table: the settings only where they vary; a class task ranks by
+    wrong answers and shows its accuracies."""
+    equal = "-" if task.equal_sequences is None else f"{task.equal_sequences:,.0f}"
+    figure = "wrong" if task.output_kind == "class" else "cost"
+    at_equal = (lambda t, r: _figure(t, r.errors_at_equal_sequences)) if task.output_kind == "class" else \
+        (lambda t, r: format_cost(r.cost_at_equal_sequences))
+    out = [
+        Column("model", lambda t, r: r.model + ("*" if r.reused else "")),
+        *([Column("setting", lambda t, r: r.label)] if has_settings(task) else []),
+        Column("params", lambda t, r: "-" if r.params is None else f"{r.params:,}", terminal=False),
+        Column("solved", lambda t, r: _solved(r)),
+        Column(figure, lambda t, r: _seeds_figures(t, r) if split(r) else _figure(t, r.bit_errors if t.output_kind == "class" else r.cost)),
+        Column("95% interval", lambda t, r: _interval(t, r.bit_errors_interval if t.output_kind == "class" else r.cost_interval)),
+        Column(f"at {equal} seqs", at_equal),
+        Column("seeds' " + figure, _seeds_figures, terminal=False),
+        *([Column("cost", lambda t, r: format_cost(r.cost))] if task.output_kind == "class" else
+          [Column("best", lambda t, r: format_cost(r.best_cost), terminal=False),
+           Column("bit err", lambda t, r: _num(r.bit_errors), terminal=False)]),
+        *(Column(label, lambda t, r, key=key: _percent(r.scores.get(key))) for key, label in task.scores),
+        Column("seqs to solve", lambda t, r: _num(r.sequences_to_solve, 0), terminal=False),
+        Column("seqs", lambda t, r: _num(r.sequences, 0)),
+        Column("time s", lambda t, r: _num(r.wall_time, 1), terminal=False),
+        Column("seq/s", lambda t, r: _num(r.sequences_per_second, 0)),
+        Column("paper", lambda t, r: r.paper_cost_text or "-"),
+    ]
+    return [c for c in out if c.terminal or not terminal]
 
 
 def has_settings(task: TaskResults) -> bool:
@@ -51,42 +99,42 @@ def has_settings(task: TaskResults) -> bool:
     return any(row.label for row in task.rows)
 
 
-def table_header(task: TaskResults) -> list[str]:
-    """The columns of a task's table; a class task has its accuracies where the bits tasks have bit
-    errors and time."""
-    setting = ["setting"] if has_settings(task) else []
-    if task.output_kind == "class":
-        return ["model", *setting, "params", "wrong", "cost", *(label for _, label in task.scores),
-                "seeds", "seqs", "seq/s", "paper"]
-    return ["model", *setting, "params", "cost", "bit err", "seeds", "seqs", "time s", "seq/s", "paper"]
+def table_header(task: TaskResults, terminal: bool = False) -> list[str]:
+    return [c.header for c in columns(task, terminal)]
 
 
-def table_rows(task: TaskResults) -> list[list[str]]:
+def table_rows(task: TaskResults, terminal: bool = False) -> list[list[str]]:
     """A task's rows as strings, best first, in the columns of `table_header`; the task's
     Bayes-optimal floor last, where it has one."""
-    out = []
-    for r in task.rows:
-        lead = [r.model, *([r.label] if has_settings(task) else []),
-                "-" if r.params is None else f"{r.params:,}"]
-        tail = [f"{r.seeds}/{r.seeds_planned}", _num(r.sequences, 0)]
-        if task.output_kind == "class":
-            out.append([*lead, _with_spread(_num(r.bit_errors, 2), r, r.bit_errors_std, 2), format_cost(r.cost),
-                        *(_percent(r.scores.get(key)) for key, _ in task.scores), *tail,
-                        _num(r.sequences_per_second, 0), r.paper_cost_text or "-"])
-        else:
-            out.append([*lead, _with_spread(format_cost(r.cost), r, r.cost_std), _num(r.bit_errors), *tail,
-                        _num(r.wall_time, 1), _num(r.sequences_per_second, 0), r.paper_cost_text or "-"])
+    cols = columns(task, terminal)
+    out = [[c.cell(task, r) for c in cols] for r in task.rows]
     if task.floor_cost and task.output_kind != "class":
-        width = len(table_header(task))
-        floor = ["Bayes-optimal"] + ["-"] * (width - 1)
-        floor[table_header(task).index("cost")] = format_cost(task.floor_cost)
+        floor = ["Bayes-optimal"] + ["-"] * (len(cols) - 1)
+        floor[[c.header for c in cols].index("cost")] = format_cost(task.floor_cost)
         floor[-1] = task.floor_text or "-"
         out.append(floor)
     return out
 
 
 def table_note(task: TaskResults) -> str:
-    return CLASS_NOTE if task.output_kind == "class" else BITS_NOTE
+    """What the columns mean."""
+    figure = ("wrong: wrong answers per sequence on a fixed held-out batch at the end of training"
+              if task.output_kind == "class" else
+              "cost: held-out cost (binary cross-entropy) in bits per sequence at the end of training")
+    equal = ("-" if task.equal_sequences is None else f"{task.equal_sequences:,.0f}")
+    parts = [
+        f"{figure}, the median over seeds (the rows are ranked by it; seeds that split are shown one by one); "
+        "95% interval: a bootstrap over seeds of the median",
+        f"at {equal} seqs: the same, read from each seed's learning curve at {equal} training sequences, the "
+        "fewest any row reached: the verdict compares rows there, seed by seed",
+    ]
+    if task.solved_rule:
+        parts.append(f"solved: seeds that end meeting the rule {task.solved_rule}")
+    if any(row.reused for row in task.rows):
+        parts.append("*: reuses runs an earlier command finished with the same config and budget")
+    parts.append("seqs: training sequences seen (mean); paper: approximate readings of its figures at its own "
+                 "budgets (\"at 1M\": after a million training sequences)")
+    return "; ".join(parts) + "."
 
 
 def closing_lines(name: str, task: TaskResults, grid: bool, score_notes: bool = True) -> list[str]:
@@ -130,21 +178,20 @@ def results_csv(results: StudyResults) -> str:
 
 def results_markdown(results: StudyResults) -> str:
     seeds = results.seeds
-    notes = list(dict.fromkeys(table_note(task) for task in results.tasks.values()))
-    lines = [f"# ntm {results.kind}: {results.preset} preset, {seeds} seed{'s' if seeds > 1 else ''}", "", *notes]
+    lines = [f"# ntm {results.kind}: {results.preset} preset, {seeds} seed{'s' if seeds > 1 else ''}"]
     for name, task in results.tasks.items():
         header = table_header(task)
         lines += ["", f"## {title(name, task, results)}", ""]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in table_rows(task)]
-        lines += ["", *closing_lines(name, task, bool(results.grid))]
+        lines += ["", table_note(task), "", *closing_lines(name, task, bool(results.grid))]
     return "\n".join(lines) + "\n"
 
 
 def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
-    """Held-out cost against sequences seen, one line per row (the mean of its seeds), the seeds'
-    range shaded, log y."""
+    """Held-out cost against sequences seen: each seed a thin line, each row's median a thick one
+    (a median of seeds, never a mean no seed is near), log y; the verdicts' sequence count marked."""
     import numpy as np
 
     from ntm_cli.reports.figures import pyplot, save_figure
@@ -161,13 +208,18 @@ def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
         color, line = styles.get(row.model, ("0.2", "-.")) if not has_settings(task) else (None, "-")
         x = np.maximum(np.array([p[0] for p in curves[0][:length]], float), 1)
         y = np.array([[max(p[1], 1e-4) for p in c[:length]] for c in curves])
-        label = f"{row.model} {row.label}".strip()
-        drawn = ax.plot(x, y.mean(0), color=color, linestyle=line, linewidth=2, label=f"{label} ({len(curves)} seeds)")
+        solved = "" if row.solved is None else f", solved {row.solved}/{row.seeds}"
+        label = f"{row.model} {row.label}".strip() + f" (median of {len(curves)} seed{'s' if len(curves) > 1 else ''}{solved})"
+        drawn = ax.plot(x, np.median(y, axis=0), color=color, linestyle=line, linewidth=2, label=label)
         if len(curves) > 1:
-            ax.fill_between(x, y.min(0), y.max(0), color=drawn[0].get_color(), alpha=0.2, linewidth=0)
+            for seed_curve in y:
+                ax.plot(x, seed_curve, color=drawn[0].get_color(), linestyle=line, linewidth=0.6, alpha=0.5)
     ax.axhline(task.chance_cost, color="0.7", linewidth=1, linestyle="-.", label="chance")
     if task.floor_cost:
         ax.axhline(task.floor_cost, color="0.4", linewidth=1, linestyle="-.", label="Bayes-optimal")
+    if task.equal_sequences:
+        ax.axvline(task.equal_sequences, color="0.6", linewidth=0.8, linestyle=":",
+                   label=f"verdicts read here ({task.equal_sequences:,.0f} seqs)")
     ax.set_yscale("log")
     ax.set_xlabel("sequences seen")
     ax.set_ylabel("held-out cost (bits per sequence)")

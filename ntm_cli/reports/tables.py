@@ -124,11 +124,11 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
     out = []
     for name, task in results.tasks.items():
         table = compact_table(title(name, task, results))
-        for column in table_header(task):
+        for column in table_header(task, terminal=True):
             # Every column but the paper's keeps its full width; the paper's text wraps instead.
             table.add_column(column, justify="left" if column in ("model", "setting", "paper") else "right",
                              no_wrap=column != "paper", overflow="fold")
-        for row in table_rows(task):
+        for row in table_rows(task, terminal=True):
             table.add_row(*row)
         notes = "; ".join(score_notes_items(task.scores, task.score_notes))
         table.caption = table_note(task) + (f" {notes}." if notes else "")

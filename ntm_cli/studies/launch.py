@@ -38,12 +38,26 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
     if model_family(model) == "kv" and task_class(canonical).output_kind != "class":
         raise InputError(f"the key-value memory answers with a class, and task {canonical} has bit-vector "
                          "targets; train it on a class task (one-shot, one-shot-digits, rare-events).")
-    config = apply_settings(preset_config(preset, canonical, model, seed), settings)
+    preset_run = preset_config(preset, canonical, model, seed)
+    config = apply_settings(preset_run, settings)
     made = make_task(canonical, **config.task_sizes)  # validates the sizes together
     if config.curriculum is not None:
         made.curriculum_stages()  # a task with nothing to grow says so
-    return dataclasses.replace(config, steps=budget.steps_at(config.batch_size, config.steps),
-                               time_limit=budget.time_limit)
+    if config.until_solved is not None and made.solved is None:
+        raise InputError(f"--until solved needs a solved rule, and task {canonical} has none.")
+    steps = budget.steps_at(config.batch_size, config.steps)
+    optimizer = config.optimizer
+    if (_decays_over_its_budget(preset_run) and "lr_decay_steps" not in settings
+            and (budget.steps is not None or budget.sequences is not None)):
+        optimizer = dataclasses.replace(optimizer, decay_steps=steps)
+    return dataclasses.replace(config, steps=steps, time_limit=budget.time_limit, optimizer=optimizer)
+
+
+def _decays_over_its_budget(config: TrainConfig) -> bool:
+    """Whether a preset's learning rate decays over the preset's own step budget (rather than a
+    horizon tuned apart from it): such a schedule follows a budget given in steps or sequences.
+    Under a time budget alone the step count is unknown, and the preset's horizon stays."""
+    return config.optimizer.decay_steps is not None and config.optimizer.decay_steps == config.steps
 
 
 def reporter(json_output: bool) -> Reporter:
@@ -77,7 +91,8 @@ def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str 
             run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
             run_dirs.append(run_dir)
             locks.append(lock)
-            runs.write_config(run_dir, dataclasses.replace(config, seed=seed), devices=session.trainer.devices_used)
+            runs.write_config(run_dir, dataclasses.replace(config, seed=seed), devices=session.trainer.devices_used,
+                              trained_with=tuple(seeds))
     except BaseException:
         for lock in locks:
             lock.release()

@@ -27,10 +27,10 @@ from ntm_cli import runs
 from ntm_cli.config import Budget, TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MODEL_NAMES, model_family
-from ntm_cli.reports.progress import spread
-from ntm_cli.schema import RESULTS_VERSION, ResultRow, StudyResults, Summary, TaskResults
+from ntm_cli.schema import RESULTS_VERSION, MetricsRow, ResultRow, StudyResults, Summary, TaskResults
 from ntm_cli.settings import setting as setting_row
 from ntm_cli.studies.executors import Job
+from ntm_cli.studies.statistics import solved_from, summarise, value_at
 from ntm_cli.studies.verdicts import Figure, paper_verdict, ranking, verdict
 
 Setting = dict[str, Any]  # setting name -> one value, as typed
@@ -175,11 +175,6 @@ def label(setting: Setting) -> str:
     return " ".join(f"{name.replace('_', '-')}={_text(value)}" for name, value in setting.items())
 
 
-def row_name(row: ResultRow) -> str:
-    """How a row is named in verdicts: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'."""
-    return f"{row.model} ({row.label})" if row.label else row.model
-
-
 def trial_label(study: Study, trial: Trial, seeds: list[int]) -> str:
     """'copy / ntm-lstm / lr=0.001 / seeds 0, 1 (2,000 sequences)' for progress lines."""
     parts = [trial.task, trial.model] + ([label(trial.setting)] if trial.setting else [])  # every value given
@@ -187,48 +182,105 @@ def trial_label(study: Study, trial: Trial, seeds: list[int]) -> str:
     return f"{' / '.join(parts)} ({study.budget_for(trial.task).text()})"
 
 
-def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> list[Job]:
-    """The training jobs that finish the study: finished runs are reused (and said so), and a job
-    makes sure of the rest (continuing unfinished runs, training missing seeds).
+def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> tuple[list[Job], set[str]]:
+    """The training jobs that finish the study, and the finished run folders it reuses (each
+    said so); a job makes sure of the rest (continuing unfinished runs, training missing seeds).
 
     Seeds trained together share a core, so under a time budget each would see fewer sequences
     than a seed trained alone: they are trained one by one. A budget in steps or sequences is
     the same whichever way, so there a trial's seeds share one compiled program.
     """
-    jobs = []
+    jobs, reused = [], set()
     for trial in study.trials():
         to_do = []
         for seed in range(study.seeds):
             found = runs.find_run(runs_dir, study.config(trial, seed))
             if found is not None and runs.status(found) == "finished":
                 say(f"{trial_label(study, trial, [seed])}: reusing {found}")
+                reused.add(str(found))
             else:
                 to_do.append(seed)
         timed = study.budget_for(trial.task).time_limit is not None
         for group in ([[s] for s in to_do] if timed else ([to_do] if to_do else [])):
             jobs.append(Job(trial_label(study, trial, group), study.config(trial, group[0]), tuple(group), runs_dir))
-    return jobs
+    return jobs, reused
+
+
+class SeedRun(NamedTuple):
+    """One finished seed of a trial: its summary and its learning curve."""
+
+    seed: int
+    summary: Summary
+    curve: list[MetricsRow]
+    reused: bool  # finished before this command started
+
+
+def _finished(study: Study, trial: Trial, runs_dir: Path, reused: set[str]) -> list[SeedRun]:
+    """The trial's finished seeds, in seed order."""
+    out = []
+    for seed in range(study.seeds):
+        found = runs.find_run(runs_dir, study.config(trial, seed))
+        summary = runs.read_summary(found) if found is not None else None
+        if summary is not None and summary.status == "finished":
+            out.append(SeedRun(seed, dataclasses.replace(summary, run_dir=str(found)), runs.read_metrics(found),
+                               str(found) in reused))
+    return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    figures = summarise(values)
+    return None if figures is None else figures.median
 
 
 def _mean(values: list[float | None]) -> float | None:
-    """The mean of the finite values given, None if there are none."""
-    figures = spread(values)
-    return None if figures is None else figures["mean"]
+    figures = summarise(values)
+    return None if figures is None else figures.mean
 
 
-def _row(study: Study, trial: Trial, summaries: list[Summary], task) -> ResultRow:
-    costs = spread([s.final_eval_cost for s in summaries])
-    errors = spread([s.final_eval_bit_errors for s in summaries])
+def _interval(values: list[float | None]) -> tuple[float, float] | None:
+    figures = summarise(values)
+    return None if figures is None else (figures.low, figures.high)
+
+
+def _to_solve(task, curve: list[MetricsRow]) -> MetricsRow | None:
+    """The report from which the task's solved rule held to the end of the run, if it holds."""
+    if task.solved is None:
+        return None
+    floor = task.floor_cost()
+    first = solved_from([task.solved.holds(m.eval_cost, m.eval_bit_errors, m.eval_scores, floor) for m in curve])
+    return None if first is None else curve[first]
+
+
+def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
+    summaries = [s.summary for s in seeds]
+    costs = [s.final_eval_cost for s in summaries]
+    errors = [s.final_eval_bit_errors for s in summaries]
+    cost = summarise(costs)
+    solved = [_to_solve(task, s.curve) for s in seeds]
+    at_equal = {field: [None if equal_sequences is None else
+                        value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences) for s in seeds]
+                for field in ("eval_cost", "eval_bit_errors")}
     paper = task.paper.get(model_family(trial.model))
     return ResultRow(
         task=trial.task, model=trial.model, setting=dict(trial.setting), label=study.label(trial.setting),
-        seeds=len(summaries), seeds_planned=study.seeds,
+        seeds=len(seeds), seeds_planned=study.seeds, seed_numbers=tuple(s.seed for s in seeds),
+        reused=sum(s.reused for s in seeds),
         params=summaries[0].params if summaries else None,
-        cost=costs["mean"] if costs else None, cost_std=costs["std"] if costs else None,
-        bit_errors=errors["mean"] if errors else None, bit_errors_std=errors["std"] if errors else None,
-        best_cost=min((s.best_eval_cost for s in summaries if s.best_eval_cost is not None), default=None),
+        cost=cost.median if cost else None, cost_interval=(cost.low, cost.high) if cost else None,
+        cost_iqm=cost.iqm if cost else None, cost_mean=cost.mean if cost else None,
+        cost_std=cost.std if cost else None, seed_costs=tuple(costs),
+        bit_errors=_median(errors), bit_errors_interval=_interval(errors), seed_bit_errors=tuple(errors),
+        best_cost=_median([s.best_eval_cost for s in summaries]),
         scores={score.key: value for score in task.scores
-                if (value := _mean([s.final_eval_scores.get(score.key) for s in summaries])) is not None},
+                if (value := _median([s.final_eval_scores.get(score.key) for s in summaries])) is not None},
+        solved=None if task.solved is None else sum(m is not None for m in solved),
+        seed_solved=tuple(m is not None for m in solved),
+        sequences_to_solve=_median([m.sequences for m in solved if m is not None]),
+        seconds_to_solve=_median([m.wall_time for m in solved if m is not None]),
+        cost_at_equal_sequences=_median(at_equal["eval_cost"]),
+        seed_costs_at_equal_sequences=tuple(at_equal["eval_cost"]),
+        errors_at_equal_sequences=_median(at_equal["eval_bit_errors"]),
+        seed_errors_at_equal_sequences=tuple(at_equal["eval_bit_errors"]),
         sequences=_mean([s.sequences for s in summaries]),
         wall_time=_mean([s.wall_time for s in summaries]),
         sequences_per_second=_mean([s.sequences_per_second for s in summaries]),
@@ -240,26 +292,24 @@ def _row(study: Study, trial: Trial, summaries: list[Summary], task) -> ResultRo
     )
 
 
-def collect(study: Study, runs_dir: Path) -> StudyResults:
-    """The study's results from its finished run folders: a row per trial (mean and spread over
-    its finished seeds), ranked within each task by the task's criterion, with verdicts."""
+def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> StudyResults:
+    """The study's results from its finished run folders: a row per trial (figures over its
+    finished seeds), ranked within each task by the task's criterion at the end, with verdicts
+    read at equal sequences. `reused`: the run folders an earlier command had finished."""
     from ntm_cli.tasks import make_task
 
     tasks = {}
     for task_name in study.tasks:
-        task = make_task(task_name)
-        rows = []
-        for trial in (t for t in study.trials() if t.task == task_name):
-            summaries = []
-            for seed in range(study.seeds):
-                found = runs.find_run(runs_dir, study.config(trial, seed))
-                summary = runs.read_summary(found) if found is not None else None
-                if summary is not None and summary.status == "finished":
-                    summaries.append(dataclasses.replace(summary, run_dir=str(found)))
-            rows.append(_row(study, trial, summaries, task))
+        trials = [t for t in study.trials() if t.task == task_name]
+        # The task at the sizes its runs train at (its chance and floor depend on them; where a
+        # grid varies a size, the first setting's).
+        task = make_task(task_name, **study.config(trials[0], 0).task_sizes)
+        finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
+        reached = [s.summary.sequences for seeds in finished for s in seeds]
+        equal_sequences = float(min(reached)) if reached else None
         figure = ranking(task.output_kind)
-        rows = _ranked(rows, figure)
-        named = [dataclasses.replace(r, model=row_name(r)) for r in rows if r.rank is not None]
+        rows = _ranked([_row(study, trial, seeds, task, equal_sequences) for trial, seeds in zip(trials, finished)],
+                       figure)
         budget = study.budget_for(task_name)
         best = rows[0] if rows and rows[0].rank is not None else None
         tasks[task_name] = TaskResults(
@@ -275,11 +325,13 @@ def collect(study: Study, runs_dir: Path) -> StudyResults:
             unit=figure.unit,
             scores=tuple((score.key, score.label) for score in task.scores),
             score_notes=task.score_notes(budget.sequences) if budget.sequences else {},
+            solved_rule=task.solved_text(),
+            equal_sequences=equal_sequences,
             rows=tuple(rows),
-            best=row_name(best) if best else None,
+            best=best.name if best else None,
             best_command=best.command if best else None,
-            verdict=verdict([_as_dict(r) for r in named], figure),
-            paper_verdict=None if study.varied else paper_verdict(task.paper_order, [_as_dict(r) for r in rows]),
+            verdict=verdict(rows, figure, equal_sequences),
+            paper_verdict=None if study.varied else paper_verdict(task.paper_order, rows, figure),
         )
     return StudyResults(
         version=RESULTS_VERSION,
@@ -299,7 +351,3 @@ def _ranked(rows: list[ResultRow], figure: Figure) -> list[ResultRow]:
     scored = sorted((r for r in rows if getattr(r, figure.field) is not None), key=lambda r: getattr(r, figure.field))
     return ([dataclasses.replace(r, rank=i) for i, r in enumerate(scored, 1)]
             + [r for r in rows if getattr(r, figure.field) is None])
-
-
-def _as_dict(row: ResultRow) -> dict[str, Any]:
-    return dataclasses.asdict(row)

@@ -31,6 +31,7 @@ class RunProgress:
     run_dir: Path
     best_eval_cost: float = math.inf  # the held-out cost of the best checkpoint
     best_eval_errors: float = math.inf  # its errors (what a class task's best is chosen by)
+    solved_streak: int = 0  # the latest reports in a row that met the task's solved rule
     best_step: int = -1
     last_eval_cost: float = math.nan
     last_eval_bit_errors: float = math.nan
@@ -68,6 +69,7 @@ def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, 
             "interval_time": loop.interval_time,
             "best_eval_cost": progress.best_eval_cost,
             "best_eval_errors": progress.best_eval_errors,
+            "solved_streak": progress.solved_streak,
             "best_step": progress.best_step,
             "last_eval_cost": progress.last_eval_cost,
             "last_eval_bit_errors": progress.last_eval_bit_errors,
@@ -88,7 +90,7 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves = payload["leaves"]
-        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores", "best_eval_errors"})
+        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores", "best_eval_errors", "solved_streak"})
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
         reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
         raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None

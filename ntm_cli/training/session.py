@@ -161,6 +161,7 @@ class TrainingSession:
         progress = self.progress[0]
         progress.best_eval_cost = float(meta["best_eval_cost"])
         progress.best_eval_errors = float(meta.get("best_eval_errors", math.inf))
+        progress.solved_streak = int(meta.get("solved_streak", 0))
         progress.best_step = int(meta["best_step"])
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
@@ -221,6 +222,10 @@ class TrainingSession:
             runs.append_metrics(progress.run_dir, record)
             progress.last_eval_cost, progress.last_eval_bit_errors = record.eval_cost, record.eval_bit_errors
             progress.last_eval_scores = scores
+            solved = self.trainer.task.solved
+            meets = solved is not None and solved.holds(record.eval_cost, record.eval_bit_errors, scores,
+                                                        self.trainer.task.floor_cost())
+            progress.solved_streak = progress.solved_streak + 1 if meets else 0
             if self._better(record, progress):
                 progress.best_eval_cost, progress.best_step = record.eval_cost, self.loop.step
                 progress.best_eval_errors = record.eval_bit_errors
@@ -292,7 +297,7 @@ class TrainingSession:
             self.trainer.compile(self.state)
         if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
             self._report()  # the untrained model: the curve's first point
-        while loop.step < config.steps and not self._out_of_time():
+        while loop.step < config.steps and not self._out_of_time() and not self._solved():
             previous = loop.step
             started = time.perf_counter()
             state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
@@ -314,6 +319,11 @@ class TrainingSession:
                 raise Stopped(signum)
         if loop.pending_steps:
             self._report()  # a time budget ended between reports
+
+    def _solved(self) -> bool:
+        """With `--until solved`: every seed has met the solved rule at enough reports in a row."""
+        needed = self.config.until_solved
+        return needed is not None and all(p.solved_streak >= needed for p in self.progress)
 
     def _out_of_time(self) -> bool:
         return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit
