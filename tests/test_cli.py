@@ -50,6 +50,8 @@ def test_tasks_table_lists_every_task_with_T_and_chance_cost():
         assert str(task.max_time) in cells and f"{task.chance_cost:g}" in cells
     ngrams_row = next(line for line in result.stdout.splitlines() if " dynamic-ngrams " in line)
     assert "133." in ngrams_row  # the Bayes-optimal floor
+    for name in TASK_NAMES:  # what solving each means, for --until solved and the studies' k of K
+        assert f"  solved: {make_task(name).solved_text()}." in result.stdout
 
 
 def test_show_prints_the_requested_example():

@@ -44,14 +44,16 @@ def _main(
 
 @app.command("tasks")
 def tasks_command() -> None:
-    """List the tasks with their sizes, sequence length T and chance-level cost."""
+    """List the tasks with their sizes, sequence length T, chance-level cost and what solving each means."""
     from ntm_cli.reports.tables import tasks_table
     from ntm_cli.tasks import TASK_NAMES, make_task
 
     tasks = [make_task(name) for name in TASK_NAMES]
     console.print(tasks_table(tasks))
     for task in tasks:
-        console.print(f"[bold]{task.name}[/]: {task.summary}.")
+        console.print(f"[bold]{task.name}[/]: {task.summary}.", soft_wrap=True)
+        if task.solved_text():
+            console.print(f"  solved: {task.solved_text()}.", markup=False, soft_wrap=True)
 
 
 @app.command("show")
