@@ -145,8 +145,8 @@ def test_a_life_long_run_resumes_bit_for_bit(tmp_path):
     def train(out, *args):
         return runner.invoke(app, ["train", "rare", "--model", "kv-ff", *LIFELONG, "--out", str(out), *args])
 
-    assert train(tmp_path / "whole", "--steps", "20").exit_code == 0
-    assert train(tmp_path / "parts", "--steps", "10").exit_code == 0
+    assert train(tmp_path / "whole", "--steps", "20", "--lr-decay-steps", "20").exit_code == 0
+    assert train(tmp_path / "parts", "--steps", "10", "--lr-decay-steps", "20").exit_code == 0
     run_dir = tmp_path / "parts" / "rare-events-kv-ff-s0"
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "20"])
     assert result.exit_code == 0, result.output

@@ -238,8 +238,8 @@ def test_a_run_being_trained_is_never_resumed_by_another_process(tmp_path):
 
 
 def test_two_comparisons_at_once_on_one_runs_folder_train_each_run_once(tmp_path):
-    args = ["compare", "--tasks", "copy", "--models", "lstm", "--sequences", "100", "--workers", "1",
-            "--runs", str(tmp_path / "runs")]
+    args = ["compare", "--tasks", "copy", "--models", "lstm", "--lstm-size", "1x32", "--sequences", "100", "--seeds",
+            "1", "--workers", "1", "--runs", str(tmp_path / "runs")]
     # no shared compilation cache: two processes would write one entry at once
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     first = _ntm(*args, "--out", str(tmp_path / "a"), env=env)

@@ -68,10 +68,13 @@ def test_several_seeds_train_together_and_report_their_spread(tmp_path):
 
 
 def test_resume_continues_exactly(tmp_path):
+    """Resumed to a larger budget, a run continues exactly as one trained to it in one go, given
+    the same learning-rate schedule (by default the schedule follows the budget a run was made
+    with, and a resumed run keeps its own)."""
     whole = tmp_path / "whole"
-    assert train(whole, "--steps", "40").exit_code == 0
+    assert train(whole, "--steps", "40", "--lr-decay-steps", "40").exit_code == 0
     parts = tmp_path / "parts"
-    assert train(parts, "--steps", "20").exit_code == 0
+    assert train(parts, "--steps", "20", "--lr-decay-steps", "40").exit_code == 0
     run_dir = parts / "copy-ntm-lstm-s0"
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "40"])
     assert result.exit_code == 0, result.output
