@@ -24,7 +24,6 @@ import collections
 import glob
 import gzip
 import json
-import re
 import tempfile
 import time
 

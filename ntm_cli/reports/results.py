@@ -159,12 +159,15 @@ def title(name: str, task: TaskResults, results: StudyResults) -> str:
             f"(chance {task.chance_cost:g} bits/seq)")
 
 
-CSV_FIELDS = ("task", "rank", "model", "label", "params", "seeds", "seeds_planned", "cost", "cost_std", "bit_errors",
-              "bit_errors_std", "best_cost", "sequences", "wall_time", "sequences_per_second", "paper_cost", "command")
+CSV_FIELDS = ("task", "rank", "model", "label", "params", "seeds", "seeds_planned", "reused", "solved", "cost",
+              "cost_low", "cost_high", "cost_iqm", "cost_mean", "cost_std", "cost_at_equal_sequences", "equal_sequences",
+              "bit_errors", "errors_at_equal_sequences", "best_cost", "sequences_to_solve", "seconds_to_solve",
+              "sequences", "wall_time", "sequences_per_second", "paper_cost", "command")
 
 
 def results_csv(results: StudyResults) -> str:
-    """A row per task, model and setting; a class task's accuracies as `accuracy_<score>` columns."""
+    """A row per task, model and setting (figures over seeds; the per-seed values are in
+    results.json); a class task's accuracies as `accuracy_<score>` columns."""
     score_keys = list(dict.fromkeys(key for task in results.tasks.values() for key, _ in task.scores))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + tuple(f"accuracy_{k}" for k in score_keys),
@@ -172,7 +175,9 @@ def results_csv(results: StudyResults) -> str:
     writer.writeheader()
     for task in results.tasks.values():
         for row in task.rows:
-            writer.writerow(dataclasses.asdict(row) | {f"accuracy_{k}": v for k, v in row.scores.items()})
+            low, high = row.cost_interval or (None, None)
+            writer.writerow(dataclasses.asdict(row) | {f"accuracy_{k}": v for k, v in row.scores.items()}
+                            | {"cost_low": low, "cost_high": high, "equal_sequences": task.equal_sequences})
     return out.getvalue()
 
 
