@@ -163,9 +163,9 @@ def claim(runs_dir: Path, config: TrainConfig, say=None) -> Lock:
 
 def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
     """The run folder in `runs_dir` made with exactly `config` (a finished one first), or None.
-    Folders whose config cannot be read are not it. Under a time budget, neither is a run whose
-    seed shared its training time with others in one program: it saw fewer sequences than the
-    config's time gives one seed alone."""
+    Folders whose config cannot be read are not it, and neither is a run trained in one program
+    with other seeds (`ntm train --seeds K`): it rounds differently from the seed alone, and
+    under a time budget it also saw fewer sequences than the config's time gives one seed."""
     if not runs_dir.is_dir():
         return None
     wanted = json.loads(json.dumps(config.to_dict()))
@@ -177,7 +177,7 @@ def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
             # does not set an older run apart.
             if saved != wanted and json.loads(json.dumps(TrainConfig.from_dict(saved).to_dict())) != wanted:
                 continue
-            if config.time_limit is not None and len(seeds_trained_with(config_file.parent) or ()) > 1:
+            if len(seeds_trained_with(config_file.parent) or ()) > 1:
                 continue
         except (ValueError, KeyError, TypeError, OSError, InputError):  # a damaged config: not the run wanted
             continue

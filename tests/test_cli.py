@@ -121,3 +121,27 @@ def test_params_lists_the_papers_15_configurations_beside_ours():
 
     table = runner.invoke(app, ["params"], env={"COLUMNS": "120"})
     assert table.exit_code == 0 and "1,344,518" in table.stdout and "ntm-ff" in table.stdout
+
+
+def test_the_command_keeps_compiled_programs_between_runs_unless_told_otherwise(tmp_path):
+    """`ntm` keeps JAX's compilation cache in $XDG_CACHE_HOME/ntm/jax (bounded, so locked): a
+    real command fills it; a folder the user set is kept, and NTM_NO_CACHE=1 turns it off."""
+    import json
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    base["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    command = [sys.executable, "-c", "from ntm_cli.cli import main; main()", "train", "copy", "--model", "lstm",
+               "--lstm-size", "1x8", "--max-length", "2", "--steps", "10", "--eval-batch-size", "8",
+               "--out", str(tmp_path / "runs"), "--json"]
+    done = subprocess.run(command, env=base, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["steps"] == 10
+    assert any((tmp_path / "xdg" / "ntm" / "jax").iterdir())  # the programs it compiled
+    probe = ("import os; from ntm_cli.training.devices import use_compilation_cache; use_compilation_cache(); "
+             "print(os.environ.get('JAX_COMPILATION_CACHE_DIR'), os.environ.get('JAX_COMPILATION_CACHE_MAX_SIZE'))")
+    for extra, expected in (({}, f"{tmp_path / 'xdg' / 'ntm' / 'jax'} {4 * 2**30}"),
+                            ({"JAX_COMPILATION_CACHE_DIR": "/elsewhere"}, "/elsewhere None"),
+                            ({"NTM_NO_CACHE": "1"}, "None None")):
+        out = subprocess.run([sys.executable, "-c", probe], env=base | extra, capture_output=True, text=True)
+        assert out.stdout.split() == expected.split(), out.stderr

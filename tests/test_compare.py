@@ -111,7 +111,7 @@ def test_compare_files_agree_with_each_other(finished):
             assert summary["final_eval_cost"] == pytest.approx(cost)
         folder = tmp_path / "runs" / row["run_dirs"][0].rsplit("/", 1)[-1]
         environment = json.loads((folder / "config.json").read_text())["environment"]
-        assert environment["trained_with"] == [0, 1]  # a sequence budget: the seeds in one program
+        assert environment["trained_with"] == [0]  # every seed alone: the run `ntm train --seed 0` makes
         config = json.loads((folder / "config.json").read_text())["config"]
         assert config["task_sizes"] == {"max_length": 3} and config["eval_batch_size"] == 16
         assert config["model"].get("memory_rows", 8) == 8 and config["model"].get("hidden_size", 16) == 16
@@ -144,7 +144,7 @@ def test_two_workers_train_in_their_own_processes_and_get_the_same_runs(finished
     result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30",
                      "--seeds", "2", "--workers", "2", "--json")
     assert result.exit_code == 0, result.output
-    assert "copy / lstm / " in result.stderr and "seeds 0, 1 (30 sequences): finished" in result.stderr
+    assert "copy / lstm / " in result.stderr and "seed 1 (30 sequences): finished" in result.stderr
     ours = {r["model"]: r for r in json.loads(result.stdout)["tasks"]["copy"]["rows"]}
     theirs = {r["model"]: r for r in json.loads((here / "out" / "results.json").read_text())["tasks"]["copy"]["rows"]}
     for model in ("lstm", "ntm-lstm"):
@@ -256,3 +256,25 @@ def test_a_class_task_is_ranked_by_wrong_answers_and_shows_its_accuracies(tmp_pa
     assert Study("compare", ("one-shot", "copy")).models_for("one-shot") == ("lstm", "ntm-lstm", "dnc", "kv-ff")
     assert Study("compare", ("one-shot", "copy")).models_for("copy") == ("lstm", "ntm-lstm", "ntm-ff")
     assert Study("compare", ("rare-events",)).budget_for("rare-events").text() == "16,000 sequences"
+
+
+def test_a_seed_trained_among_others_is_not_reused_as_the_seed_alone(tmp_path):
+    """`ntm train --seeds 2` rounds differently from each seed alone (and under a time budget
+    shares its seconds): a study finds only runs trained alone, or made before this was
+    recorded."""
+    from ntm_cli import runs
+    from ntm_cli.config import Budget
+    from ntm_cli.studies.launch import build_config
+
+    config = build_config("copy", "lstm", "fast", 0, Budget(sequences=30))
+    together, alone, unknown = (tmp_path / name for name in ("together", "alone", "unknown"))
+    for folder, seeds in ((together, (0, 1)), (alone, (0,)), (unknown, None)):
+        folder.mkdir()
+        runs.write_config(folder, config, trained_with=seeds)
+    assert runs.seeds_trained_with(together) == (0, 1) and runs.seeds_trained_with(unknown) is None
+    assert runs.find_run(tmp_path, config) in (alone, unknown)
+    for folder in (alone, unknown):
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+    assert runs.find_run(tmp_path, config) is None

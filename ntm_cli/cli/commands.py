@@ -108,8 +108,10 @@ app.command("bench")(bench_command)
 
 
 def main() -> None:
-    """Console-script entry point: on a CPU one XLA host device per core, then the command."""
-    from ntm_cli.training.devices import use_every_core
+    """Console-script entry point: on a CPU one XLA host device per core, compiled programs kept
+    between commands, then the command."""
+    from ntm_cli.training.devices import use_compilation_cache, use_every_core
 
     use_every_core()
+    use_compilation_cache()
     app()

@@ -70,6 +70,26 @@ def use_every_core(count: int | None = None, replace: bool = False) -> None:
         os.environ.pop("XLA_FLAGS", None)
 
 
+# Where compiled programs are kept between commands, unless JAX_COMPILATION_CACHE_DIR says.
+CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+CACHE_LIMIT_BYTES = 4 * 2**30
+
+
+def use_compilation_cache() -> None:
+    """Before JAX starts: keep compiled programs on disk between commands (JAX's persistent
+    compilation cache, in $XDG_CACHE_HOME/ntm/jax, else ~/.cache/ntm/jax), so that a run of a
+    configuration compiled before starts at once, and a study's seeds, each trained in a process
+    of its own, compile once. A folder the user (or the tests) set is kept; NTM_NO_CACHE=1 turns
+    it off. The cache is bounded, and a bound gives it the file lock that keeps two processes
+    from reading an entry the other is writing. JAX keys entries by the program, the JAX and
+    XLA versions and the devices, so a stale entry is never used."""
+    if "jax" in sys.modules or CACHE_ENV in os.environ or os.environ.get("NTM_NO_CACHE"):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ[CACHE_ENV] = os.path.join(base, "ntm", "jax")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(CACHE_LIMIT_BYTES))
+
+
 def local_devices(limit: int | None = None) -> list[jax.Device]:
     """The devices this process may use: all local ones, or the first `limit`.
 
