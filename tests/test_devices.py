@@ -35,7 +35,10 @@ SCRIPT = textwrap.dedent("""
              "dnc": ["--memory", "8x4", "--controller-size", "16"],
              "lstm": ["--lstm-size", "16"]}
     CASES = [("ntm-lstm", "seeds"), ("ntm-lstm", "batch"), ("dnc", "batch"), ("lstm", "seeds"), ("lstm", "batch")]
-    COMMON = ["--max-length", "3", "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "32"]
+    # One learning-rate schedule for every run (by default it would follow each run's own budget,
+    # and a run resumed to 20 steps was made with a budget of 10).
+    COMMON = ["--max-length", "3", "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "32",
+              "--lr-decay-steps", "20"]
 
     def train(*args):
         head = ["train", "--json"] if "--resume" in args else ["train", "copy", *COMMON, "--out", str(out), "--json"]

@@ -10,9 +10,11 @@ Every run is the run `ntm train TASK --model MODEL --<setting> VALUE ... --seed 
 reused by its saved config whichever command made it, and an unfinished one is resumed.
 
 A setting a model or task does not have (`--memory` for the LSTM baseline) is left out of that
-model's runs, and `Study.ignored` says so; one that no run of the study has is refused.
-Results are ranked by the task's own criterion (`ranking`): a class task by wrong answers, the
-rest by cost.
+model's runs, and `Study.ignored` says so; one that no run of the study has is refused. Every
+seed trains alone, as a job of its own (`plan_jobs`). Rows are figures over seeds (medians with
+intervals, solved k of K: `statistics`), ranked by the task's own criterion at the end (a class
+task by wrong answers, the rest by cost), and judged against each other at equal sequences,
+seed by seed (`verdicts`).
 """
 
 from __future__ import annotations
@@ -100,8 +102,8 @@ class Study:
         return [dict(zip([name for name, _ in grid], combo)) for combo in itertools.product(*[v for _, v in grid])]
 
     def ignored(self) -> list[str]:
-        """A sentence per setting that some runs do not have: '--memory: lstm does not have it
-        (its runs keep the preset's).'"""
+        """A sentence per setting that some runs do not have ('--memory does not apply to lstm;
+        its runs keep the preset's.')."""
         notes = []
         for name, _ in self.grid:
             row = setting_row(name)
