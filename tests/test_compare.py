@@ -65,7 +65,7 @@ def finished(tmp_path_factory):
 def test_compare_prints_a_table_per_task_and_a_verdict(finished):
     _, result = finished
     out = result.stdout
-    for column in ("model", "solved", "cost", "95% interval", "at 30 seqs", "seqs", "seq/s", "paper", "held-out"):
+    for column in ("model", "solved", "cost", "95% interval", "at 30 seqs", "seqs", "paper", "held-out"):
         assert column in out
     assert "setting" not in out  # one value of each setting: said once, in the title
     assert "memory=8x4" in out and "lstm-size=1x16" in out and "2 seeds" in out
@@ -278,3 +278,16 @@ def test_a_seed_trained_among_others_is_not_reused_as_the_seed_alone(tmp_path):
             path.unlink()
         folder.rmdir()
     assert runs.find_run(tmp_path, config) is None
+
+
+def test_an_80_column_table_cuts_no_name_and_no_number(finished):
+    """At 80 columns the names a user types and every number stay whole (a cell of several
+    words may wrap between them)."""
+    tmp_path, _ = finished
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2",
+                     env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    for row in results["tasks"]["copy"]["rows"]:
+        assert f"{row['model']}*" in result.stdout and f"{row['sequences']:,.0f}" in result.stdout

@@ -33,7 +33,7 @@ def _figure(task: TaskResults, value: float | None) -> str:
 
 
 def _interval(task: TaskResults, interval: tuple[float, ...] | None) -> str:
-    return "-" if interval is None else f"{_figure(task, interval[0])}-{_figure(task, interval[1])}"
+    return "-" if interval is None else f"{_figure(task, interval[0])} - {_figure(task, interval[1])}"
 
 
 def split(row: ResultRow) -> bool:
@@ -88,7 +88,7 @@ def columns(task: TaskResults, terminal: bool = False) -> list[Column]:
         Column("seqs to solve", lambda t, r: _num(r.sequences_to_solve, 0), terminal=False),
         Column("seqs", lambda t, r: _num(r.sequences, 0)),
         Column("time s", lambda t, r: _num(r.wall_time, 1), terminal=False),
-        Column("seq/s", lambda t, r: _num(r.sequences_per_second, 0)),
+        Column("seq/s", lambda t, r: _num(r.sequences_per_second, 0), terminal=False),
         Column("paper", lambda t, r: r.paper_cost_text or "-"),
     ]
     return [c for c in out if c.terminal or not terminal]

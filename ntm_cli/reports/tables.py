@@ -124,11 +124,16 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
     out = []
     for name, task in results.tasks.items():
         table = compact_table(title(name, task, results))
-        for column in table_header(task, terminal=True):
-            # Every column but the paper's keeps its full width; the paper's text wraps instead.
+        header, rows = table_header(task, terminal=True), table_rows(task, terminal=True)
+        for i, column in enumerate(header):
+            # A name or a number is never cut: those columns keep their full width, and the
+            # columns of several words (the seeds' costs, the interval, the paper's reading)
+            # wrap between words on a narrow terminal.
+            words = column in ("cost", "wrong", "95% interval", "paper")
+            widest = max([len(column), *(len(row[i]) for row in rows)])
             table.add_column(column, justify="left" if column in ("model", "setting", "paper") else "right",
-                             no_wrap=column != "paper", overflow="fold")
-        for row in table_rows(task, terminal=True):
+                             no_wrap=not words, min_width=None if words else widest)
+        for row in rows:
             table.add_row(*row)
         notes = "; ".join(score_notes_items(task.scores, task.score_notes))
         table.caption = table_note(task) + (f" {notes}." if notes else "")
