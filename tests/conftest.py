@@ -4,9 +4,11 @@
   fresh folder per session (so a run here costs what a run on a clean CI machine costs), shared
   by pytest-xdist's workers and every process the tests start. Many tests train or evaluate the
   same tiny configuration through the command line, in both workers, and each builds its own
-  jitted functions, which JAX would otherwise compile again every time. The cache's size limit
-  (far above what a session writes) turns on its file lock, so a worker never reads an entry
-  the other is still writing.
+  jitted functions, which JAX would otherwise compile again every time. The cache has no size
+  limit, which keeps its file lock off: with a limit, every read and write takes the lock and
+  every write lists the whole folder (two task files ran 60% longer). An entry is written in one
+  call, compressed with a checksum; a worker that reads one still being written gets an error,
+  which JAX turns into a warning and a compilation.
 - XLA compiles with LLVM's optimisation level 0: the tests' programs are tiny and compiling them
   is most of their cost (a tiny NTM's training step: 9 s at the default level, 5 s at 0, on one
   core; 1,000 steps of it then run in 0.25 s instead of 0.16). Values agree to float rounding,
@@ -63,7 +65,6 @@ if _SESSION not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWNED_CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-    os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(64 * 2**30)
 
 
 def pytest_unconfigure(config):
