@@ -19,16 +19,15 @@
   stops XLA, so a child process asks first): a tiny NTM's or DNC's training chunk compiles in
   1.1 s instead of 3.1, and runs as fast (1,000 steps: 0.3 s either way). The same kernels,
   written by the other code generator: values again agree to float rounding.
-
-The first process of a session (pytest-xdist's controller, or the only one with `-n 0`) makes
-these settings in the environment, before JAX is imported anywhere, so that the workers and the
-processes the tests start (training workers, `ntm` commands) compile the same way and share
-the cache; it removes the cache when the session ends.
-
 - The files that take longest run first. pytest-xdist hands each worker a whole file at a time
   (`--dist loadfile`), in collection order (`--no-loadscope-reorder`: by default it puts the
-  files with the most tests first, and the files with few but long tests came last, leaving
-  one worker with a long file while the other had finished).
+  files with the most tests first, so the files with few but long tests came last, and one
+  worker could be left with a long file while the other had finished).
+
+The first process of a session (pytest-xdist's controller, or the only one with `-n 0`) makes
+the compilation settings in the environment, before JAX is imported anywhere, so that the
+workers and the processes the tests start (training workers, `ntm` commands) compile the same
+way and share the cache; it removes the cache when the session ends.
 """
 
 import os
@@ -72,24 +71,26 @@ def pytest_unconfigure(config):
         shutil.rmtree(_OWNED_CACHE, ignore_errors=True)
 
 
-# Longest first, as measured alone on the two-core CI machine (seconds): a worker takes the next
-# file when it is almost done with its last, so the short files at the end even out the two.
-# Files not named keep their collection order, after these.
+# Longest first: each file's seconds in a whole run of the suite on two cores (as on CI). A
+# worker takes the next file when it is almost done with its last, so the short files at the end
+# even out the two. Files not named keep their collection order, after these.
 _LONGEST_FIRST = [
-    "test_train_cli.py",  # ~70
-    "test_robustness.py",  # ~65
-    "test_devices.py",  # ~45
-    "test_dnc.py",  # ~40
-    "test_compare.py",  # ~35
-    "test_tasks.py",  # ~30
-    "test_training.py",  # ~30
-    "test_kv_memory.py",  # ~30
-    "test_ntm.py",  # ~25
-    "test_figures.py",  # ~25
-    "test_curriculum.py",  # ~20
-    "test_sweep.py",  # ~20
-    "test_layers.py",  # ~20
-    "test_live_steps.py",  # ~15
+    "test_train_cli.py",  # 58
+    "test_robustness.py",  # 53
+    "test_devices.py",  # 40
+    "test_dnc.py",  # 30
+    "test_compare.py",  # 25
+    "test_kv_memory.py",  # 24
+    "test_training.py",  # 23
+    "test_tasks.py",  # 22
+    "test_sweep.py",  # 21
+    "test_cli.py",  # 20
+    "test_curriculum.py",  # 18
+    "test_ntm.py",  # 15
+    "test_layers.py",  # 15
+    "test_live_steps.py",  # 13
+    "test_figures.py",  # 13
+    "test_dynamic_ngrams.py",  # 12
 ]
 
 

@@ -213,12 +213,16 @@ def _address_loss(memory, previous, key, strength, gate, shift_logits, gamma):
     return jnp.sum(w * jnp.arange(N)) + jnp.sum(r) + jnp.sum(new_memory**2)
 
 
+# Compiled whole, as training runs it, and once for the three cases (op by op, ~80 programs).
+_address_value_and_grad = jax.jit(jax.value_and_grad(_address_loss, argnums=tuple(range(7))))
+
+
 @pytest.mark.parametrize("zero_memory, zero_previous", [(True, False), (False, True), (True, True)])
 def test_values_and_gradients_are_finite_with_zero_memory_and_zero_weightings(zero_memory, zero_previous):
     memory = np.zeros((N, M), np.float32) if zero_memory else rng.normal(size=(N, M)).astype(np.float32)
     previous = np.zeros(N, np.float32) if zero_previous else random_weighting(N)
     args = (memory, previous, np.zeros(M, np.float32), 5.0, 0.0 if zero_previous else 0.5, np.zeros(3, np.float32), 20.0)
-    value, grads = jax.value_and_grad(_address_loss, argnums=tuple(range(7)))(*args)
+    value, grads = _address_value_and_grad(*args)
     assert np.isfinite(value)
     for g in grads:
         assert np.all(np.isfinite(np.asarray(g)))

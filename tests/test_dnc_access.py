@@ -147,12 +147,13 @@ def test_fused_link_step_matches_the_reference_in_value_and_gradient():
         def loss(fn, *args):
             return sum(jnp.sum(c * out) for c, out in zip(weights, fn(*args)))
 
-        for got, want in zip(dnc.link_and_directions(link, precedence, writes, reads),
-                             _reference_link_and_directions(link, precedence, writes, reads)):
+        # Each side compiled whole, as the model runs it (op by op, the test compiled ~200 programs).
+        for got, want in zip(jax.jit(dnc.link_and_directions)(link, precedence, writes, reads),
+                             jax.jit(_reference_link_and_directions)(link, precedence, writes, reads)):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
         args = (link, precedence, writes, reads)
-        fused = jax.grad(lambda *a: loss(dnc.link_and_directions, *a), argnums=(0, 1, 2, 3))(*args)
-        reference = jax.grad(lambda *a: loss(_reference_link_and_directions, *a), argnums=(0, 1, 2, 3))(*args)
+        fused = jax.jit(jax.grad(lambda *a: loss(dnc.link_and_directions, *a), argnums=(0, 1, 2, 3)))(*args)
+        reference = jax.jit(jax.grad(lambda *a: loss(_reference_link_and_directions, *a), argnums=(0, 1, 2, 3)))(*args)
         for name, got, want in zip(["link", "precedence", "write weights", "read weights"], fused, reference):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
         # and under vmap over a batch, as the model calls it: two different examples, each with
@@ -163,7 +164,7 @@ def test_fused_link_step_matches_the_reference_in_value_and_gradient():
         def batched_loss(fn):
             return lambda *a: sum(jnp.sum(c * out) for c, out in zip(batch_weights, jax.vmap(fn)(*a)))
 
-        fused = jax.grad(batched_loss(dnc.link_and_directions), argnums=(0, 1, 2, 3))(*batch)
-        reference = jax.grad(batched_loss(_reference_link_and_directions), argnums=(0, 1, 2, 3))(*batch)
+        fused = jax.jit(jax.grad(batched_loss(dnc.link_and_directions), argnums=(0, 1, 2, 3)))(*batch)
+        reference = jax.jit(jax.grad(batched_loss(_reference_link_and_directions), argnums=(0, 1, 2, 3)))(*batch)
         for got, want in zip(fused, reference):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

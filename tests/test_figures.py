@@ -15,8 +15,10 @@ from ntm_cli.cli import app
 from ntm_cli.training.evaluation import load_run
 
 runner = CliRunner()
+# Two seeds of test_train_cli.py's tiny copy run, 10 steps: the programs that file compiles, so
+# the session compiles them once (tests/conftest.py); a held-out report every 5 steps.
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
-        "--report-every", "10", "--eval-batch-size", "16", "--steps", "30"]
+        "--report-every", "5", "--eval-batch-size", "16", "--steps", "10"]
 
 
 @pytest.fixture(scope="module")

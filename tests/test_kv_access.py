@@ -159,8 +159,7 @@ def test_a_right_answer_updates_its_slot_and_a_wrong_one_writes_the_oldest():
     mem = memory(keys, [0, 1, -1], ages=[5, 9, 0], recent=[0, 1, -1])
     q = unit(30.0, 0.0)  # query 0 is near slot 0 (class 0): right; query 1 (class 2) is wrong
     labels = jnp.asarray([0, 2])
-    answered = kv.answer(mem, kv.similarities(mem, q), 3, 1.0)
-    new, written = kv.update(mem, answered, q, labels, jnp.asarray([True, True]), jax.random.key(0), 0.0)
+    new, written = answer_and_update(mem, q, labels, jnp.asarray([True, True]), jax.random.key(0), 0.0)
     expected = np.asarray(q[0] + keys[0])
     np.testing.assert_allclose(new.keys[0], expected / np.linalg.norm(expected), rtol=1e-6)  # normalise(q + K)
     np.testing.assert_allclose(new.keys[2], q[1])  # the empty slot is written before the older slot 1
@@ -170,8 +169,7 @@ def test_a_right_answer_updates_its_slot_and_a_wrong_one_writes_the_oldest():
 
     # a full memory: the oldest slot goes (no noise), never one a right answer just updated
     full = memory(keys, [0, 1, 1], ages=[50, 9, 3], recent=[0, 2, -1])
-    answered = kv.answer(full, kv.similarities(full, q), 3, 1.0)
-    new, written = kv.update(full, answered, q, labels, jnp.asarray([True, True]), jax.random.key(0), 0.0)
+    new, written = answer_and_update(full, q, labels, jnp.asarray([True, True]), jax.random.key(0), 0.0)
     assert written.slot.tolist() == [0, 1]  # slot 0 is the oldest but was updated: slot 1 is next
     assert new.values.tolist() == [0, 2, 1] and new.ages.tolist() == [0, 0, 4]
 
@@ -184,8 +182,7 @@ def test_two_right_answers_on_one_slot_add_both_queries_whatever_their_order():
     results = []
     for order in ([0, 1], [1, 0]):
         qq = q[jnp.asarray(order)]
-        answered = kv.answer(mem, kv.similarities(mem, qq), 3, 1.0)
-        new, _ = kv.update(mem, answered, qq, labels, active, jax.random.key(0), 8.0)
+        new, _ = answer_and_update(mem, qq, labels, active, jax.random.key(0), 8.0)
         results.append(np.asarray(new.keys))
     expected = np.asarray(keys[0] + q[0] + q[1])
     np.testing.assert_allclose(results[0][0], expected / np.linalg.norm(expected), rtol=1e-6)
@@ -223,8 +220,7 @@ def test_the_oldest_slot_is_chosen_up_to_the_age_noise_and_empty_slots_come_firs
 def test_an_unscored_query_writes_nothing_and_ages_nothing():
     mem = memory(unit(0.0, 90.0), [0, 1], ages=[3, 4], recent=[0, 1, -1])
     q = unit(0.0)
-    answered = kv.answer(mem, kv.similarities(mem, q), 3, 1.0)
-    new, written = kv.update(mem, answered, q, jnp.asarray([2]), jnp.asarray([False]), jax.random.key(0), 8.0)
+    new, written = answer_and_update(mem, q, jnp.asarray([2]), jnp.asarray([False]), jax.random.key(0), 8.0)
     assert written.slot.tolist() == [-1]
     for a, b in zip(new, mem):
         np.testing.assert_array_equal(a, b)
