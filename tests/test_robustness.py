@@ -241,7 +241,7 @@ def test_two_comparisons_at_once_on_one_runs_folder_train_each_run_once(tmp_path
     args = ["compare", "--tasks", "copy", "--models", "lstm", "--lstm-size", "1x32", "--sequences", "100", "--seeds",
             "1", "--workers", "1", "--runs", str(tmp_path / "runs")]
     # no shared compilation cache: two processes would write one entry at once
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")} | {"NTM_NO_CACHE": "1"}  # nor ~/.cache
     first = _ntm(*args, "--out", str(tmp_path / "a"), env=env)
     second = _ntm(*args, "--out", str(tmp_path / "b"), env=env)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
