@@ -173,16 +173,23 @@ def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
     for config_file in sorted(runs_dir.glob(f"*/{CONFIG}")):
         try:
             saved = json.loads(config_file.read_bytes().decode("utf-8"))["config"]
-            # Through the config's own reading, so that a field added since (with its default)
-            # does not set an older run apart.
-            if saved != wanted and json.loads(json.dumps(TrainConfig.from_dict(saved).to_dict())) != wanted:
+            if saved != wanted and (_fields_of(saved) == _fields_of(wanted)
+                                    or json.loads(json.dumps(TrainConfig.from_dict(saved).to_dict())) != wanted):
                 continue
             if len(seeds_trained_with(config_file.parent) or ()) > 1:
                 continue
-        except (ValueError, KeyError, TypeError, OSError, InputError):  # a damaged config: not the run wanted
+        except (ValueError, KeyError, TypeError, AttributeError, OSError, InputError):  # a damaged config: not it
             continue
         matches.append((status(config_file.parent) != "finished", config_file.parent))
     return min(matches)[1] if matches else None
+
+
+def _fields_of(config: dict[str, Any]) -> tuple[frozenset, ...]:
+    """The field names of a config's JSON form and its parts. Where they are those of today's
+    config, a difference is a different run; where they are not, the saved config is read
+    through TrainConfig first, so that a field added since (with its default) does not set an
+    older run apart. (Most folders differ in values: they skip the reading.)"""
+    return tuple(frozenset(part) for part in (config, config.get("model") or {}, config.get("optimizer") or {}))
 
 
 def status(run_dir: Path) -> str | None:

@@ -291,3 +291,22 @@ def test_an_80_column_table_cuts_no_name_and_no_number(finished):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     for row in results["tasks"]["copy"]["rows"]:
         assert f"{row['model']}*" in result.stdout and f"{row['sequences']:,.0f}" in result.stdout
+
+
+def test_a_run_saved_before_a_config_field_existed_is_still_found(tmp_path):
+    """A field added to the config since a run was made (here `until_solved`, with its default)
+    does not set the older run apart; a different value does."""
+    from ntm_cli import runs
+    from ntm_cli.config import Budget
+    from ntm_cli.studies.launch import build_config
+
+    config = build_config("copy", "lstm", "fast", 0, Budget(sequences=30))
+    older = tmp_path / "older"
+    older.mkdir()
+    runs.write_config(older, config)
+    saved = json.loads((older / "config.json").read_text())
+    del saved["config"]["until_solved"]
+    (older / "config.json").write_text(json.dumps(saved))
+    assert runs.find_run(tmp_path, config) == older
+    other = build_config("copy", "lstm", "fast", 0, Budget(sequences=31))
+    assert runs.find_run(tmp_path, other) is None

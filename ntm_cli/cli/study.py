@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from ntm_cli.cli.output import console, error_console, reported_errors
+from ntm_cli.reports.consoles import say as say_line
 from ntm_cli.studies.study import Study
 
 
@@ -31,8 +32,8 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
     from ntm_cli.studies.launch import reporter
     from ntm_cli.studies.study import collect, plan_jobs
 
-    def say(line: str) -> None:
-        error_console.print(line, markup=False, soft_wrap=True)
+    def say(line: str) -> None:  # progress: stderr, so stdout holds only the results
+        say_line(line, stderr=True)
 
     with reported_errors():
         if workers is not None and workers < 1:

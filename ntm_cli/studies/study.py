@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import shlex
+import statistics
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -32,7 +33,7 @@ from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.schema import RESULTS_VERSION, MetricsRow, ResultRow, StudyResults, Summary, TaskResults
 from ntm_cli.settings import setting as setting_row
 from ntm_cli.studies.executors import Job
-from ntm_cli.studies.statistics import solved_from, summarise, value_at
+from ntm_cli.studies.statistics import finite, solved_from, summarise, value_at
 from ntm_cli.studies.verdicts import Figure, paper_verdict, ranking, verdict
 
 Setting = dict[str, Any]  # setting name -> one value, as typed
@@ -232,18 +233,14 @@ def _finished(study: Study, trial: Trial, runs_dir: Path, reused: set[str]) -> l
 
 
 def _median(values: list[float | None]) -> float | None:
-    figures = summarise(values)
-    return None if figures is None else figures.median
+    """The median of the finite values (no interval: `summarise` where one is shown)."""
+    kept = finite(values)
+    return statistics.median(kept) if kept else None
 
 
 def _mean(values: list[float | None]) -> float | None:
-    figures = summarise(values)
-    return None if figures is None else figures.mean
-
-
-def _interval(values: list[float | None]) -> tuple[float, float] | None:
-    figures = summarise(values)
-    return None if figures is None else (figures.low, figures.high)
+    kept = finite(values)
+    return statistics.fmean(kept) if kept else None
 
 
 def _to_solve(task, curve: list[MetricsRow]) -> MetricsRow | None:
@@ -259,7 +256,7 @@ def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences
     summaries = [s.summary for s in seeds]
     costs = [s.final_eval_cost for s in summaries]
     errors = [s.final_eval_bit_errors for s in summaries]
-    cost = summarise(costs)
+    cost, error = summarise(costs), summarise(errors)
     solved = [_to_solve(task, s.curve) for s in seeds]
     at_equal = {field: [None if equal_sequences is None else
                         value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences) for s in seeds]
@@ -273,7 +270,8 @@ def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences
         cost=cost.median if cost else None, cost_interval=(cost.low, cost.high) if cost else None,
         cost_iqm=cost.iqm if cost else None, cost_mean=cost.mean if cost else None,
         cost_std=cost.std if cost else None, seed_costs=tuple(costs),
-        bit_errors=_median(errors), bit_errors_interval=_interval(errors), seed_bit_errors=tuple(errors),
+        bit_errors=error.median if error else None, bit_errors_interval=(error.low, error.high) if error else None,
+        seed_bit_errors=tuple(errors),
         best_cost=_median([s.best_eval_cost for s in summaries]),
         scores={score.key: value for score in task.scores
                 if (value := _median([s.final_eval_scores.get(score.key) for s in summaries])) is not None},
