@@ -133,9 +133,10 @@ class TrainConfig:
     report_every: int = 100  # steps between reports, evaluations and checkpoints
     eval_batch_size: int = 256  # sequences in the fixed held-out batch
     # Training sequences over which the task grows from its smallest sizes to its own, in equal
-    # stages (`Task.curriculum_stages`); None: the task's own sizes from the first step, as in
-    # the paper.
-    curriculum: int | None = None
+    # stages (`Task.curriculum_stages`); "solved": each stage until the training batches meet the
+    # task's solved rule (`ntm_cli.training.trainer.Pace`); None: the task's own sizes from the
+    # first step, as in the paper.
+    curriculum: int | str | None = None
     # Stop when every seed has met the task's solved rule (`Task.solved`) at this many reports in
     # a row (`--until solved`); None: train to the budget.
     until_solved: int | None = None
@@ -155,8 +156,9 @@ class TrainConfig:
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
         _check(self.until_solved is None or self.until_solved >= 1,
                f"a run stops when solved at 1 report or more in a row, got {self.until_solved}.")
-        _check(self.curriculum is None or self.curriculum >= 1,
-               f"the curriculum must last at least one sequence, got {self.curriculum}.")
+        _check(self.curriculum is None or self.curriculum == "solved"
+               or (isinstance(self.curriculum, int) and self.curriculum >= 1),
+               f"the curriculum must be 'solved' or last at least one sequence, got {self.curriculum!r}.")
         if getattr(self.model, "scope", None) == "lifelong":  # a batch writes one slot per sequence
             _check(self.model.memory_rows >= self.batch_size,
                    f"a life-long memory of {self.model.memory_rows} rows cannot take the {self.batch_size} writes "

@@ -104,6 +104,7 @@ class MetricsRow(Record):
     sequences_per_second: float | None  # since the last report
     skipped_updates: int  # non-finite updates skipped so far
     eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # a class task's accuracies
+    curriculum_stage: int | None = None  # the stage of a curriculum that moves on when solved (0: first)
 
 
 @dataclasses.dataclass(frozen=True)

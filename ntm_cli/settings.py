@@ -106,9 +106,16 @@ def _lstm_layers(text: str) -> tuple[int, int]:
     return len(sizes), sizes[0]
 
 
-def _curriculum(value: int) -> int | None:
+def _curriculum(text: str) -> int | str | None:
+    """'solved', or a number of sequences (0: none)."""
+    if text == "solved":
+        return text
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = -1
     if value < 0:
-        raise InputError(f"--curriculum must be a number of sequences, or 0 for none; got {value}.")
+        raise InputError(f"--curriculum must be solved, a number of sequences, or 0 for none; got {text!r}.")
     return value or None
 
 
@@ -176,13 +183,15 @@ SETTINGS: tuple[Setting, ...] = (
             "default: the preset's, which follows a budget in --steps or --sequences, and under --time alone "
             "spans the preset's default steps).",
             TRAINING, to("optimizer.decay_steps"), read=_decay_steps, example="0,5000"),
-    Setting("curriculum", int, "Grow the task from its smallest sizes to its own over this many training "
-            "sequences (0: none, as in the paper).", TRAINING, to("curriculum"), read=_curriculum,
-            example="0,20000"),
+    Setting("curriculum", str, "Grow the task from its smallest sizes to its own: over this many training "
+            "sequences, or 'solved': each stage until the training batches meet the task's solved rule (a "
+            "moving average over ~50 steps); 0: none, as in the paper.", TRAINING, to("curriculum"),
+            read=_curriculum, example="0,solved"),
     Setting("until", str, f"solved: stop each run when it has met its task's solved rule at {SOLVED_REPORTS} "
             "reports in a row (`ntm tasks` gives the rules; seeds trained in one program stop together), or at "
-            "the budget.", TRAINING, lambda value, config: {"until_solved": SOLVED_REPORTS}, choices=("solved",),
-            example="solved"),
+            "the budget; budget: train to the budget (train's default; compare's and sweep's is solved).",
+            TRAINING, lambda value, config: {"until_solved": SOLVED_REPORTS if value == "solved" else None},
+            choices=("solved", "budget"), example="solved"),
     Setting("steps_per_call", int, "Optimiser steps per compiled call.", TRAINING, _steps_per_call,
             read=_at_least(1, "--steps-per-call"), example="10,50"),
     Setting("report_every", int, "Steps between reports and checkpoints (a multiple of steps per call).",

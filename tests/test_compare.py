@@ -310,3 +310,21 @@ def test_a_run_saved_before_a_config_field_existed_is_still_found(tmp_path):
     assert runs.find_run(tmp_path, config) == older
     other = build_config("copy", "lstm", "fast", 0, Budget(sequences=31))
     assert runs.find_run(tmp_path, other) is None
+
+
+def test_a_study_stops_each_seed_once_solved_unless_told_to_train_to_the_budget():
+    """compare's and sweep's grids carry --until solved by default; --until budget gives the run
+    `ntm train` makes without --until (until_solved None), and an unknown word is refused."""
+    from ntm_cli.cli.options import parse_study_grid
+    from ntm_cli.config import Budget
+    from ntm_cli.errors import InputError
+    from ntm_cli.studies.launch import build_config
+
+    assert parse_study_grid({}) == (("until", ("solved",)),)
+    assert parse_study_grid({"until": "budget", "lr": "1e-3"}) == (("until", ("budget",)), ("lr", (1e-3,)))
+    def until(word):
+        return build_config("copy", "lstm", "fast", 0, Budget(sequences=30), {"until": word}).until_solved
+    assert until("solved") == 3 and until("budget") is None
+    assert build_config("copy", "lstm", "fast", 0, Budget(sequences=30), {}).until_solved is None
+    with pytest.raises(InputError, match="--until must be one of solved, budget, got 'never'"):
+        parse_study_grid({"until": "never"})

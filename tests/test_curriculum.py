@@ -124,10 +124,54 @@ def test_train_with_a_curriculum_records_it_and_resume_keeps_it(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["sort"], "task priority-sort has no range of sizes for a curriculum to grow"),
     (["copy", "--min-length", "3", "--max-length", "3"], "task copy has no range of sizes"),
-    (["copy"], "--curriculum must be a number of sequences"),
+    (["copy"], "--curriculum must be solved, a number of sequences, or 0 for none; got '-5'"),
+    (["copy", "--curriculum", "soon"], "--curriculum must be solved, a number of sequences, or 0 for none; got 'soon'"),
+    (["ngrams", "--curriculum", "solved"], "task dynamic-ngrams has no range of sizes"),
 ])
 def test_a_curriculum_that_cannot_be_is_one_sentence_and_no_run_folder(tmp_path, args, message):
-    value = "-5" if message.startswith("--curriculum") else "100"
-    result = runner.invoke(app, ["train", *args, "--curriculum", value, "--steps", "10", "--out", str(tmp_path)])
+    value = [] if "--curriculum" in args else ["--curriculum", "-5" if message.startswith("--curriculum") else "100"]
+    result = runner.invoke(app, ["train", *args, *value, "--steps", "10", "--out", str(tmp_path)])
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_curriculum_that_moves_on_when_solved_follows_the_moving_average_of_the_training_figure():
+    """Recall's rule: fewer than 1 bit error per sequence. The average starts at 4 x 1, moves by
+    2% towards each step's figure, and a stage ends the step it falls below 1 (average back at 4);
+    a skipped step changes nothing, and the last stage (2 of 0-2) stays."""
+    from ntm_cli.training.trainer import Pace
+
+    trainer = Trainer(_tiny("solved"), [0, 1])
+    pace = trainer.initial_state().pace
+    np.testing.assert_array_equal(pace.stage, [0, 0])
+    np.testing.assert_allclose(pace.average, [4.0, 4.0])
+    keep = jnp.array([True, True])
+    after = trainer._next_pace(pace, jnp.zeros(2), jnp.array([0.0, 9.0]), keep)
+    np.testing.assert_allclose(after.average, [0.98 * 4, 0.98 * 4 + 0.02 * 9], rtol=1e-6)
+    np.testing.assert_array_equal(after.stage, [0, 0])
+    near = Pace(jnp.array([0, 2], jnp.int32), jnp.array([1.01, 0.5], jnp.float32))
+    after = trainer._next_pace(near, jnp.full(2, 50.0), jnp.array([0.0, 0.0]), keep)  # 0.9898 < 1
+    np.testing.assert_array_equal(after.stage, [1, 2])
+    np.testing.assert_allclose(after.average, [4.0, 0.49], rtol=1e-6)
+    held = trainer._next_pace(near, jnp.zeros(2), jnp.zeros(2), jnp.array([False, False]))
+    np.testing.assert_array_equal(held.stage, near.stage)
+    np.testing.assert_array_equal(held.average, near.average)
+    key = jax.random.key(2)
+    drawn = trainer._sample(key, jnp.int32(0), Pace(jnp.int32(1), jnp.float32(4.0)))
+    np.testing.assert_array_equal(drawn.inputs, trainer.task.sample_staged(key, 2, jnp.int32(1)).inputs)
+    assert Trainer(_tiny(None), [0]).initial_state().pace == ()
+
+
+def test_train_with_a_curriculum_that_moves_on_when_solved_reports_its_stage_and_resumes_it(tmp_path):
+    result = runner.invoke(app, ["train", "recall", "--max-items", "4", *TINY, "--curriculum", "solved",
+                                 "--steps", "10", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "associative-recall-ntm-lstm-s0"
+    assert json.loads((run_dir / "config.json").read_text())["config"]["curriculum"] == "solved"
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["curriculum_stage"] for row in rows] == [0, 0]  # 10 steps cannot meet the rule
+    assert "curriculum stage 0" in result.output
+    result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "20"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and rows[-1]["curriculum_stage"] == 0

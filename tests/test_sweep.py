@@ -65,7 +65,7 @@ def test_a_local_sweep_ranks_the_settings_and_names_the_best_command(swept):
     tmp_path, result = swept
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["version"] == 2 and results["kind"] == "sweep"
-    assert results["grid"] == {"lr": [1e-4, 1e-2]} and results["fixed"] == {"memory": "8x4", "controller_size": "16"}
+    assert results["grid"] == {"lr": [1e-4, 1e-2]} and results["fixed"] == {"memory": "8x4", "controller_size": "16", "until": "solved"}
     task = results["tasks"]["copy"]
     rows = task["rows"]
     assert [r["rank"] for r in rows] == [1, 2] and rows[0]["cost"] <= rows[1]["cost"]

@@ -28,10 +28,11 @@ def compare_command(
     *,
     grid: dict[str, Any],
 ) -> None:
-    """Compare models task by task, every run with one budget (default: each task's own), reusing
-    finished runs; tables, result files and figures. Any setting `ntm train` takes applies to
-    every model that has it (several values: each model with each)."""
-    from ntm_cli.cli.options import budget, parse_grid, parse_list, parse_models
+    """Compare models task by task, every run with one budget (default: each task's own), each seed
+    stopping once solved (--until budget: never), reusing finished runs; tables, result files and
+    figures. Any setting `ntm train` takes applies to every model that has it (several values:
+    each model with each)."""
+    from ntm_cli.cli.options import budget, parse_list, parse_models, parse_study_grid
     from ntm_cli.cli.study import run_study
     from ntm_cli.studies.study import Study
     from ntm_cli.tasks import canonical_name
@@ -41,7 +42,7 @@ def compare_command(
             kind="compare",
             tasks=tuple(canonical_name(name) for name in parse_list(tasks, "--tasks")),
             models=parse_models(models) if models is not None else None,
-            grid=parse_grid(grid),
+            grid=parse_study_grid(grid),
             preset=preset,
             seeds=seeds,
             budget=budget(steps, sequences, time_budget),

@@ -161,6 +161,12 @@ def parse_grid(grid: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     return tuple(parsed)
 
 
+def parse_study_grid(grid: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """`parse_grid` for a study (`ntm compare`, `ntm sweep`): every seed stops once solved unless
+    `--until budget` is given, so seeds that have solved cost nothing more."""
+    return parse_grid(grid if grid.get("until") is not None else {**grid, "until": "solved"})
+
+
 def _typed(row: Setting, item: Any) -> Any:
     """A grid value in its setting's type, as written ('128x20', 0.001, 4)."""
     return row.kind(item.strip() if isinstance(item, str) else item)

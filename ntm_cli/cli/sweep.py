@@ -64,10 +64,11 @@ def sweep_command(
     grid: dict[str, Any],
 ) -> None:
     """Train every setting of a grid (tasks x models x values x seeds) and rank them on each task
-    by its own criterion (cost; a class task: wrong answers); the best as an `ntm train` command."""
+    by its own criterion (cost; a class task: wrong answers); the best as an `ntm train` command.
+    Each seed stops once solved (--until budget: never)."""
     import math
 
-    from ntm_cli.cli.options import budget, parse_grid, parse_list, parse_models
+    from ntm_cli.cli.options import budget, parse_list, parse_models, parse_study_grid
     from ntm_cli.cli.study import run_study
     from ntm_cli.errors import InputError
     from ntm_cli.settings import setting
@@ -93,7 +94,7 @@ def sweep_command(
             kind="sweep",
             tasks=tuple(canonical_name(name) for name in parse_list(_text(merged["tasks"]), "--tasks")),
             models=parse_models(_text(merged["models"]) or "ntm-lstm"),
-            grid=parse_grid({**file_grid, **grid}),
+            grid=parse_study_grid({**file_grid, **grid}),
             preset=str(merged["preset"] or "fast"),
             seeds=int(merged["seeds"] or 1),
             budget=budget(merged["steps"], merged["sequences"], _text(merged["time"])),

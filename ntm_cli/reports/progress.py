@@ -83,6 +83,7 @@ def record_line(seed: int, record: MetricsRow, errors: str = "bit errors", task:
         f"{_fmt(record.eval_bit_errors)} {errors}, "
         f"{'-' if speed is None else f'{speed:,.0f}'} seq/s, {record.wall_time:.1f} s"
         + (f", {record.skipped_updates} skipped" if record.skipped_updates else "")
+        + (f", curriculum stage {record.curriculum_stage}" if record.curriculum_stage is not None else "")
         + (f"; accuracy {scores}" if scores else "")
     )
 

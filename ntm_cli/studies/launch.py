@@ -43,6 +43,9 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
     made = make_task(canonical, **config.task_sizes)  # validates the sizes together
     if config.curriculum is not None:
         made.curriculum_stages()  # a task with nothing to grow says so
+    if config.curriculum == "solved" and (made.solved is None or made.solved.figure not in ("bit_errors", "cost")):
+        raise InputError(f"--curriculum solved moves on when training batches meet a solved rule on bit errors "
+                         f"or cost, and task {canonical} has none.")
     if config.until_solved is not None and made.solved is None:
         raise InputError(f"--until solved needs a solved rule, and task {canonical} has none.")
     steps = budget.steps_at(config.batch_size, config.steps)

@@ -26,7 +26,7 @@ from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
 from ntm_cli.schema import MetricsRow, Summary
 from ntm_cli.training.checkpoints import LoopState, RunProgress, load_checkpoint, save_checkpoint
-from ntm_cli.training.trainer import Trainer
+from ntm_cli.training.trainer import Pace, Trainer
 
 
 class Stopped(KeyboardInterrupt):
@@ -185,6 +185,7 @@ class TrainingSession:
             sequences_per_second=round(sequences / loop.interval_time, 1) if loop.interval_time > 0 else None,
             skipped_updates=int(self.state.skipped[index]),
             eval_scores=scores,
+            curriculum_stage=int(self.state.pace.stage[index]) if isinstance(self.state.pace, Pace) else None,
         )
 
     def summary(self, index: int, status: str) -> Summary:

@@ -48,6 +48,22 @@ class TrainState(NamedTuple):
     opt_state: Any  # the optax state
     skipped: jax.Array  # [S] int32: updates skipped for a non-finite loss or gradient
     memory: Any = ()  # the model's life-long memory (`SequenceModel.lifelong_memory`); () for none
+    pace: Any = ()  # a curriculum that moves on when solved: its `Pace`; () for none
+
+
+class Pace(NamedTuple):
+    """Where a curriculum that moves on when solved stands (`--curriculum solved`), `[S]`."""
+
+    stage: jax.Array  # int32: the stage training batches are drawn from
+    average: jax.Array  # float32: moving average of the solved rule's figure on this stage's batches
+
+
+# A stage is met when the moving average (weight PACE_DECAY on the past: ~50 steps) of the
+# training batches' figure falls below the task's solved threshold; it starts from
+# PACE_START x the threshold, so a stage takes ~70 steps (PACE_DECAY ** 70 ~ 1/4) even when the
+# model solves it at once.
+PACE_DECAY = 0.98
+PACE_START = 4.0
 
 
 class ChunkMetrics(NamedTuple):
@@ -188,6 +204,7 @@ class Trainer:
             opt_state=jax.vmap(self.optimizer.init)(stacked),
             skipped=jnp.zeros((len(self.seeds),), jnp.int32),
             memory=jax.tree.map(lambda *xs: jnp.stack(xs), *memories),
+            pace=self._initial_pace(len(self.seeds)),
         ))
         self.eval_task = self.task.heldout()
         self.eval_data = eval_batch(self.task, config.eval_batch_size)
@@ -247,23 +264,50 @@ class Trainer:
         cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, self.task.output_kind, out.answers)
         return jnp.mean(cost), jnp.mean(errors), score_counts(self.eval_task, out.logits, batch, out.answers)
 
-    def _sample(self, key: jax.Array, step: jax.Array) -> Batch:
+    def _initial_pace(self, seeds: int) -> Any:
+        """Every seed at the curriculum's first stage, its average not yet met; () without a
+        curriculum that moves on when solved."""
+        if self.config.curriculum != "solved":
+            return ()
+        start = PACE_START * self.task.solved.threshold
+        return Pace(jnp.zeros((seeds,), jnp.int32), jnp.full((seeds,), start, jnp.float32))
+
+    def _sample(self, key: jax.Array, step: jax.Array, pace: Any = ()) -> Batch:
         """The training batch of a step: from the task, or from the curriculum stage the step has
-        reached (stage s of S from sequence s * curriculum / S on; the whole task after it)."""
+        reached (a curriculum over N sequences: stage s of S from sequence s * N / S on, the whole
+        task after it; one that moves on when solved: `pace.stage`)."""
         batch_size, curriculum = self.config.batch_size, self.config.curriculum
         if curriculum is None:
             return self.task.sample(key, batch_size)
+        if curriculum == "solved":
+            return self.task.sample_staged(key, batch_size, pace.stage)
         count = len(self.task.curriculum_stages())
         seen = step.astype(jnp.float32) * batch_size  # sequences before this step
         stage = jnp.floor(seen * count / curriculum).astype(jnp.int32)
         return self.task.sample_staged(key, batch_size, stage)
+
+    def _next_pace(self, pace: Any, cost: jax.Array, errors: jax.Array, keep: jax.Array) -> Any:
+        """The pace after a step whose batch (of stage `pace.stage`) had mean `cost` and `errors`
+        per sequence: the average moves towards the step's figure; where it is below the solved
+        threshold, the next stage starts (its average back at the start). A skipped step changes
+        nothing; the last stage stays."""
+        if not isinstance(pace, Pace):
+            return pace
+        rule = self.task.solved
+        value = errors if rule.figure == "bit_errors" else cost
+        average = PACE_DECAY * pace.average + (1.0 - PACE_DECAY) * value
+        last = len(self.task.curriculum_stages()) - 1
+        advance = keep & (average < rule.threshold) & (pace.stage < last)
+        start = jnp.float32(PACE_START * rule.threshold)
+        return Pace(stage=jnp.where(advance, pace.stage + 1, pace.stage),
+                    average=jnp.where(advance, start, jnp.where(keep, average, pace.average)))
 
     def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, model_key: jax.Array,
                      first_step: jax.Array, end_step: jax.Array):
         """K optimiser steps from `first_step`; steps at or past `end_step` change nothing."""
 
         def one_step(carry: TrainState, step: jax.Array):
-            batch = self._sample(jax.random.fold_in(data_key, step), step)
+            batch = self._sample(jax.random.fold_in(data_key, step), step, carry.pace)
             batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
             (objective, (cost, errors, memory)), grads = jax.value_and_grad(self._loss, has_aux=True)(
                 carry.params, rest, carry.memory, batch, jax.random.fold_in(model_key, step))
@@ -280,6 +324,7 @@ class Trainer:
                 opt_state=choose(opt_state, carry.opt_state),
                 skipped=carry.skipped + (active & ~finite).astype(jnp.int32),
                 memory=choose(memory, carry.memory),
+                pace=self._next_pace(carry.pace, cost, errors, keep),
             )
             return carry, ChunkMetrics(cost, errors, active)
 
