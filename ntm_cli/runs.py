@@ -32,6 +32,13 @@ CHECKPOINTS = "checkpoints"
 CHECKPOINT_KINDS = ("best", "latest")  # the best held-out cost so far, and the last report
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it, then setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes `data` to `path` via a temporary file and a rename, so readers see all or nothing.
 
@@ -43,6 +50,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # as open() would make it, not mkstemp's 0600
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -64,7 +72,7 @@ def default_run_name(config: TrainConfig, seed: int) -> str:
 
 
 def reserve_run_dir(runs_dir: Path, name: str) -> tuple[Path, Lock]:
-    """Creates a new folder `runs_dir/name` (or `name-1`, `name-2`, ... if taken) and locks it
+    """Creates a new folder `runs_dir/name` (or `name-run2`, `name-run3`, ... if taken) and locks it
     before anything is written in it; returns the folder and its lock."""
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(f"{runs_dir} is not a folder.")
@@ -73,7 +81,7 @@ def reserve_run_dir(runs_dir: Path, name: str) -> tuple[Path, Lock]:
     except OSError as error:
         raise StorageError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
     for n in range(10_000):
-        path = runs_dir / (name if n == 0 else f"{name}-{n}")
+        path = runs_dir / (name if n == 0 else f"{name}-run{n + 1}")  # never '-s0-3', a seed range
         try:
             path.mkdir()
             return path, lock_run(path)

@@ -232,7 +232,7 @@ class TaskResults:
     scores: tuple[tuple[str, str], ...]  # (key, label) of a class task's accuracies
     score_notes: dict[str, str]
     solved_rule: str | None  # the task's solved rule in words
-    equal_sequences: float | None  # the fewest sequences any row's seeds reached: verdicts are read there
+    equal_sequences: float | None  # the fewest sequences an unsolved seed reached: verdicts are read there
     rows: tuple[ResultRow, ...]  # best first
     best: str | None  # the best row's name: 'ntm-lstm', or 'ntm-lstm (lr=0.001)'
     best_command: str | None
@@ -242,10 +242,10 @@ class TaskResults:
 
 @dataclasses.dataclass(frozen=True)
 class StudyResults:
-    """results.json: what `ntm compare` and `ntm sweep` found."""
+    """results.json: what `ntm compare` and `ntm sweep` found (or `ntm compare RUN...` read)."""
 
     version: int
-    kind: Literal["compare", "sweep"]
+    kind: Literal["compare", "sweep", "runs"]  # which command made it ("runs": `ntm compare RUN...`)
     preset: str
     seeds: int
     models: tuple[str, ...]

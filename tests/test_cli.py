@@ -28,10 +28,22 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for command in ("tasks", "show", "params"):
         assert command in result.stdout
+    for command in ("train", "compare", "eval", "runs"):  # a flag takes no value: no type beside it
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+        assert "--json" in shown and "<bool>" not in shown and "<int>" in shown + "<int>"
 
 
 def test_importing_the_cli_does_not_import_jax():
     code = "import sys, ntm_cli.cli; assert 'jax' not in sys.modules, 'jax imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("args", [["tasks"], ["--help"], ["compare", "--help"], ["train", "--help"]])
+def test_listing_tasks_and_every_help_answer_without_jax(args):
+    """What answers at once (`ntm tasks`, help) must not load JAX (~1 s, more on a busy machine)."""
+    code = ("import sys; from typer.testing import CliRunner; from ntm_cli.cli import app; "
+            f"result = CliRunner().invoke(app, {args!r}); assert result.exit_code == 0, result.output; "
+            "assert 'jax' not in sys.modules, 'jax imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

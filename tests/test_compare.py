@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import shutil
 
 import jax
 import pytest
@@ -328,3 +329,123 @@ def test_a_study_stops_each_seed_once_solved_unless_told_to_train_to_the_budget(
     assert build_config("copy", "lstm", "fast", 0, Budget(sequences=30), {}).until_solved is None
     with pytest.raises(InputError, match="--until must be one of solved, budget, got 'never'"):
         parse_study_grid({"until": "never"})
+
+
+def test_compare_takes_the_model_names_train_takes():
+    """`ntm train --model ntm` trains the NTM-LSTM; `--models lstm,ntm` means the same models."""
+    from ntm_cli.cli.options import parse_models
+    from ntm_cli.errors import InputError
+
+    assert parse_models("lstm, ntm") == ("lstm", "ntm-lstm") and parse_models("kv,ntm-ff") == ("kv-ff", "ntm-ff")
+    with pytest.raises(InputError, match="--models gives ntm-lstm twice"):
+        parse_models("ntm,ntm-lstm")
+
+
+def test_rows_are_compared_where_the_unsolved_seeds_all_have_readings():
+    """Equal sequences: the fewest any seed that ends unsolved reached; a seed stopped once solved
+    keeps its last reading (it would have stayed solved); all solved: who solved first."""
+    from types import SimpleNamespace
+
+    from ntm_cli.schema import MetricsRow
+    from ntm_cli.studies.study import SeedRun, _equal_sequences
+    from ntm_cli.tasks import make_task
+
+    task = make_task("copy")  # solved: fewer than 1 bit error per sequence
+
+    def seed(sequences, errors):
+        curve = [MetricsRow(step=n, sequences=n, train_cost=None, train_bit_errors=None, eval_cost=e,
+                            eval_bit_errors=e, wall_time=0.0, sequences_per_second=None, skipped_updates=0)
+                 for n, e in zip(range(0, sequences + 1, sequences // (len(errors) - 1)), errors)]
+        return SeedRun(0, SimpleNamespace(sequences=sequences), curve, False)
+
+    solved_early, stuck_long, stuck_short = seed(400, [60, 0.5]), seed(1000, [60, 30]), seed(700, [60, 40])
+    assert _equal_sequences(task, [[solved_early, stuck_long], [stuck_short]]) == 700
+    assert _equal_sequences(task, [[solved_early], [seed(900, [60, 0.2])]]) == 400
+    assert _equal_sequences(task, [[], []]) is None
+
+
+def _own(tmp_path, *args):
+    return runner.invoke(app, ["compare", *map(str, args), "--out", str(tmp_path / "own")], env=WIDE)
+
+
+def test_compare_builds_its_table_from_run_folders_a_user_trained(finished, tmp_path):
+    """`ntm compare runs/*`: a row per model, each run a seed, the same figures the study made
+    from the same runs; nothing trained."""
+    study_dir, _ = finished
+    folders = sorted(p for p in (study_dir / "runs").iterdir() if not p.name.startswith("."))  # as a shell glob
+    result = _own(tmp_path, *folders, "--json")
+    assert result.exit_code == 0, result.output
+    own = json.loads(result.stdout)
+    assert len(result.stdout.splitlines()) == 1 and own["kind"] == "runs"
+    study = json.loads((study_dir / "out" / "results.json").read_text())
+    ours, theirs = own["tasks"]["copy"], study["tasks"]["copy"]
+    assert ours["equal_sequences"] == theirs["equal_sequences"] and ours["budget"] == "30 sequences"
+    for mine, made in zip(ours["rows"], theirs["rows"]):
+        for field in ("model", "seeds", "seed_numbers", "seed_costs", "cost", "cost_interval", "solved",
+                      "seed_costs_at_equal_sequences", "rank"):
+            assert mine[field] == made[field], field
+    assert (tmp_path / "own" / "results.md").is_file() and "training" not in result.stderr
+    table = _own(tmp_path, *folders)
+    assert table.exit_code == 0 and "lstm" in table.stdout and "2 seeds" in table.stdout
+    assert "saved" not in table.stdout and "saved" in table.stderr  # stdout: the table alone
+
+
+def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_nothing_is_written(finished, tmp_path):
+    study_dir, _ = finished
+    runs_dir = study_dir / "runs"
+    lstm0, lstm1 = runs_dir / "copy-lstm-s0", runs_dir / "copy-lstm-s1"
+    other_lr = tmp_path / "lr" / "copy-lstm-s1"
+    shutil.copytree(lstm1, other_lr)
+    saved = json.loads((other_lr / "config.json").read_text())
+    saved["config"]["optimizer"]["learning_rate"] = 0.5
+    (other_lr / "config.json").write_text(json.dumps(saved))
+    twin = tmp_path / "twin" / "copy-lstm-s0"
+    shutil.copytree(lstm0, twin)
+    unfinished = tmp_path / "unfinished" / "copy-lstm-s1"
+    shutil.copytree(lstm1, unfinished)
+    summary = json.loads((unfinished / "summary.json").read_text())
+    (unfinished / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "config.json").write_text("{not json")
+    cases = [
+        ((lstm0, tmp_path), f"{tmp_path} is not a run folder (it has no config.json)"),
+        ((lstm0, damaged), "is not a readable run config"),
+        ((lstm0, lstm0), f"{lstm0} is given twice"),
+        ((lstm0, other_lr), "are both lstm on copy but differ in optimizer.learning_rate (0.001 against 0.5)"),
+        ((lstm0, twin), "are both seed 0 of lstm on copy; give one of them"),
+        ((lstm0, unfinished), f"{unfinished} is interrupted; finish it with `ntm train --resume {unfinished}`"),
+        ((lstm0, "--seeds", "2"), "--seeds cannot apply to runs already trained"),
+        ((lstm0, "--lr", "1e-3"), "--lr cannot apply to runs already trained"),
+    ]
+    for args, message in cases:
+        result = _own(tmp_path, *args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / "own").exists()
+
+
+@pytest.mark.parametrize("columns", ["40", "60", "80", "200", None])
+def test_tables_cut_no_number_or_run_name_at_any_width(finished, tmp_path, columns):
+    """At 40-200 columns a terminal gets fewer columns (named below the table) or wrapped cells,
+    never a cut value; piped (no COLUMNS), every column at full width in plain characters."""
+    study_dir, _ = finished
+    folders = sorted(p for p in (study_dir / "runs").iterdir() if not p.name.startswith("."))
+    env = {"COLUMNS": columns} if columns else {"COLUMNS": None}
+    table = runner.invoke(app, ["compare", *map(str, folders), "--out", str(tmp_path / "own")], env=env)
+    listing = runner.invoke(app, ["runs", "--runs", str(study_dir / "runs")], env=env)
+    assert table.exit_code == listing.exit_code == 0, table.output + listing.output
+    for output in (table.stdout, listing.stdout):
+        assert "…" not in output
+    results = json.loads((tmp_path / "own" / "results.json").read_text())
+    from ntm_cli.reports.progress import format_cost
+
+    for row in results["tasks"]["copy"]["rows"]:  # the names and the figures the verdict compares, whole
+        cells = table.stdout.split()
+        assert row["model"] in cells and format_cost(row["cost_at_equal_sequences"]) in cells
+    for folder in folders:
+        assert folder.name in listing.stdout.split()
+    if columns is None:
+        assert "95% interval" in table.stdout and "paper" in table.stdout and "time (s)" in listing.stdout
+        assert not any(ord(c) > 127 for c in listing.stdout.replace("±", ""))  # plain characters when piped
+    elif int(columns) <= 60:
+        assert "left out at" in table.stdout

@@ -47,6 +47,16 @@ def test_optimal_cost_over_1000_sequences_of_200_bits_is_near_133():
     assert 131.0 < task.floor_cost() < 135.5  # 10,000 sequences
 
 
+def test_the_kept_floor_at_the_papers_sizes_is_what_it_computes_to():
+    """`ntm tasks` reads the floor without JAX; it must be the Monte-Carlo value itself."""
+    from ntm_cli.tasks.dynamic_ngrams import PAPER_FLOOR
+
+    task = make_task("ngrams")
+    np.testing.assert_allclose(task.expected_optimal_cost(jax.random.key(0), 10_000), PAPER_FLOOR, rtol=1e-5)
+    assert task.floor_cost() == PAPER_FLOOR
+    assert make_task("ngrams", length=20).floor_cost() < 20  # other sizes: computed
+
+
 def test_sequences_follow_their_probability_tables():
     task = make_task("ngrams")
     keys = jax.random.split(jax.random.key(0), 2000)

@@ -99,7 +99,7 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
     assert axis == "sequence length" and list(line.x) == [6.0]
     assert figures.training_range("invert", {"length": 4}) == (4.0, 4.0)
     from ntm_cli.schema import MetricsRow, Summary
-    from ntm_cli.studies.study import SeedRun, Study, Trial, _row
+    from ntm_cli.studies.study import RowSource, SeedRun, Study, Trial, _row
 
     study = Study("compare", ("invert",), models=("lstm",), budget=Budget(sequences=5))
     summary = Summary(status="finished", run_dir="runs/invert-lstm-s0", task="invert", model="lstm", preset="fast",
@@ -108,8 +108,9 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
                       sequences_per_second=5.0, skipped_updates=0)
     curve = [MetricsRow(step=5, sequences=5, train_cost=2.0, train_bit_errors=1.0, eval_cost=2.0, eval_bit_errors=1.0,
                         wall_time=1.0, sequences_per_second=5.0, skipped_updates=0)]
-    row = _row(study, Trial("invert", "lstm", {}), [SeedRun(0, summary, curve, False)], registry.make_task("invert"),
-               equal_sequences=5.0)
+    trial = Trial("invert", "lstm", {})
+    source = RowSource(trial, study.label(trial.setting), study.seeds, study.command(trial))
+    row = _row(source, [SeedRun(0, summary, curve, False)], registry.make_task("invert"), equal_sequences=5.0)
     assert row.cost_at_equal_sequences == 2.0 and row.solved is None  # the toy task declares no solved rule
     assert row.paper_cost_text == "~1 (made up)" and row.command == "ntm train invert --model lstm --sequences 5"
 

@@ -44,10 +44,18 @@ def test_train_writes_a_complete_run_folder(tmp_path):
     assert not list(run_dir.glob("**/*.tmp"))
 
 
-def test_runs_are_never_overwritten(tmp_path):
-    for _ in range(2):
-        assert train(tmp_path, "--steps", "10").exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy-ntm-lstm-s0", "copy-ntm-lstm-s0-1"]
+def test_a_finished_run_is_shown_not_trained_again_and_runs_are_never_overwritten(tmp_path):
+    """The README's loop run twice trains each seed once; another config of the same task, model
+    and seed gets a folder of its own, whose name reads as no seed range."""
+    first = train(tmp_path, "--steps", "10", "--json")
+    again = train(tmp_path, "--steps", "10", "--json")
+    assert first.exit_code == again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == json.loads(first.stdout)  # one line of JSON: the same summary
+    assert len(again.stdout.splitlines()) == 1
+    assert "is a finished run of this config and seed" in again.stderr and "--name NAME" in again.stderr
+    assert train(tmp_path, "--steps", "20").exit_code == 0
+    assert train(tmp_path, "--steps", "10", "--name", "again").exit_code == 0  # a name: trained anew
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "copy-ntm-lstm-s0", "copy-ntm-lstm-s0-run2"]
 
 
 def test_sequences_budget_and_named_runs(tmp_path):
@@ -296,3 +304,20 @@ def test_until_solved_stops_a_run_after_three_solved_reports_and_keeps_the_count
     refused = train(tmp_path / "other", "--until", "solved")
     assert refused.exit_code == 2 and "--until solved needs a solved rule, and task copy has none" in refused.stderr
     assert train(tmp_path / "other", "--until", "never").exit_code == 2
+
+
+def test_every_file_a_run_writes_has_the_umasks_permissions(tmp_path):
+    """Collaborators on a shared machine can read a run: atomic writes (config, summary,
+    checkpoints) get the mode open() would give, not mkstemp's owner-only 0600."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert train(tmp_path, "--steps", "10").exit_code == 0
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "copy-ntm-lstm-s0").rglob("*") if p.is_file() and p.name != ".lock"]
+    assert {p.name for p in files} >= {"config.json", "summary.json", "metrics.jsonl", "latest.msgpack"}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

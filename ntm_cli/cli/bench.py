@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ntm_cli.cli.output import console, error_console, reported_errors
+from ntm_cli.cli.output import console, show, error_console, reported_errors
 
 
 def bench_command(
@@ -40,7 +40,7 @@ def bench_command(
         cases = list(DEFAULT_CASES)
     else:
         cases = [(name, batch) for name in (names or ["ntm-lstm"]) for batch in (sizes or [32])]
-    progress = error_console if json_output else console
+    progress = error_console  # stdout holds the results only
     rows = []
     from ntm_cli.training.devices import local_devices
 
@@ -52,8 +52,8 @@ def bench_command(
         rows.append(bench_config(config, repeats, calls, devices=chosen))
     result = {"machine": machine(), "help_seconds": help_seconds(), "results": rows}
     if json_output:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result))
         return
     from ntm_cli.reports.tables import bench_table
 
-    console.print(bench_table(result))
+    show(bench_table(result))

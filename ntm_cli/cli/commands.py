@@ -16,7 +16,25 @@ from ntm_cli.cli.sweep import sweep_command
 from ntm_cli.cli.figures import memory_command, plot_command
 from ntm_cli.cli.train import eval_command, train_command
 from ntm_cli.cli.options import with_task_sizes
-from ntm_cli.cli.output import console, reported_errors
+from ntm_cli.cli.output import console, show, reported_errors
+
+def _flags_show_no_type() -> None:
+    """Help shows a type beside each option (`<int>`); a flag takes no value, so it shows none
+    (Typer would print `<bool>` beside --json and --help)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flags_show_none", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) and not self.metavar else shown(self, ctx)
+
+    display_type_rich.flags_show_none = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
 
 app = typer.Typer(
     name="ntm",
@@ -49,7 +67,7 @@ def tasks_command() -> None:
     from ntm_cli.tasks import TASK_NAMES, make_task
 
     tasks = [make_task(name) for name in TASK_NAMES]
-    console.print(tasks_table(tasks))
+    show(tasks_table(tasks), ("aliases", "floor", "in / out"))
     for task in tasks:
         console.print(f"[bold]{task.name}[/]: {task.summary}.", soft_wrap=True)
         if task.solved_text():
@@ -92,9 +110,9 @@ def params_command(
     if json_output:
         import json
 
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows))
     else:
-        console.print(params_table(rows))
+        show(params_table(rows))
 
 
 app.command("train")(train_command)

@@ -9,11 +9,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ntm_cli.cli.options import Preset, Sequences, Steps, Time, with_setting_lists
-from ntm_cli.cli.output import console, reported_errors
+from ntm_cli.cli.output import console, show, reported_errors
 
 
 @with_setting_lists
 def compare_command(
+    run_folders: Annotated[Optional[list[Path]], typer.Argument(help="Run folders you trained (or a glob's): a row per model and task, each run a seed; nothing is trained.", show_default=False)] = None,
     tasks: Annotated[str, typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy.")] = "copy",
     models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (default: each task's own; the paper's tasks: lstm,ntm-lstm,ntm-ff).")] = None,
     preset: Annotated[Preset, typer.Option(help="fast or paper.")] = Preset("fast"),
@@ -31,12 +32,26 @@ def compare_command(
     """Compare models task by task, every run with one budget (default: each task's own), each seed
     stopping once solved (--until budget: never), reusing finished runs; tables, result files and
     figures. Any setting `ntm train` takes applies to every model that has it (several values:
-    each model with each)."""
-    from ntm_cli.cli.options import budget, parse_list, parse_models, parse_study_grid
-    from ntm_cli.cli.study import run_study
+    each model with each). Given run folders instead (`ntm compare runs/copy-*`), it trains
+    nothing and compares those runs."""
+    from ntm_cli.cli.options import budget, given_options, parse_list, parse_models, parse_study_grid
+    from ntm_cli.cli.study import report, run_study
     from ntm_cli.studies.study import Study
     from ntm_cli.tasks import canonical_name
 
+    if run_folders:
+        with reported_errors():
+            from ntm_cli.errors import InputError
+            from ntm_cli.settings import flags
+            from ntm_cli.studies.study import collect_runs
+
+            ignored = given_options(compare_command, locals(), {"run_folders", "out", "json_output"})
+            if ignored or grid:
+                raise InputError(f"{', '.join(ignored + ([flags(list(grid))] if grid else []))} cannot apply to runs "
+                                 "already trained; with run folders, give only --out and --json.")
+            results = collect_runs(run_folders)
+        report(results, out, json_output)
+        return
     with reported_errors():
         study = Study(
             kind="compare",
@@ -59,15 +74,15 @@ def runs_command(
 
     rows = list_runs(runs_dir)
     if json_output:
-        print(json.dumps([row.to_json() for row in rows], indent=2))
+        print(json.dumps([row.to_json() for row in rows]))
         return
     if not rows:
         reason = "it does not exist" if not runs_dir.exists() else "it holds no run folders"
         console.print(f"No runs in {runs_dir}: {reason}.", markup=False)
         return
-    from ntm_cli.reports.tables import runs_table
+    from ntm_cli.reports.tables import RUNS_OPTIONAL, runs_table
 
-    console.print(runs_table(rows, runs_dir))
+    show(runs_table(rows, runs_dir), RUNS_OPTIONAL)
     for row in rows:
         if row.status == "damaged":
             console.print(f"damaged: {row.problem}", markup=False, soft_wrap=True)

@@ -66,8 +66,11 @@ def parse_names(text: str, valid: tuple[str, ...], what: str) -> tuple[str, ...]
 
 
 def parse_models(text: str) -> tuple[str, ...]:
-    """A comma-separated list of model names."""
-    return parse_names(text, MODEL_NAMES, "model")
+    """A comma-separated list of model names; the family names `--model` takes stand for their
+    default controller, as there ('ntm': ntm-lstm, 'kv': kv-ff)."""
+    named = ",".join(chosen_model(name.strip(), None) if name.strip() in CONTROLLED_FAMILIES else name
+                     for name in text.split(","))
+    return parse_names(named, MODEL_NAMES, "model")
 
 
 # --- options generated from the tables: settings (`ntm_cli.settings`) and the tasks' axes -------------

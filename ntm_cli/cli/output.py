@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from ntm_cli.errors import NtmError
-from ntm_cli.reports.consoles import console, error_console, say  # noqa: F401  (the commands' consoles)
+from ntm_cli.reports.consoles import console, error_console, say, show  # noqa: F401  (the commands' consoles)
 
 USAGE_ERROR = 2  # exit code for anything the user can fix, as for Typer's own usage errors
 

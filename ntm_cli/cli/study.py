@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from ntm_cli.cli.output import console, error_console, reported_errors
+from ntm_cli.cli.output import console, show, error_console, reported_errors
 from ntm_cli.reports.consoles import say as say_line
 from ntm_cli.studies.study import Study
 
@@ -27,7 +27,6 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
     """Trains what the study lacks (reusing finished runs), then writes and prints its results.
     Exits 130/143 when interrupted (every finished run kept), 1 when a run failed."""
     from ntm_cli.errors import InputError
-    from ntm_cli.reports.results import write_results
     from ntm_cli.studies.executors import connect_ray, default_workers, run_here, run_pool, run_ray
     from ntm_cli.studies.launch import reporter
     from ntm_cli.studies.study import collect, plan_jobs
@@ -64,17 +63,26 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
         error_console.print(f"Error: {outcome.job.label}: {outcome.error}", markup=False, soft_wrap=True)
     with reported_errors():
         results = collect(study, runs_dir, reused)
-        paths = write_results(results, out)
-    if json_output:
-        print(json.dumps(results.to_dict(), indent=2))
-    else:
-        from ntm_cli.reports.tables import study_tables
-
-        for table, closing in study_tables(results):
-            console.print(table)
-            for line in closing:
-                console.print(line, markup=False, soft_wrap=True)
-        for path in paths:
-            console.print(f"saved {path}", markup=False, soft_wrap=True)
+    report(results, out, json_output)
     if failed:
         raise typer.Exit(1)
+
+
+def report(results, out: Path, json_output: bool) -> None:
+    """Writes a study's result files and figures to `out`, and prints its tables (or its JSON,
+    on one line) on stdout; where the files went, on stderr."""
+    from ntm_cli.reports.results import write_results
+
+    with reported_errors():
+        paths = write_results(results, out)
+    if json_output:
+        print(json.dumps(results.to_dict()))
+    else:
+        from ntm_cli.reports.tables import STUDY_OPTIONAL, study_tables
+
+        for table, closing in study_tables(results):
+            show(table, STUDY_OPTIONAL)
+            for line in closing:
+                console.print(line, markup=False, soft_wrap=True)
+    for path in paths:  # where the results went: a note, not a result
+        say_line(f"saved {path}", stderr=True)

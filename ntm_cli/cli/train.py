@@ -16,7 +16,7 @@ from ntm_cli.cli.options import (
     Checkpoint, Controller, MemoryStart, Model, Preset, Sequences, Steps, Time, budget, chosen_model, given_options,
     with_axis_values, with_settings,
 )
-from ntm_cli.cli.output import console, error_console, interrupted_before_training, reported_errors
+from ntm_cli.cli.output import console, show, error_console, interrupted_before_training, reported_errors
 
 
 # What `--resume` takes beside the run folder: a new total budget, and how to print.
@@ -66,6 +66,8 @@ def train_command(
             if seeds < 1:
                 raise InputError(f"--seeds must be at least 1, got {seeds}.")
             config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings)
+            if seeds == 1 and name is None and _show_finished(out, config, json_output):
+                return
             session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
                                             devices)
 
@@ -76,7 +78,7 @@ def train_command(
 
         result = (summaries[0].to_json() if len(summaries) == 1 else
                   {"runs": [s.to_json() for s in summaries], "spread": seed_spread(summaries)})
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result))
     if session.interrupted:
         how = "Stopped by SIGTERM" if session.stop_signal == signal.SIGTERM else "Interrupted"
         for run_dir in run_dirs:
@@ -85,6 +87,25 @@ def train_command(
                 f"Resume with: ntm train --resume {run_dir}", markup=False, soft_wrap=True,
             )
         raise typer.Exit(128 + int(session.stop_signal or signal.SIGINT))  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
+    """Where `out` holds a finished run of exactly this config and seed (trained alone), shows
+    its summary instead of training it again, says so on stderr, and returns True."""
+    from ntm_cli import runs
+    from ntm_cli.reports.progress import SUMMARY_OPTIONAL, summary_table
+
+    found = runs.find_run(out, config)
+    if found is None or runs.status(found) != "finished":
+        return False
+    summary = runs.read_summary(found)
+    error_console.print(f"{found} is a finished run of this config and seed: its summary, not trained again "
+                        "(--name NAME trains another).", markup=False, soft_wrap=True)
+    if json_output:
+        print(json.dumps(summary.to_json()))
+    else:
+        show(summary_table([summary]), SUMMARY_OPTIONAL)
+    return True
 
 
 @with_axis_values
@@ -142,12 +163,12 @@ def eval_command(
 
             generalisation_figure(results, figure)
     if json_output:
-        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
+        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}))
         return
     from ntm_cli.reports.tables import eval_table
 
     for path, result in zip(saved, results):
-        console.print(eval_table(result))
-        console.print(f"saved {path}", markup=False, soft_wrap=True)
+        show(eval_table(result), ("floor", "chance", "T"))
+        error_console.print(f"saved {path}", markup=False, soft_wrap=True)
     if figure is not None:
-        console.print(f"saved {figure}", markup=False, soft_wrap=True)
+        error_console.print(f"saved {figure}", markup=False, soft_wrap=True)

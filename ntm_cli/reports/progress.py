@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ntm_cli.reports.consoles import show
+
 from ntm_cli.schema import MetricsRow, Summary
 
 
@@ -88,6 +90,10 @@ def record_line(seed: int, record: MetricsRow, errors: str = "bit errors", task:
     )
 
 
+# What a narrow terminal leaves out of the seeds' table first (`consoles.show`).
+SUMMARY_OPTIONAL = ("time s", "seq/s", "best", "bit err", "wrong", "steps")
+
+
 def summary_table(summaries: list[Summary]) -> Table:
     """Each seed's final figures, and their mean and spread when there are several."""
     task = summaries[0].task if summaries else None
@@ -137,18 +143,23 @@ def seed_spread(summaries: list[Summary]) -> dict[str, float] | None:
 
 
 class PlainReporter:
-    """A line per report (for logs, pipes and --json runs, where it goes to stderr)."""
+    """A line per report on `console` (stderr: progress is not a result), and the seeds' summary
+    table at the end on `results` (stdout; None: no table, as under --json)."""
 
-    def __init__(self, console: Console, quiet: bool = False, prefix: str = ""):
+    def __init__(self, console: Console, quiet: bool = False, prefix: str = "", results: Console | None = None):
         self.console = console
         self.quiet = quiet
         self.prefix = prefix  # before every line, where several trainings share one terminal
+        self.results = results
         self.seeds: list[int] = []
         self.task: str | None = None
 
     def _line(self, text: str) -> None:
         if not self.quiet:
             self.console.print(self.prefix + text, markup=False, soft_wrap=True)
+
+    def preparing(self, what: str) -> None:
+        self._line(what)
 
     def start(self, info: dict[str, Any]) -> None:
         self.seeds = info["seeds"]
@@ -166,15 +177,15 @@ class PlainReporter:
             for summary in summaries:
                 self._line(f"seed {summary.seed} {summary.status}: final held-out "
                            f"{format_cost(summary.final_eval_cost)} bits/seq after {summary.sequences:,} sequences")
-        elif not self.quiet:
-            self.console.print(summary_table(summaries))
+        elif self.results is not None:
+            show(summary_table(summaries), SUMMARY_OPTIONAL, self.results)
 
 
 class RichReporter(PlainReporter):
     """A live progress bar with the latest training and held-out cost, for terminals."""
 
-    def __init__(self, console: Console):
-        super().__init__(console)
+    def __init__(self, console: Console, results: Console | None = None):
+        super().__init__(console, results=results)
         self.progress: Progress | None = None
         self.task_id = None
 
@@ -208,4 +219,5 @@ class RichReporter(PlainReporter):
     def finish(self, summaries: list[Summary]) -> None:
         if self.progress is not None:
             self.progress.stop()
-        self.console.print(summary_table(summaries))
+        if self.results is not None:
+            show(summary_table(summaries), SUMMARY_OPTIONAL, self.results)

@@ -126,7 +126,8 @@ def table_note(task: TaskResults) -> str:
         f"{figure}, the median over seeds (the rows are ranked by it; seeds that split are shown one by one); "
         "95% interval: a bootstrap over seeds of the median",
         f"at {equal} seqs: the same, read from each seed's learning curve at {equal} training sequences, the "
-        "fewest any row reached: the verdict compares rows there, seed by seed",
+        "fewest any unsolved seed reached (a seed stopped once solved keeps its last reading): the verdict "
+        "compares rows there, seed by seed",
     ]
     if task.solved_rule:
         parts.append(f"solved: seeds that end meeting the rule {task.solved_rule}")

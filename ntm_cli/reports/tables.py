@@ -90,7 +90,8 @@ def eval_table(result: dict) -> Table:
               if any(score.key in row.get("scores", {}) for row in result["results"])]
     if not scores:
         table = Table(title=title, title_justify="left")
-        for name in ("sizes", "T", "sequences", "cost (bits/seq)", result.get("errors", "bit errors"), "chance", "floor"):
+        for name in ("sizes", "T", "sequences", "cost (bits/seq) ± s.e.", result.get("errors", "bit errors"), "chance",
+                     "floor"):
             table.add_column(name, justify="left" if name == "sizes" else "right")
         for row in result["results"]:
             table.add_row(
@@ -117,6 +118,11 @@ def eval_table(result: dict) -> Table:
     return table
 
 
+# What a narrow terminal leaves out first (`consoles.show`): never a name or the figures compared.
+STUDY_OPTIONAL = ("paper", "seqs", "95% interval")
+RUNS_OPTIONAL = ("time (s)", "sequences", "best cost", "status", "task")
+
+
 def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
     """`ntm compare` and `ntm sweep`: one table per task, ranked, and its closing lines."""
     from ntm_cli.reports.results import closing_lines, table_header, table_note, table_rows, title
@@ -131,8 +137,9 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
             # wrap between words on a narrow terminal.
             words = column in ("cost", "wrong", "95% interval", "paper")
             widest = max([len(column), *(len(row[i]) for row in rows)])
+            longest_word = max(len(word) for text in (column, *(row[i] for row in rows)) for word in text.split())
             table.add_column(column, justify="left" if column in ("model", "setting", "paper") else "right",
-                             no_wrap=not words, min_width=None if words else widest)
+                             no_wrap=not words, min_width=longest_word if words else widest)
         for row in rows:
             table.add_row(*row)
         notes = "; ".join(score_notes_items(task.scores, task.score_notes))
@@ -143,9 +150,10 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
 
 def runs_table(rows: Sequence[RunRow], runs_dir) -> Table:
     """`ntm runs`: one row per run folder."""
-    table = Table(title=f"Runs in {runs_dir}", title_justify="left")
+    table = compact_table(f"Runs in {runs_dir}")
     for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
-        table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left")
+        table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left",
+                         no_wrap=True)
     for r in rows:
         best = r.best_eval_cost
         name = r.run_dir.rsplit("/", 1)[-1]

@@ -64,12 +64,13 @@ def _decays_over_its_budget(config: TrainConfig) -> bool:
 
 
 def reporter(json_output: bool) -> Reporter:
-    """Progress for people: a live bar in a terminal, plain lines otherwise; on stderr when
-    stdout carries JSON."""
+    """Progress for people on stderr (a live bar in a terminal, plain lines otherwise), and the
+    seeds' table on stdout at the end, unless stdout carries JSON."""
     from ntm_cli.reports.progress import PlainReporter, RichReporter
 
-    target = error_console if json_output else console
-    return RichReporter(target) if target.is_terminal else PlainReporter(target)
+    results = None if json_output else console
+    return RichReporter(error_console, results) if error_console.is_terminal else PlainReporter(error_console,
+                                                                                                  results=results)
 
 
 def check_run_name(name: str | None) -> None:

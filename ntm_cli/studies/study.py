@@ -243,6 +243,17 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(kept) if kept else None
 
 
+def _equal_sequences(task, finished: list[list[SeedRun]]) -> float | None:
+    """Where rows are compared: the fewest sequences any seed that ends unsolved reached, so a
+    fast model's extra training does not decide. A seed that ends solved (stopped by `--until
+    solved`, say) keeps its last reading past its end, as it would have stayed solved; where
+    every seed ends solved, the fewest any reached (who solved first)."""
+    seeds = [s for trial in finished for s in trial]
+    unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve) is None]
+    reached = unsolved or [s.summary.sequences for s in seeds]
+    return float(min(reached)) if reached else None
+
+
 def _to_solve(task, curve: list[MetricsRow]) -> MetricsRow | None:
     """The report from which the task's solved rule held to the end of the run, if it holds."""
     if task.solved is None:
@@ -252,7 +263,17 @@ def _to_solve(task, curve: list[MetricsRow]) -> MetricsRow | None:
     return None if first is None else curve[first]
 
 
-def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
+class RowSource(NamedTuple):
+    """What a row is made from besides its seeds: its trial, name and command."""
+
+    trial: Trial
+    label: str  # the settings that tell it apart from the task's other rows of its model
+    seeds_planned: int
+    command: str  # the `ntm train` command that makes seed 0's run
+
+
+def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
+    trial = source.trial
     summaries = [s.summary for s in seeds]
     costs = [s.final_eval_cost for s in summaries]
     errors = [s.final_eval_bit_errors for s in summaries]
@@ -263,8 +284,8 @@ def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences
                 for field in ("eval_cost", "eval_bit_errors")}
     paper = task.paper.get(model_family(trial.model))
     return ResultRow(
-        task=trial.task, model=trial.model, setting=dict(trial.setting), label=study.label(trial.setting),
-        seeds=len(seeds), seeds_planned=study.seeds, seed_numbers=tuple(s.seed for s in seeds),
+        task=trial.task, model=trial.model, setting=dict(trial.setting), label=source.label,
+        seeds=len(seeds), seeds_planned=source.seeds_planned, seed_numbers=tuple(s.seed for s in seeds),
         reused=sum(s.reused for s in seeds),
         params=summaries[0].params if summaries else None,
         cost=cost.median if cost else None, cost_interval=(cost.low, cost.high) if cost else None,
@@ -289,7 +310,7 @@ def _row(study: Study, trial: Trial, seeds: list[SeedRun], task, equal_sequences
         paper_cost=paper.value if paper else None,
         paper_cost_text=paper.text if paper else None,
         rank=None,
-        command=study.command(trial),
+        command=source.command,
         run_dirs=tuple(s.run_dir for s in summaries),
     )
 
@@ -306,35 +327,10 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
         # The task at the sizes its runs train at (its chance and floor depend on them; where a
         # grid varies a size, the first setting's).
         task = make_task(task_name, **study.config(trials[0], 0).task_sizes)
+        sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t)) for t in trials]
         finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
-        reached = [s.summary.sequences for seeds in finished for s in seeds]
-        equal_sequences = float(min(reached)) if reached else None
-        figure = ranking(task.output_kind)
-        rows = _ranked([_row(study, trial, seeds, task, equal_sequences) for trial, seeds in zip(trials, finished)],
-                       figure)
-        budget = study.budget_for(task_name)
-        best = rows[0] if rows and rows[0].rank is not None else None
-        tasks[task_name] = TaskResults(
-            budget=budget.text(),
-            time_limit=budget.time_limit,
-            sequences=budget.sequences,
-            steps=budget.steps,
-            chance_cost=task.chance_cost,
-            floor_cost=task.floor_cost() or None,
-            floor_text=task.paper_floor,
-            output_kind=task.output_kind,
-            ranked_by=figure.field,
-            unit=figure.unit,
-            scores=tuple((score.key, score.label) for score in task.scores),
-            score_notes=task.score_notes(budget.sequences) if budget.sequences else {},
-            solved_rule=task.solved_text(),
-            equal_sequences=equal_sequences,
-            rows=tuple(rows),
-            best=best.name if best else None,
-            best_command=best.command if best else None,
-            verdict=verdict(rows, figure, equal_sequences),
-            paper_verdict=None if study.varied else paper_verdict(task.paper_order, rows, figure),
-        )
+        tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name),
+                                        with_paper=not study.varied)
     return StudyResults(
         version=RESULTS_VERSION,
         kind=study.kind,
@@ -345,6 +341,125 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
         fixed={name: values[0] for name, values in study.grid if name not in study.varied},
         tasks=tasks,
     )
+
+
+def task_results(task, sources: list[RowSource], finished: list[list[SeedRun]], budget: Budget | None,
+                 with_paper: bool = True) -> TaskResults:
+    """One task's rows (one per source, over its finished seeds), ranked by the task's criterion
+    at the end, with verdicts read at equal sequences. `budget`: the runs' shared budget (None:
+    each run's own)."""
+    equal_sequences = _equal_sequences(task, finished)
+    figure = ranking(task.output_kind)
+    rows = _ranked([_row(source, seeds, task, equal_sequences) for source, seeds in zip(sources, finished)], figure)
+    best = rows[0] if rows and rows[0].rank is not None else None
+    return TaskResults(
+        budget=budget.text() if budget is not None else "each run's own budget",
+        time_limit=budget.time_limit if budget is not None else None,
+        sequences=budget.sequences if budget is not None else None,
+        steps=budget.steps if budget is not None else None,
+        chance_cost=task.chance_cost,
+        floor_cost=task.floor_cost() or None,
+        floor_text=task.paper_floor,
+        output_kind=task.output_kind,
+        ranked_by=figure.field,
+        unit=figure.unit,
+        scores=tuple((score.key, score.label) for score in task.scores),
+        score_notes=task.score_notes(budget.sequences) if budget is not None and budget.sequences else {},
+        solved_rule=task.solved_text(),
+        equal_sequences=equal_sequences,
+        rows=tuple(rows),
+        best=best.name if best else None,
+        best_command=best.command if best else None,
+        verdict=verdict(rows, figure, equal_sequences),
+        paper_verdict=paper_verdict(task.paper_order, rows, figure) if with_paper else None,
+    )
+
+
+class _Run(NamedTuple):
+    path: Path
+    config: TrainConfig
+    summary: Summary
+
+
+def collect_runs(run_dirs: list[Path]) -> StudyResults:
+    """The results of run folders trained by any command (`ntm compare RUN...`): the runs of one
+    model on one task are one row, each run a seed, ranked and judged as a study's rows are.
+
+    Raises:
+      InputError (RunFolderError among them): a folder given twice, one that is no run folder,
+        is damaged or has not finished; runs of one model on one task that differ in more than
+        their seed (the first difference named), or two runs of one seed among them.
+    """
+    from ntm_cli.tasks import make_task
+
+    loaded: list[_Run] = []
+    for path in run_dirs:
+        if any(path.resolve() == other.path.resolve() for other in loaded):
+            raise InputError(f"{path} is given twice.")
+        config, summary = runs.read_config(path), runs.read_summary(path)
+        if summary is None or summary.status != "finished":
+            state = "has no report yet" if summary is None else f"is {summary.status}"
+            raise InputError(f"{path} {state}; finish it with `ntm train --resume {path}`, or leave it out.")
+        loaded.append(_Run(path, config, dataclasses.replace(summary, run_dir=str(path))))
+    groups: dict[tuple[str, str], list[_Run]] = {}
+    for run in loaded:
+        groups.setdefault((run.config.task, run.config.model_name), []).append(run)
+    tasks = {}
+    for task_name in dict.fromkeys(task for task, _ in groups):
+        task_groups = [(model, members) for (task, model), members in groups.items() if task == task_name]
+        sources, finished = [], []
+        for model, members in task_groups:
+            members = sorted(members, key=lambda run: run.config.seed)
+            _check_group(model, task_name, members)
+            trial = Trial(task_name, model, {})
+            sources.append(RowSource(trial, "", len(members), ""))
+            finished.append([SeedRun(run.config.seed, run.summary, runs.read_metrics(run.path), False)
+                             for run in members])
+        first = task_groups[0][1][0].config
+        budgets = {_budget_of(run.config) for _, members in task_groups for run in members}
+        task = make_task(task_name, **first.task_sizes)
+        tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None)
+    presets = {run.config.preset for run in loaded}
+    return StudyResults(
+        version=RESULTS_VERSION, kind="runs", preset=presets.pop() if len(presets) == 1 else "mixed",
+        seeds=max(len(members) for members in groups.values()),
+        models=tuple(dict.fromkeys(model for _, model in groups)), grid={}, fixed={}, tasks=tasks,
+    )
+
+
+def _budget_of(config: TrainConfig) -> Budget:
+    """The budget a run was given, in sequences (and time, where it had one)."""
+    if config.time_only:
+        return Budget(time_limit=config.time_limit)
+    return Budget(sequences=config.steps * config.batch_size, time_limit=config.time_limit)
+
+
+def _check_group(model: str, task: str, members: list[_Run]) -> None:
+    """The runs of one row must differ in their seed alone, each seed once."""
+    first = _flat(members[0].config.to_dict())
+    for run in members[1:]:
+        other = _flat(run.config.to_dict())
+        for key in sorted(set(first) | set(other)):
+            if key != "seed" and first.get(key) != other.get(key):
+                raise InputError(
+                    f"{members[0].path} and {run.path} are both {model} on {task} but differ in {key} "
+                    f"({first.get(key)!r} against {other.get(key)!r}); give runs that differ only in their seed "
+                    "(or compare settings with `ntm sweep`).")
+    for previous, run in zip(members, members[1:]):
+        if previous.config.seed == run.config.seed:
+            raise InputError(f"{previous.path} and {run.path} are both seed {run.config.seed} of {model} on {task}; "
+                             "give one of them.")
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'optimizer': {'learning_rate': 0.001}} -> {'optimizer.learning_rate': 0.001}."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "task_sizes":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _ranked(rows: list[ResultRow], figure: Figure) -> list[ResultRow]:

@@ -2,8 +2,9 @@
 verdicts made at equal training sequences, seed by seed.
 
 Two rows are told apart only when one is below the other on every seed they share (paired by
-seed number, each read at the task's `equal_sequences`: the fewest sequences any row's seeds
-reached, so a fast model's extra training does not decide) and their 95% intervals over seeds
+seed number, each read at the task's `equal_sequences`: the fewest sequences any unsolved seed
+reached, so a fast model's extra training does not decide; a solved seed keeps its last reading
+past its end) and their 95% intervals over seeds
 do not overlap. Otherwise the verdict says "no clear difference", or that the seeds are too few.
 """
 

@@ -17,6 +17,7 @@ A worker pinned to one core (`ntm compare`'s pool, a Ray trial of one CPU) gets 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -82,8 +83,11 @@ def use_compilation_cache() -> None:
     of its own, compile once. A folder the user (or the tests) set is kept; NTM_NO_CACHE=1 turns
     it off. The cache is bounded, and a bound gives it the file lock that keeps two processes
     from reading an entry the other is writing. JAX keys entries by the program, the JAX and
-    XLA versions and the devices, so a stale entry is never used."""
+    XLA versions and the devices, so a stale entry is never used. Without the filelock package
+    (a dependency) JAX refuses the bound on every read, so the cache stays off."""
     if "jax" in sys.modules or CACHE_ENV in os.environ or os.environ.get("NTM_NO_CACHE"):
+        return
+    if importlib.util.find_spec("filelock") is None:
         return
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     os.environ[CACHE_ENV] = os.path.join(base, "ntm", "jax")

@@ -62,6 +62,8 @@ def sigterm_interrupts():
 class Reporter(Protocol):
     """Where progress goes: a Rich progress bar, plain lines, or nothing."""
 
+    def preparing(self, what: str) -> None: ...  # before the seconds of building and compiling
+
     def start(self, info: dict[str, Any]) -> None: ...
 
     def report(self, records: list[MetricsRow]) -> None: ...
@@ -86,6 +88,9 @@ class TrainingSession:
         """
         self.config = config
         self.reporter = reporter
+        count = len(seeds)
+        reporter.preparing(f"compiling the training step for {config.model_name} on {config.task}, batch "
+                           f"{config.batch_size}" + (f", {count} seeds" if count > 1 else "") + " ...")
         self.trainer = Trainer(config, seeds, devices)
         self.seeds = self.trainer.seeds
         self.state = self.trainer.initial_state()
