@@ -85,6 +85,13 @@ def test_runs_that_differ_only_in_their_seed_make_one_band_over_their_common_rep
     np.testing.assert_allclose(mean, [7])
     with pytest.raises(figures.InputError, match="is given twice"):
         figures.group_curves([make(0, [1]), make(0, [1])])
+    # the same command run twice (runs/copy-ntm-lstm-s* holding s0, s0-run2, s1, s1-run2): two lines
+    twice = [make(0, [1]), make(1, [1]), make(0, [2], label="copy ntm-lstm"), make(1, [2])]
+    twice[2] = twice[2]._replace(run_dir=tmp_path / "a0-run2")
+    twice[3] = twice[3]._replace(run_dir=tmp_path / "a1-run2")
+    groups = figures.group_curves(twice)
+    assert list(groups) == ["copy ntm-lstm (a0)", "copy ntm-lstm (a0-run2)"]
+    assert [[c.seed for c in g] for g in groups.values()] == [[0, 1], [0, 1]]
 
 
 def test_the_memory_trace_is_what_the_model_returned_and_each_weighting_sums_to_one(trained):
@@ -211,3 +218,18 @@ def test_a_run_without_a_held_out_report_yet_is_one_sentence(trained, tmp_path):
     assert result.exit_code == 2 and "has no held-out report yet" in result.stderr
     result = runner.invoke(app, ["memory", str(fresh)])
     assert result.exit_code == 2 and "has no checkpoint yet" in result.stderr
+
+
+def test_sparklines_share_a_scale_and_log_axes_read_in_plain_numbers():
+    assert figures.sparkline([100, 0.1]) == figures.sparkline([10, 1]) == "█▁"  # each on its own scale
+    assert figures.sparkline([10, 1], scale=(0.1, 100)) == "▆▃"  # on a scale shared with a wider line
+    plt = figures.pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [20, 35, 60])
+    ax.set_yscale("log")
+    figures.plain_log_axis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and all("times" not in label and "$" not in label and "×" not in label for label in labels)
+    assert {"20", "30", "40", "50", "60"} & set(labels)

@@ -23,9 +23,13 @@ def plot_command(
         curves = [run_curve(r) for r in run]
         path = figure_path(out, run[0] / "learning_curves.png")
         learning_curves_figure(curves, path)
+    import numpy as np
+
+    finite = np.concatenate([c.cost[np.isfinite(c.cost)] for c in curves])
+    scale = (float(finite.min()), float(finite.max())) if finite.size else None  # one scale for every line
     for curve in curves:
         console.print(
-            f"{curve.run_dir.name}: held-out {sparkline(curve.cost)} {curve.cost[0]:.3g} -> {curve.cost[-1]:.3g} "
+            f"{curve.run_dir.name}: held-out {sparkline(curve.cost, scale=scale)} {curve.cost[0]:.3g} -> {curve.cost[-1]:.3g} "
             f"bits/seq over {int(curve.sequences[-1]):,} sequences",
             markup=False, soft_wrap=True,
         )

@@ -21,6 +21,9 @@ from ntm_cli.tasks import task_class
 
 # Grey levels and line styles, in order, for the lines of a figure.
 STYLES = (("0.0", "-"), ("0.45", "--"), ("0.25", ":"), ("0.6", "-."), ("0.1", (0, (5, 1))), ("0.5", (0, (1, 1))))
+# One colour and line style per model, in every figure.
+MODEL_STYLES = {"lstm": ("tab:gray", "--"), "ntm-lstm": ("tab:blue", "-"), "ntm-ff": ("tab:orange", "-"),
+                "dnc": ("tab:green", "-."), "kv-ff": ("tab:purple", "-"), "kv-lstm": ("tab:brown", ":")}
 LOG_FLOOR = 1e-4  # costs and bit errors below this are drawn at it on log axes
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -33,6 +36,21 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def plain_log_axis(ax, axis: str = "y") -> None:
+    """A log axis labelled in plain numbers (20, 30, 0.5), not 2x10^1; the ticks between powers of
+    ten are labelled only where the axis spans little more than one."""
+    from matplotlib.ticker import LogFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(LogFormatter())
+    target.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.4)))
+
+
+def model_style(model: str, index: int) -> tuple[str, Any]:
+    """A model's colour and line style (`MODEL_STYLES`), else the index-th of `STYLES`."""
+    return MODEL_STYLES.get(model, STYLES[index % len(STYLES)])
 
 
 def figure_path(out: Path | None, default: Path) -> Path:
@@ -141,8 +159,10 @@ def run_curve(run_dir: Path) -> RunCurve:
 def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:
     """Curves of runs that differ only in their seed, by label, in first-seen order.
 
-    Each group is one line of a figure, its seeds shaded. Groups whose labels coincide (two
-    copy NTMs of other sizes, say) are told apart by their first run folder's name.
+    Each group is one line of a figure, its seeds shaded. Runs of one config that repeat a seed
+    (the same command run twice) make a line of their own. Groups whose labels coincide (two
+    copy NTMs of other sizes, or two sets of one config) are told apart by their first run
+    folder's name.
 
     Raises:
       InputError: the same run folder given twice.
@@ -153,21 +173,26 @@ def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:
         if where is not None and where in seen:
             raise InputError(f"{curve.run_dir} is given twice.")
         seen.add(where)
-    by_config: dict[str, list[RunCurve]] = {}
-    for curve in curves:
-        by_config.setdefault(curve.group, []).append(curve)
-    labels = [group[0].label for group in by_config.values()]
+    by_config: dict[str, list[list[RunCurve]]] = {}
+    for curve in curves:  # a config's runs: one line per set of distinct seeds, never a seed twice
+        sets = by_config.setdefault(curve.group, [])
+        free = next((group for group in sets if all(c.seed != curve.seed for c in group)), None)
+        if free is None:
+            sets.append(free := [])
+        free.append(curve)
+    groups = [group for sets in by_config.values() for group in sets]
+    labels = [group[0].label for group in groups]
     return {
         (label if labels.count(label) == 1 else f"{label} ({group[0].run_dir.name})"): group
-        for label, group in zip(labels, by_config.values())
+        for label, group in zip(labels, groups)
     }
 
 
 def seed_band(curves: Sequence[RunCurve], field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, min and max of `field` over seeds, on the reports all of them have.
+    """Median, min and max of `field` over seeds, on the reports all of them have.
 
     Returns:
-      (sequences `[K]`, mean `[K]`, min `[K]`, max `[K]`): the reports up to the shortest
+      (sequences `[K]`, median `[K]`, min `[K]`, max `[K]`): the reports up to the shortest
       curve's end, or up to the first one where the seeds' sequence counts differ.
     """
     length = min(len(c.sequences) for c in curves)
@@ -177,30 +202,35 @@ def seed_band(curves: Sequence[RunCurve], field: str) -> tuple[np.ndarray, np.nd
         length = int(np.argmin(same))
         x = x[:length]
     values = np.stack([getattr(c, field)[:length] for c in curves])  # [S, K]
-    return x, values.mean(0), values.min(0), values.max(0)
+    return x, np.median(values, axis=0), values.min(0), values.max(0)
 
 
 def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
-    """Held-out cost and bit errors against sequences seen (log y), a line per label, seeds shaded."""
+    """Held-out cost and bit errors against sequences seen (log y): a colour per model, each
+    line the median of its seeds, every seed a thin line under it."""
     plt = pyplot()
     groups = group_curves(curves)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
-    for (label, group), (color, line) in zip(groups.items(), STYLES * 10):
+    models = [group[0].label.split()[-1] for group in groups.values()]  # a label is '<task> <model>'
+    for index, ((label, group), model) in enumerate(zip(groups.items(), models)):
+        color, line = model_style(model, index) if models.count(model) == 1 else STYLES[index % len(STYLES)]
         seeds = ", ".join(str(c.seed) for c in group)
-        name = f"{label} (seed{'s' if len(group) > 1 else ''} {seeds})"
+        name = f"{label} (seed{'s' if len(group) > 1 else ''} {seeds}{'; median' if len(group) > 1 else ''})"
         for ax, field in zip(axes, ("cost", "bit_errors")):
-            x, mean, low, high = seed_band(group, field)
-            x = np.maximum(x, 1)
-            ax.plot(x, np.maximum(mean, LOG_FLOOR), color=color, linestyle=line, linewidth=2, label=name)
+            x, median, _, _ = seed_band(group, field)
             if len(group) > 1:
-                ax.fill_between(x, np.maximum(low, LOG_FLOOR), np.maximum(high, LOG_FLOOR), color=color,
-                                alpha=0.2, linewidth=0)
+                for curve in group:
+                    ax.plot(np.maximum(curve.sequences, 1), np.maximum(getattr(curve, field), LOG_FLOOR),
+                            color=color, linestyle=line, linewidth=0.6, alpha=0.45)
+            ax.plot(np.maximum(x, 1), np.maximum(median, LOG_FLOOR), color=color, linestyle=line, linewidth=2,
+                    label=name)
     from ntm_cli.reports.progress import task_errors
 
     kinds = {task_errors(c.label.split()[0]) for c in curves}  # a label is '<task> <model>'
     errors = kinds.pop() if len(kinds) == 1 else "errors"
     for ax, unit in zip(axes, ("held-out cost (bits per sequence)", f"held-out {errors} per sequence")):
         ax.set_yscale("log")
+        plain_log_axis(ax)
         ax.set_xlabel("training sequences seen")
         ax.set_ylabel(unit)
         ax.grid(True, which="both", color="0.9", linewidth=0.5)
@@ -213,11 +243,12 @@ def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def sparkline(values: Sequence[float], width: int = 32) -> str:
+def sparkline(values: Sequence[float], width: int = 32, scale: tuple[float, float] | None = None) -> str:
     """A one-line chart of positive values on a log scale: '█▇▅▂▁▁' for a falling cost.
 
     The values are resampled to at most `width` points (the last value always kept); the
-    lowest is drawn as '▁' and the highest as '█'.
+    lowest is drawn as '▁' and the highest as '█', or, given a `scale` (low, high) shared by
+    several lines, the scale's ends.
     """
     values = np.asarray(values, float)
     values = np.maximum(values[np.isfinite(values)], LOG_FLOOR)  # a diverged report (NaN) is left out
@@ -226,10 +257,10 @@ def sparkline(values: Sequence[float], width: int = 32) -> str:
     if values.size > width:
         values = values[np.linspace(0, values.size - 1, width).round().astype(int)]
     logs = np.log10(values)
-    low, high = logs.min(), logs.max()
+    low, high = (logs.min(), logs.max()) if scale is None else np.log10(np.maximum(scale, LOG_FLOOR))
     if high - low < 1e-12:
         return SPARKS[0] * values.size
-    levels = np.floor((logs - low) / (high - low) * (len(SPARKS) - 1) + 0.5).astype(int)
+    levels = np.clip(np.floor((logs - low) / (high - low) * (len(SPARKS) - 1) + 0.5), 0, len(SPARKS) - 1).astype(int)
     return "".join(SPARKS[i] for i in levels)
 
 
@@ -344,6 +375,8 @@ def focus_rows(weights: np.ndarray) -> np.ndarray:
 
 def memory_figure(trace: MemoryTrace, path: Path, title: str, final_memory: bool = True) -> Path:
     """The paper's figure: inputs, targets, outputs, then each head's weighting (rows by time)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     write_heads, read_heads = trace.write_weights.shape[1], trace.read_weights.shape[1]
     panels = [("inputs", trace.inputs.T, "channel"), ("targets", (trace.targets * trace.mask[:, None]).T, "channel"),
@@ -370,6 +403,8 @@ def memory_figure(trace: MemoryTrace, path: Path, title: str, final_memory: bool
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_title(name, fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # channels and rows are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if i < len(panels) - 1:
             ax.set_xticklabels([])
         else:
@@ -462,6 +497,7 @@ def generalisation_figure(results: Sequence[dict[str, Any]], path: Path) -> Path
     for ax, unit in zip(axes, ("cost (bits per sequence)", "bit errors per sequence")):
         ax.axvspan(low - 0.5, high + 0.5, color="0.85", linewidth=0, label="training sizes")
         ax.set_yscale("log")
+        plain_log_axis(ax)
         ax.set_xlabel(axis_name)
         ax.set_ylabel(f"{unit}, 0 drawn at {LOG_FLOOR:g}")
         ax.grid(True, which="both", color="0.9", linewidth=0.5)

@@ -200,18 +200,17 @@ def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
     (a median of seeds, never a mean no seed is near), log y; the verdicts' sequence count marked."""
     import numpy as np
 
-    from ntm_cli.reports.figures import pyplot, save_figure
+    from ntm_cli.reports.figures import model_style, plain_log_axis, pyplot, save_figure
 
     plt = pyplot()
-    styles = {"lstm": ("0.55", "--"), "ntm-lstm": ("0.0", "-"), "ntm-ff": ("0.3", ":"), "dnc": ("0.15", "-.")}
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for row in task.rows:
+    for index, row in enumerate(task.rows):
         curves = [[(m.sequences, m.eval_cost) for m in runs.read_metrics(Path(d)) if m.eval_cost is not None]
                   for d in row.run_dirs]
         length = min((len(c) for c in curves), default=0)
         if length == 0:
             continue
-        color, line = styles.get(row.model, ("0.2", "-.")) if not has_settings(task) else (None, "-")
+        color, line = model_style(row.model, index) if not has_settings(task) else (None, "-")
         x = np.maximum(np.array([p[0] for p in curves[0][:length]], float), 1)
         y = np.array([[max(p[1], 1e-4) for p in c[:length]] for c in curves])
         solved = "" if row.solved is None else f", solved {row.solved}/{row.seeds}"
@@ -227,6 +226,7 @@ def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
         ax.axvline(task.equal_sequences, color="0.6", linewidth=0.8, linestyle=":",
                    label=f"verdicts read here ({task.equal_sequences:,.0f} seqs)")
     ax.set_yscale("log")
+    plain_log_axis(ax)
     ax.set_xlabel("sequences seen")
     ax.set_ylabel("held-out cost (bits per sequence)")
     ax.set_title(f"{name}: learning curves ({task.budget} per run)")
