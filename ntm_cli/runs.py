@@ -29,6 +29,7 @@ METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 EVAL = "eval.json"
 CHECKPOINTS = "checkpoints"
+DONE = ("finished", "diverged")  # a run in either state trains no more (a diverged one is counted as not solved)
 CHECKPOINT_KINDS = ("best", "latest")  # the best held-out cost so far, and the last report
 
 
@@ -188,7 +189,7 @@ def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
                 continue
         except (ValueError, KeyError, TypeError, AttributeError, OSError, InputError):  # a damaged config: not it
             continue
-        matches.append((status(config_file.parent) != "finished", config_file.parent))
+        matches.append((status(config_file.parent) not in DONE, config_file.parent))
     return min(matches)[1] if matches else None
 
 

@@ -111,7 +111,7 @@ class MetricsRow(Record):
 class Summary(Record):
     """summary.json: where a run stands (see TrainingSession.summary)."""
 
-    status: Literal["running", "finished", "interrupted"]
+    status: Literal["running", "finished", "interrupted", "diverged"]
     run_dir: str
     task: str
     model: str
@@ -130,6 +130,8 @@ class Summary(Record):
     sequences_per_second: float | None
     skipped_updates: int
     final_eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    diverged_step: int | None = None  # a diverged run: the report at which it was stopped
+    diverged_reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +210,8 @@ class ResultRow:
     rank: int | None  # 1 = lowest final figure (the task's criterion); None: no finished seed
     command: str  # the `ntm train` command that makes seed 0's run
     run_dirs: tuple[str, ...]
+    diverged: int = 0  # seeds stopped as diverged: counted as not solved, their figures left out
+    seed_diverged: tuple[bool, ...] = ()
 
     @property
     def name(self) -> str:
@@ -269,8 +273,8 @@ class StudyResults:
             check_fields(task_fields | {"rows": tuple[dict, ...], "scores": tuple[tuple, ...]}, task, f"task {name}")
             rows = []
             for i, row in enumerate(task["rows"]):
-                row_fields, _ = dataclass_fields(ResultRow)
-                check_fields(row_fields, row, f"task {name}, row {i + 1}")
+                row_fields, optional = dataclass_fields(ResultRow)
+                check_fields(row_fields, row, f"task {name}, row {i + 1}", optional)
                 rows.append(ResultRow(**{key: tuple(value) if isinstance(value, list) else value
                                          for key, value in row.items() if key in row_fields}))
             tasks[name] = TaskResults(**{**task, "rows": tuple(rows),

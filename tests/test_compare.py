@@ -449,3 +449,21 @@ def test_tables_cut_no_number_or_run_name_at_any_width(finished, tmp_path, colum
         assert not any(ord(c) > 127 for c in listing.stdout.replace("±", ""))  # plain characters when piped
     elif int(columns) <= 60:
         assert "left out at" in table.stdout
+
+
+def test_a_diverged_seed_is_shown_so_counted_as_not_solved_and_never_in_a_median(finished, tmp_path):
+    study_dir, _ = finished
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(study_dir / "runs", runs_dir, ignore=shutil.ignore_patterns(".claims"))
+    summary_file = runs_dir / "copy-lstm-s1" / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    summary_file.write_text(json.dumps({**summary, "status": "diverged", "final_eval_cost": 1e9,
+                                        "diverged_step": 10, "diverged_reason": "a test"}))
+    result = _own(tmp_path, runs_dir / "copy-lstm-s0", runs_dir / "copy-lstm-s1", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["tasks"]["copy"]["rows"]
+    assert row["seeds"] == 2 and row["diverged"] == 1 and row["seed_diverged"] == [False, True]
+    assert row["seed_costs"][1] is None and row["cost"] == row["seed_costs"][0]  # the median of the other seed
+    assert row["seed_solved"] == [False, False]
+    shown = _own(tmp_path, runs_dir / "copy-lstm-s0", runs_dir / "copy-lstm-s1")
+    assert "diverged" in shown.stdout

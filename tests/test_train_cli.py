@@ -321,3 +321,22 @@ def test_every_file_a_run_writes_has_the_umasks_permissions(tmp_path):
     assert {p.name for p in files} >= {"config.json", "summary.json", "metrics.jsonl", "latest.msgpack"}
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--lr", "1e30", "--optimizer", "rmsprop", "--clip-norm", "0"], "not a finite number"),
+    (["--lr", "1e6", "--clip-norm", "0"], "is over 10x chance"),
+])
+def test_a_diverged_run_stops_says_so_and_exits_non_zero_with_strict_json_metrics(tmp_path, args, reason):
+    """Non-finite updates, or a held-out cost far above chance, end a run as "diverged" at that
+    report (not "finished"), with the reason on stderr and in summary.json; it cannot be resumed."""
+    result = train(tmp_path, "--steps", "300", *args)
+    assert result.exit_code == 1 and "diverged" in result.stderr and reason in result.stderr, result.output
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "diverged" and reason in summary["diverged_reason"]
+    assert summary["steps"] == summary["diverged_step"] < 300 and summary["final_eval_cost"] is None
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():  # strict JSON: null, never NaN
+        json.loads(line, parse_constant=lambda token: pytest.fail(f"{token} in metrics.jsonl"))
+    resumed = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", "400"])
+    assert resumed.exit_code == 2 and "cannot be resumed" in resumed.stderr

@@ -79,6 +79,10 @@ def train_command(
         result = (summaries[0].to_json() if len(summaries) == 1 else
                   {"runs": [s.to_json() for s in summaries], "spread": seed_spread(summaries)})
         print(json.dumps(result))
+    if summaries and all(s.status == "diverged" for s in summaries):
+        error_console.print(f"Error: training diverged ({summaries[0].diverged_reason}); nothing usable was "
+                            "trained. Try a lower --lr or --clip-norm 50.", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
     if session.interrupted:
         how = "Stopped by SIGTERM" if session.stop_signal == signal.SIGTERM else "Interrupted"
         for run_dir in run_dirs:
@@ -96,10 +100,10 @@ def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
     from ntm_cli.reports.progress import SUMMARY_OPTIONAL, summary_table
 
     found = runs.find_run(out, config)
-    if found is None or runs.status(found) != "finished":
+    if found is None or runs.status(found) not in runs.DONE:
         return False
     summary = runs.read_summary(found)
-    error_console.print(f"{found} is a finished run of this config and seed: its summary, not trained again "
+    error_console.print(f"{found} is a {summary.status} run of this config and seed: its summary, not trained again "
                         "(--name NAME trains another).", markup=False, soft_wrap=True)
     if json_output:
         print(json.dumps(summary.to_json()))

@@ -158,8 +158,8 @@ class PlainReporter:
         if not self.quiet:
             self.console.print(self.prefix + text, markup=False, soft_wrap=True)
 
-    def preparing(self, what: str) -> None:
-        self._line(what)
+    def note(self, line: str) -> None:
+        self._line(line)
 
     def start(self, info: dict[str, Any]) -> None:
         self.seeds = info["seeds"]
@@ -206,12 +206,12 @@ class RichReporter(PlainReporter):
     def report(self, records: list[MetricsRow]) -> None:
         if self.progress is None:
             return
-        costs = [r.eval_cost for r in records]
+        costs = [r.eval_cost for r in records if r.eval_cost is not None]
         train = [r.train_cost for r in records if r.train_cost is not None]
         speed = records[0].sequences_per_second
         self.progress.update(
             self.task_id, completed=records[0].step,
-            eval=_fmt(sum(costs) / len(costs)),
+            eval=_fmt(sum(costs) / len(costs)) if costs else "-",
             train=_fmt(sum(train) / len(train)) if train else "-",
             speed="-" if speed is None else f"{speed * len(records):,.0f}",
         )

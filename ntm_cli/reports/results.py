@@ -41,12 +41,15 @@ def split(row: ResultRow) -> bool:
     factor of ten apart. Such a row shows its seeds, not only their median."""
     costs = [c for c in row.seed_costs if c is not None]
     mixed = row.solved is not None and 0 < row.solved < row.seeds
-    return row.seeds > 1 and (mixed or (bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 10))
+    return row.seeds > 1 and (mixed or row.diverged > 0
+                              or (bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 10))
 
 
 def _seeds_figures(task: TaskResults, row: ResultRow) -> str:
+    """Each seed's final figure, in seed order; 'diverged' for a seed stopped so."""
     values = row.seed_costs if task.output_kind != "class" else row.seed_bit_errors
-    return " ".join(_figure(task, v) for v in values) if row.seeds > 1 else "-"
+    gone = row.seed_diverged or (False,) * len(values)
+    return " ".join("diverged" if out else _figure(task, v) for v, out in zip(values, gone)) if row.seeds > 1 else "-"
 
 
 def _solved(row: ResultRow) -> str:
@@ -77,7 +80,8 @@ def columns(task: TaskResults, terminal: bool = False) -> list[Column]:
         *([Column("setting", lambda t, r: r.label)] if has_settings(task) else []),
         Column("params", lambda t, r: "-" if r.params is None else f"{r.params:,}", terminal=False),
         Column("solved", lambda t, r: _solved(r)),
-        Column(figure, lambda t, r: _seeds_figures(t, r) if split(r) else _figure(t, r.bit_errors if t.output_kind == "class" else r.cost)),
+        Column(figure, lambda t, r: _seeds_figures(t, r) if split(r) else
+               "diverged" if r.diverged else _figure(t, r.bit_errors if t.output_kind == "class" else r.cost)),
         Column("95% interval", lambda t, r: _interval(t, r.bit_errors_interval if t.output_kind == "class" else r.cost_interval)),
         Column(f"at {equal} seqs", at_equal),
         Column("seeds' " + figure, _seeds_figures, terminal=False),

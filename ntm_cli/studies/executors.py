@@ -77,7 +77,7 @@ def run_job(job: Job, reporter, say: Callable[[str], None],
             found = runs.find_run(job.runs_dir, config)
             if found is None:
                 missing.append(seed)
-            elif runs.status(found) == "finished":
+            elif runs.status(found) in runs.DONE:
                 summaries.append(runs.read_summary(found))
             else:
                 session = resume_session(found, Budget(), reporter)

@@ -114,6 +114,10 @@ def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: i
     from ntm_cli.training.session import TrainingSession, with_budget
 
     config = runs.read_config(run_dir)
+    summary = runs.read_summary(run_dir)
+    if summary is not None and summary.status == "diverged":
+        raise InputError(f"{run_dir} diverged at step {summary.diverged_step:,} ({summary.diverged_reason}); it "
+                         "cannot be resumed: train it again with other settings (a lower --lr, --clip-norm).")
     chosen = local_devices(devices)
     given_steps = budget.steps is not None or budget.sequences is not None
     steps = budget.steps_at(config.batch_size, config.steps) if given_steps else None

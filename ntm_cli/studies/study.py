@@ -201,7 +201,7 @@ def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> tuple
         to_do = []
         for seed in range(study.seeds):
             found = runs.find_run(runs_dir, study.config(trial, seed))
-            if found is not None and runs.status(found) == "finished":
+            if found is not None and runs.status(found) in runs.DONE:
                 say(f"{trial_label(study, trial, [seed])}: reusing {found}")
                 reused.add(str(found))
             else:
@@ -226,7 +226,7 @@ def _finished(study: Study, trial: Trial, runs_dir: Path, reused: set[str]) -> l
     for seed in range(study.seeds):
         found = runs.find_run(runs_dir, study.config(trial, seed))
         summary = runs.read_summary(found) if found is not None else None
-        if summary is not None and summary.status == "finished":
+        if summary is not None and summary.status in runs.DONE:
             out.append(SeedRun(seed, dataclasses.replace(summary, run_dir=str(found)), runs.read_metrics(found),
                                str(found) in reused))
     return out
@@ -244,11 +244,11 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def _equal_sequences(task, finished: list[list[SeedRun]]) -> float | None:
-    """Where rows are compared: the fewest sequences any seed that ends unsolved reached, so a
-    fast model's extra training does not decide. A seed that ends solved (stopped by `--until
+    """Where rows are compared: the fewest sequences any seed that ends unsolved (and did not
+    diverge) reached, so a fast model's extra training does not decide. A seed that ends solved (stopped by `--until
     solved`, say) keeps its last reading past its end, as it would have stayed solved; where
     every seed ends solved, the fewest any reached (who solved first)."""
-    seeds = [s for trial in finished for s in trial]
+    seeds = [s for trial in finished for s in trial if s.summary.status != "diverged"]  # those stopped early
     unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve) is None]
     reached = unsolved or [s.summary.sequences for s in seeds]
     return float(min(reached)) if reached else None
@@ -275,12 +275,14 @@ class RowSource(NamedTuple):
 def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
     trial = source.trial
     summaries = [s.summary for s in seeds]
-    costs = [s.final_eval_cost for s in summaries]
-    errors = [s.final_eval_bit_errors for s in summaries]
+    gone = [s.status == "diverged" for s in summaries]  # not solved; their figures never enter a median
+    costs = [None if out else s.final_eval_cost for s, out in zip(summaries, gone)]
+    errors = [None if out else s.final_eval_bit_errors for s, out in zip(summaries, gone)]
     cost, error = summarise(costs), summarise(errors)
     solved = [_to_solve(task, s.curve) for s in seeds]
-    at_equal = {field: [None if equal_sequences is None else
-                        value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences) for s in seeds]
+    at_equal = {field: [None if equal_sequences is None or out else
+                        value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences)
+                        for s, out in zip(seeds, gone)]
                 for field in ("eval_cost", "eval_bit_errors")}
     paper = task.paper.get(model_family(trial.model))
     return ResultRow(
@@ -312,6 +314,8 @@ def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float |
         rank=None,
         command=source.command,
         run_dirs=tuple(s.run_dir for s in summaries),
+        diverged=sum(gone),
+        seed_diverged=tuple(gone),
     )
 
 
@@ -397,7 +401,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         if any(path.resolve() == other.path.resolve() for other in loaded):
             raise InputError(f"{path} is given twice.")
         config, summary = runs.read_config(path), runs.read_summary(path)
-        if summary is None or summary.status != "finished":
+        if summary is None or summary.status not in runs.DONE:
             state = "has no report yet" if summary is None else f"is {summary.status}"
             raise InputError(f"{path} {state}; finish it with `ntm train --resume {path}`, or leave it out.")
         loaded.append(_Run(path, config, dataclasses.replace(summary, run_dir=str(path))))

@@ -36,6 +36,9 @@ class RunProgress:
     last_eval_cost: float = math.nan
     last_eval_bit_errors: float = math.nan
     last_eval_scores: dict[str, float] = dataclasses.field(default_factory=dict)  # a class task's accuracies
+    skipped_at_report: int = 0  # non-finite updates skipped up to the last report
+    diverged: str | None = None  # why the seed stopped as diverged (None: it has not)
+    diverged_step: int | None = None
 
 
 @dataclasses.dataclass

@@ -62,7 +62,7 @@ def sigterm_interrupts():
 class Reporter(Protocol):
     """Where progress goes: a Rich progress bar, plain lines, or nothing."""
 
-    def preparing(self, what: str) -> None: ...  # before the seconds of building and compiling
+    def note(self, line: str) -> None: ...  # a line of its own: before compiling, a diverged seed
 
     def start(self, info: dict[str, Any]) -> None: ...
 
@@ -89,7 +89,7 @@ class TrainingSession:
         self.config = config
         self.reporter = reporter
         count = len(seeds)
-        reporter.preparing(f"compiling the training step for {config.model_name} on {config.task}, batch "
+        reporter.note(f"compiling the training step for {config.model_name} on {config.task}, batch "
                            f"{config.batch_size}" + (f", {count} seeds" if count > 1 else "") + " ...")
         self.trainer = Trainer(config, seeds, devices)
         self.seeds = self.trainer.seeds
@@ -182,10 +182,10 @@ class TrainingSession:
         return MetricsRow(
             step=loop.step,
             sequences=loop.step * self.config.batch_size,
-            train_cost=float(loop.pending_cost[index]) / steps if steps else None,
-            train_bit_errors=float(loop.pending_errors[index]) / steps if steps else None,
-            eval_cost=eval_cost,
-            eval_bit_errors=eval_errors,
+            train_cost=_finite_or_none(float(loop.pending_cost[index]) / steps) if steps else None,
+            train_bit_errors=_finite_or_none(float(loop.pending_errors[index]) / steps) if steps else None,
+            eval_cost=_finite_or_none(eval_cost),
+            eval_bit_errors=_finite_or_none(eval_errors),
             wall_time=round(loop.wall_time, 3),
             sequences_per_second=round(sequences / loop.interval_time, 1) if loop.interval_time > 0 else None,
             skipped_updates=int(self.state.skipped[index]),
@@ -216,6 +216,8 @@ class TrainingSession:
             if loop.wall_time > 0 else None,
             skipped_updates=int(self.state.skipped[index]),
             final_eval_scores=progress.last_eval_scores,
+            diverged_step=progress.diverged_step,
+            diverged_reason=progress.diverged,
         )
 
     def _report(self, status: str = "running") -> None:
@@ -225,8 +227,19 @@ class TrainingSession:
             scores = accuracies({key: (right[i], total[i]) for key, (right, total) in counts.items()})
             record = self._record(i, float(eval_cost[i]), float(eval_errors[i]), scores)
             records.append(record)
+            if progress.diverged is not None:  # stopped: its record ended at the divergence
+                continue
             runs.append_metrics(progress.run_dir, record)
-            progress.last_eval_cost, progress.last_eval_bit_errors = record.eval_cost, record.eval_bit_errors
+            why = self._diverged(float(eval_cost[i]), int(self.state.skipped[i]) - progress.skipped_at_report)
+            progress.skipped_at_report = int(self.state.skipped[i])
+            if why is not None:
+                progress.diverged, progress.diverged_step = why, self.loop.step
+                progress.last_eval_cost, progress.last_eval_bit_errors = math.nan, math.nan
+                progress.solved_streak = 0
+                self.reporter.note(f"seed {self.seeds[i]} diverged at step {self.loop.step:,}: {why}; it is "
+                                   "stopped and counted as not solved.")
+                continue
+            progress.last_eval_cost, progress.last_eval_bit_errors = float(eval_cost[i]), float(eval_errors[i])
             progress.last_eval_scores = scores
             solved = self.trainer.task.solved
             meets = solved is not None and solved.holds(record.eval_cost, record.eval_bit_errors, scores,
@@ -240,8 +253,22 @@ class TrainingSession:
         self.loop.pending_steps = 0
         self.loop.interval_time = 0.0
         for i, progress in enumerate(self.progress):
-            self._save(i, status, best=progress.best_step == self.loop.step)
+            if progress.diverged is None or progress.diverged_step == self.loop.step:
+                self._save(i, "diverged" if progress.diverged else status, best=progress.best_step == self.loop.step)
         self.reporter.report(records)
+
+    def _diverged(self, eval_cost: float, skipped: int) -> str | None:
+        """Why a seed's training has diverged at this report, or None: a held-out cost that is not
+        a number or is over DIVERGED_FACTOR x chance, or no update since the last report (every one
+        non-finite, so skipped)."""
+        chance = self.trainer.task.chance_cost
+        if not math.isfinite(eval_cost):
+            return "its held-out cost is not a finite number"
+        if self.loop.pending_steps and skipped >= self.loop.pending_steps:
+            return f"every update of the last {skipped:,} steps was non-finite (skipped)"
+        if eval_cost > DIVERGED_FACTOR * chance:
+            return f"its held-out cost ({eval_cost:,.4g} bits/seq) is over {DIVERGED_FACTOR:g}x chance ({chance:g})"
+        return None
 
     def _better(self, record: MetricsRow, progress: RunProgress) -> bool:
         """Whether a report beats the best checkpoint: a lower held-out cost; for a class task
@@ -289,9 +316,10 @@ class TrainingSession:
                     runs.write_summary(self.progress[i].run_dir, self.summary(i, "interrupted"))
             raise
         summaries = []
-        for i in range(len(self.seeds)):
-            self._save(i, status)
-            summaries.append(self.summary(i, status))
+        for i, progress in enumerate(self.progress):
+            if progress.diverged is None:  # a diverged seed's record ends where it diverged
+                self._save(i, status)
+            summaries.append(self.summary(i, status if progress.diverged is None else "diverged"))
         self.reporter.finish(summaries)
         return summaries
 
@@ -303,7 +331,8 @@ class TrainingSession:
             self.trainer.compile(self.state)
         if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
             self._report()  # the untrained model: the curve's first point
-        while loop.step < config.steps and not self._out_of_time() and not self._solved():
+        while (loop.step < config.steps and not self._out_of_time() and not self._solved()
+               and not all(p.diverged for p in self.progress)):
             previous = loop.step
             started = time.perf_counter()
             state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
@@ -329,7 +358,7 @@ class TrainingSession:
     def _solved(self) -> bool:
         """With `--until solved`: every seed has met the solved rule at enough reports in a row."""
         needed = self.config.until_solved
-        return needed is not None and all(p.solved_streak >= needed for p in self.progress)
+        return needed is not None and all(p.solved_streak >= needed for p in self.progress if not p.diverged)
 
     def _out_of_time(self) -> bool:
         return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit
@@ -348,6 +377,11 @@ def with_budget(config: TrainConfig, steps: int | None, time_limit: float | None
 def accuracies(counts: dict[str, tuple[Any, Any]]) -> dict[str, float]:
     """{score: (right answers, answers)} -> {score: accuracy}, for the scores with any answers."""
     return {key: float(right) / float(total) for key, (right, total) in counts.items() if float(total) > 0}
+
+
+# A held-out cost above this many times the task's chance cost is a diverged run, not a slow one
+# (the worst seen while training normally: ~4x, a curriculum's early stages tested on the full task).
+DIVERGED_FACTOR = 10.0
 
 
 def _finite_or_none(value: float) -> float | None:
