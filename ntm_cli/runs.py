@@ -352,10 +352,32 @@ def checkpoint_path(run_dir: Path, which: str) -> Path:
     return run_dir / CHECKPOINTS / f"{which}.msgpack"
 
 
+def being_trained(run_dir: Path) -> bool:
+    """Whether a live process holds the run's lock (the process id in its lock file is alive): a
+    run whose summary says "running" but whose process died (kill -9) is not."""
+    holder = Lock.holder(run_dir / LOCK)
+    if not holder.isdigit():
+        return False
+    try:
+        os.kill(int(holder), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def list_runs(runs_dir: Path) -> list[RunRow]:
     """Every run folder in `runs_dir`: task, model, seed, status, sequences, best cost, time; a
-    folder whose files cannot be read is listed as damaged, with why."""
+    folder whose files cannot be read is listed as damaged, with why. "running" only while a
+    live process trains it; a run whose process died is "interrupted".
+
+    Raises:
+      InputError: `runs_dir` is a file.
+    """
     rows: list[RunRow] = []
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InputError(f"--runs {runs_dir} is a file, not a runs folder.")
     if not runs_dir.is_dir():
         return rows
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file()):
@@ -367,7 +389,8 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
             continue
         rows.append(RunRow(
             run_dir=str(run_dir), task=config.task, model=config.model_name, preset=config.preset, seed=config.seed,
-            status=summary.status if summary else "not started",
+            status=("interrupted" if summary and summary.status == "running" and not being_trained(run_dir)
+                    else summary.status if summary else "not started"),
             **({"steps": summary.steps, "sequences": summary.sequences, "best_eval_cost": summary.best_eval_cost,
                 "final_eval_cost": summary.final_eval_cost, "wall_time": summary.wall_time} if summary else {}),
         ))

@@ -114,8 +114,9 @@ def _curriculum(text: str) -> int | str | None:
         value = int(text.replace("_", ""))
     except ValueError:
         value = -1
-    if value < 0:
-        raise InputError(f"--curriculum must be solved, a number of sequences, or 0 for none; got {text!r}.")
+    if value < 0 or value >= 2**31:
+        raise InputError(f"--curriculum must be solved, a number of sequences below 2**31, or 0 for none; "
+                         f"got {text!r}.")
     return value or None
 
 

@@ -124,8 +124,9 @@ def test_train_with_a_curriculum_records_it_and_resume_keeps_it(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["sort"], "task priority-sort has no range of sizes for a curriculum to grow"),
     (["copy", "--min-length", "3", "--max-length", "3"], "task copy has no range of sizes"),
-    (["copy"], "--curriculum must be solved, a number of sequences, or 0 for none; got '-5'"),
-    (["copy", "--curriculum", "soon"], "--curriculum must be solved, a number of sequences, or 0 for none; got 'soon'"),
+    (["copy"], "--curriculum must be solved, a number of sequences below 2**31, or 0 for none; got '-5'"),
+    (["copy", "--curriculum", "soon"], "--curriculum must be solved, a number of sequences below 2**31, or 0 for none; got 'soon'"),
+    (["copy", "--curriculum", "99999999999999"], "a number of sequences below 2**31"),
     (["ngrams", "--curriculum", "solved"], "task dynamic-ngrams has no range of sizes"),
 ])
 def test_a_curriculum_that_cannot_be_is_one_sentence_and_no_run_folder(tmp_path, args, message):

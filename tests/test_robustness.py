@@ -265,6 +265,8 @@ def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, delay):
         assert not list(tmp_path.iterdir())
         return
     done = _done_steps(run_dir) if runs.checkpoint_path(run_dir, "latest").exists() else 0
+    if runs.read_summary(run_dir) is not None:  # its process is dead: never "running" in the listing
+        assert [row.status for row in runs.list_runs(tmp_path)] == ["interrupted"]
     result = runner.invoke(app, ["train", "--resume", str(run_dir), "--steps", str(done + 20)])
     assert result.exit_code == 0, result.output
     steps = [m.step for m in runs.read_metrics(run_dir)]

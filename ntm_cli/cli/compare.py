@@ -72,7 +72,8 @@ def runs_command(
     """List the runs folder: task, model, seed, status, sequences, best cost, time."""
     from ntm_cli.runs import list_runs
 
-    rows = list_runs(runs_dir)
+    with reported_errors():
+        rows = list_runs(runs_dir)
     if json_output:
         print(json.dumps([row.to_json() for row in rows]))
         return
