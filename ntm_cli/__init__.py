@@ -5,3 +5,12 @@ answers at once.
 """
 
 __version__ = "0.1.0"
+
+
+def load_run(path, checkpoint: str = "best"):
+    """A finished run's trained model: `.config`, `.params` (by name) and `.apply(inputs, targets,
+    mask)` -> logits, as `ntm eval` runs it (see `ntm_cli.training.export.load_model`). Imports
+    JAX on first call."""
+    from ntm_cli.training.export import load_model
+
+    return load_model(path, checkpoint)

@@ -5,7 +5,8 @@ JAX is imported only inside the commands that need it, so `ntm --help` answers a
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -15,7 +16,7 @@ from ntm_cli.cli.compare import compare_command, runs_command
 from ntm_cli.cli.sweep import sweep_command
 from ntm_cli.cli.figures import memory_command, plot_command
 from ntm_cli.cli.train import eval_command, train_command
-from ntm_cli.cli.options import with_task_sizes
+from ntm_cli.cli.options import Checkpoint, with_task_sizes
 from ntm_cli.cli.output import console, show, reported_errors
 
 def _flags_show_no_type() -> None:
@@ -113,6 +114,23 @@ def params_command(
         print(json.dumps(rows))
     else:
         show(params_table(rows))
+
+
+@app.command("export")
+def export_command(
+    run: Annotated[Path, typer.Argument(help="A finished run folder.")],
+    out: Annotated[Optional[Path], typer.Option(help="The folder to write (default: <run>/export); it must not hold anything yet.")] = None,
+    checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
+) -> None:
+    """Write a trained model that JAX alone can run: its forward pass (jax.export, StableHLO, any
+    batch size), its parameters (.npz and an Orbax checkpoint) and its config; README.txt inside
+    says how to call it. In Python: `ntm_cli.load_run(RUN)`."""
+    from ntm_cli.training.export import export_run
+
+    with reported_errors():
+        paths = export_run(run, out if out is not None else run / "export", checkpoint.value)
+    for path in paths:
+        console.print(f"saved {path}", markup=False, soft_wrap=True)
 
 
 app.command("train")(train_command)

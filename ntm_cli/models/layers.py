@@ -61,8 +61,9 @@ dense.defvjp(_dense_fwd, _dense_bwd)
 
 def before_the_loop(batch_size: int) -> bool:
     """Whether a model's time loop over a batch of this size takes its kernels transposed,
-    made before it (else its products are plain ones: `kernels_t` None)."""
-    return batch_size >= TRANSPOSED_MIN_BATCH
+    made before it (else its products are plain ones: `kernels_t` None). A symbolic batch size
+    (`jax.export` of a model for any batch) takes the plain ones."""
+    return isinstance(batch_size, int) and batch_size >= TRANSPOSED_MIN_BATCH
 
 
 def _product(x: jax.Array, kernel: jax.Array, kernel_t: jax.Array | None) -> jax.Array:
