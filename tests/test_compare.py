@@ -356,7 +356,7 @@ def test_rows_are_compared_where_the_unsolved_seeds_all_have_readings():
         curve = [MetricsRow(step=n, sequences=n, train_cost=None, train_bit_errors=None, eval_cost=e,
                             eval_bit_errors=e, wall_time=0.0, sequences_per_second=None, skipped_updates=0)
                  for n, e in zip(range(0, sequences + 1, sequences // (len(errors) - 1)), errors)]
-        return SeedRun(0, SimpleNamespace(sequences=sequences), curve, False)
+        return SeedRun(0, SimpleNamespace(sequences=sequences, status="finished"), curve, False)
 
     solved_early, stuck_long, stuck_short = seed(400, [60, 0.5]), seed(1000, [60, 30]), seed(700, [60, 40])
     assert _equal_sequences(task, [[solved_early, stuck_long], [stuck_short]]) == 700

@@ -300,7 +300,8 @@ echo $? > {tmp_path}.rc2
     error = Path(f"{tmp_path}.err").read_text()
     assert Path(f"{tmp_path}.rc").read_text().strip() == "1", error
     assert "Traceback" not in error and "No space left on device" in error
-    assert len(error.strip().splitlines()) == 1 and error.startswith("Error:")
+    lines = error.strip().splitlines()  # progress, then the one sentence (stderr carries both)
+    assert lines[-1].startswith("Error:") and sum(line.startswith("Error:") for line in lines) == 1
     if Path(f"{tmp_path}.summary").exists():  # marked as stopped, where the disk allowed
         assert json.loads(Path(f"{tmp_path}.summary").read_text())["status"] in ("interrupted", "running")
     assert Path(f"{tmp_path}.rc2").read_text().strip() == "0", Path(f"{tmp_path}.err2").read_text()

@@ -125,7 +125,7 @@ def test_a_grid_crosses_the_values_each_model_has():
     assert study.varied == ("lr", "heads")
     assert study.label({"lr": 3e-4, "lstm_size": "2x64"}) == "lr=0.0003"
     assert study.command(Trial("copy", "lstm", {"lr": 3e-4, "lstm_size": "2x64"})) == \
-        "ntm train copy --model lstm --lr 0.0003 --lstm-size 2x64 --time 60s"
+        "ntm train copy --model lstm --lr 0.0003 --lstm-size 2x64 --sequences 10000"
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)

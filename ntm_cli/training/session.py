@@ -78,9 +78,9 @@ class TrainingSession:
     """Trains one TrainConfig for one or more seeds, each in its own run folder."""
 
     def __init__(self, config: TrainConfig, seeds: Sequence[int], reporter: Reporter,
-                 devices: list | None = None):
-        """Builds and initialises the models and compiles the training; `attach` then names the
-        run folders.
+                 devices: list | None = None, compile: bool = True):
+        """Builds and initialises the models and compiles the training (`compile` False: on the
+        first call of `compile` or `run`); `attach` then names the run folders.
 
         Raises:
           InputError: the configuration cannot fit this machine's memory (so no run folder is
@@ -88,18 +88,26 @@ class TrainingSession:
         """
         self.config = config
         self.reporter = reporter
-        count = len(seeds)
-        reporter.note(f"compiling the training step for {config.model_name} on {config.task}, batch "
-                           f"{config.batch_size}" + (f", {count} seeds" if count > 1 else "") + " ...")
         self.trainer = Trainer(config, seeds, devices)
         self.seeds = self.trainer.seeds
         self.state = self.trainer.initial_state()
-        self.trainer.compile(self.state)
+        if compile:
+            self.compile()
         self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)))
         self.progress: list[RunProgress] = []
         self.locks: list[runs.Lock] = []
         self.interrupted = False
         self.stop_signal: int | None = None  # signal.SIGINT or SIGTERM when interrupted
+
+    def compile(self) -> None:
+        """Compiles the training step (seconds; a line says so first, once the sizes are known to
+        fit), and checks that the programs fit this machine's memory."""
+        if self.trainer.compiled:
+            return
+        count = len(self.seeds)
+        self.reporter.note(f"compiling the training step for {self.config.model_name} on {self.config.task}, "
+                           f"batch {self.config.batch_size}" + (f", {count} seeds" if count > 1 else "") + " ...")
+        self.trainer.compile(self.state)
 
     def attach(self, run_dirs: list[Path], locks: list[runs.Lock] | None = None) -> None:
         """The run folders (one per seed, in order) that reports and checkpoints go to. Each is
@@ -134,10 +142,11 @@ class TrainingSession:
         """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget),
         on any number of devices."""
         config = with_budget(runs.read_config(run_dir), steps, time_limit)
-        session = cls(config, [config.seed], reporter, devices)
+        session = cls(config, [config.seed], reporter, devices, compile=False)
         session.attach([run_dir])
         try:
-            session._restore(run_dir, steps, time_limit)
+            session._restore(run_dir, steps, time_limit)  # a damaged file says so before compiling
+            session.compile()
             if steps is not None or time_limit is not None:
                 runs.write_config(run_dir, config, devices=session.trainer.devices_used)  # the new budget, recorded
         except BaseException:
@@ -327,8 +336,7 @@ class TrainingSession:
         """Chunks, reports and checkpoints until the budget is spent."""
         config, loop = self.config, self.loop
         k = config.steps_per_call
-        if not self.trainer.compiled:
-            self.trainer.compile(self.state)
+        self.compile()
         if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
             self._report()  # the untrained model: the curve's first point
         while (loop.step < config.steps and not self._out_of_time() and not self._solved()
