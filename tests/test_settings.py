@@ -138,12 +138,13 @@ def test_the_learning_rate_decay_follows_a_budget_in_steps_or_sequences():
     """A preset whose schedule spans its own budget decays over the run's (a 2,000-step run
     decays over 2,000 steps, not the preset's 20,000); one the user gives, and a time budget (no
     step count to follow) keep theirs."""
-    def decay(task, budget, settings=None):
-        return build_config(task, "ntm-lstm", "fast", 0, budget, settings or {}).optimizer.decay_steps
+    def decay(task, budget, settings=None, model="lstm"):
+        return build_config(task, model, "fast", 0, budget, settings or {}).optimizer.decay_steps
 
     assert decay("copy", Budget(steps=2000)) == 2000
     assert decay("copy", Budget(sequences=5000), {"batch_size": 4}) == 1250
     assert decay("copy", Budget(time_limit=30.0)) == decay("copy", Budget()) == 20_000
+    assert decay("copy", Budget(steps=2000), model="ntm-lstm") is None  # a constant rate stays constant
     assert decay("dynamic-ngrams", Budget(steps=100)) == 100
     assert decay("dynamic-ngrams", Budget(time_limit=60.0)) == 4_000  # the preset's own budget
     assert decay("copy", Budget(steps=100), {"lr_decay_steps": 50}) == 50

@@ -25,6 +25,8 @@ lever repeat-constant-lr repeat ntm-lstm --lr-decay-steps 0
 lever recall-lr-3e-3 recall ntm-lstm --lr 3e-3
 # Copy's NTM-LSTM at 10,000 sequences: its rate decays over them; one seed in five still at 72 bits.
 lever copy-constant-lr copy ntm-lstm --lr-decay-steps 0
+# Copy's NTM-FF likewise: two seeds in five at 36 and 9.5 bits after 10,000 sequences.
+lever copy-ff-constant-lr copy ntm-ff --lr-decay-steps 0
 # Recall's NTM-FF (batch 1): one seed in three sits on the plateau; its rate is at 1e-4 from
 # step 40,000 of ~94,000.
 lever recall-ff-constant-lr recall ntm-ff --lr-decay-steps 0
