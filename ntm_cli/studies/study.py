@@ -245,9 +245,9 @@ def _mean(values: list[float | None]) -> float | None:
 
 def _equal_sequences(task, finished: list[list[SeedRun]]) -> float | None:
     """Where rows are compared: the fewest sequences any seed that ends unsolved (and did not
-    diverge) reached, so a fast model's extra training does not decide. A seed that ends solved (stopped by `--until
-    solved`, say) keeps its last reading past its end, as it would have stayed solved; where
-    every seed ends solved, the fewest any reached (who solved first)."""
+    diverge) reached, so a fast model's extra training does not decide. A seed that ends solved
+    (stopped by `--until solved`, say) keeps its last reading past its end, as it would have
+    stayed solved; where every seed ends solved, the fewest any reached (who solved first)."""
     seeds = [s for trial in finished for s in trial if s.summary.status != "diverged"]  # those stopped early
     unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve) is None]
     reached = unsolved or [s.summary.sequences for s in seeds]

@@ -180,6 +180,7 @@ class TrainingSession:
         progress.last_eval_cost = float(meta["last_eval_cost"])
         progress.last_eval_bit_errors = float(meta["last_eval_bit_errors"])
         progress.last_eval_scores = {k: float(v) for k, v in meta.get("last_eval_scores", {}).items()}
+        progress.skipped_at_report = int(np.asarray(self.state.skipped)[0])  # checkpoints are saved at reports
         runs.truncate_metrics(run_dir, self.loop.step)
 
     # --- reporting helpers ------------------------------------------------------------------
