@@ -33,8 +33,9 @@ DONE = ("finished", "diverged")  # a run in either state trains no more (a diver
 CHECKPOINT_KINDS = ("best", "latest")  # the best held-out cost so far, and the last report
 
 
-def _umask() -> int:
-    """The process's umask (read by setting it, then setting it back)."""
+def process_umask() -> int:
+    """The process's umask (read by setting it, then setting it back), for files and folders
+    made with owner-only modes (mkstemp, mkdtemp) to end as open() and mkdir() would make them."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -51,7 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # as open() would make it, not mkstemp's 0600
+            os.fchmod(handle.fileno(), 0o666 & ~process_umask())  # as open() would make it, not mkstemp's 0600
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -199,6 +200,20 @@ def _fields_of(config: dict[str, Any]) -> tuple[frozenset, ...]:
     through TrainConfig first, so that a field added since (with its default) does not set an
     older run apart. (Most folders differ in values: they skip the reading.)"""
     return tuple(frozenset(part) for part in (config, config.get("model") or {}, config.get("optimizer") or {}))
+
+
+def done_run(run_dir: Path, accepted: tuple[str, ...], then: str) -> tuple[TrainConfig, Summary]:
+    """A run folder's config and summary, where its status is one of `accepted`.
+
+    Raises:
+      RunFolderError: not a run folder, or damaged.
+      InputError: the run is in another state (`then`: what the user can do, after the reason).
+    """
+    config, summary = read_config(run_dir), read_summary(run_dir)
+    if summary is None or summary.status not in accepted:
+        state = "has no report yet" if summary is None else f"is {summary.status}"
+        raise InputError(f"{run_dir} {state}; {then}")
+    return config, summary
 
 
 def status(run_dir: Path) -> str | None:
@@ -363,7 +378,7 @@ def being_trained(run_dir: Path) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
-        return True
+        pass
     return True
 
 

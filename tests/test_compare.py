@@ -19,6 +19,8 @@ from ntm_cli.studies.study import Study
 from ntm_cli.tasks import make_task
 from ntm_cli.training.session import TrainingSession
 
+from run_folders import copy_run
+
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 
@@ -401,10 +403,7 @@ def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_noth
     (other_lr / "config.json").write_text(json.dumps(saved))
     twin = tmp_path / "twin" / "copy-lstm-s0"
     shutil.copytree(lstm0, twin)
-    unfinished = tmp_path / "unfinished" / "copy-lstm-s1"
-    shutil.copytree(lstm1, unfinished)
-    summary = json.loads((unfinished / "summary.json").read_text())
-    (unfinished / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    unfinished = copy_run(lstm1, tmp_path / "unfinished" / "copy-lstm-s1", status="interrupted")
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "config.json").write_text("{not json")
@@ -453,17 +452,14 @@ def test_tables_cut_no_number_or_run_name_at_any_width(finished, tmp_path, colum
 
 def test_a_diverged_seed_is_shown_so_counted_as_not_solved_and_never_in_a_median(finished, tmp_path):
     study_dir, _ = finished
-    runs_dir = tmp_path / "runs"
-    shutil.copytree(study_dir / "runs", runs_dir, ignore=shutil.ignore_patterns(".claims"))
-    summary_file = runs_dir / "copy-lstm-s1" / "summary.json"
-    summary = json.loads(summary_file.read_text())
-    summary_file.write_text(json.dumps({**summary, "status": "diverged", "final_eval_cost": 1e9,
-                                        "diverged_step": 10, "diverged_reason": "a test"}))
-    result = _own(tmp_path, runs_dir / "copy-lstm-s0", runs_dir / "copy-lstm-s1", "--json")
+    runs_dir = study_dir / "runs"
+    diverged = copy_run(runs_dir / "copy-lstm-s1", tmp_path / "copy-lstm-s1", status="diverged",
+                        final_eval_cost=1e9, diverged_step=10, diverged_reason="a test")
+    result = _own(tmp_path, runs_dir / "copy-lstm-s0", diverged, "--json")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)["tasks"]["copy"]["rows"]
     assert row["seeds"] == 2 and row["diverged"] == 1 and row["seed_diverged"] == [False, True]
     assert row["seed_costs"][1] is None and row["cost"] == row["seed_costs"][0]  # the median of the other seed
     assert row["seed_solved"] == [False, False]
-    shown = _own(tmp_path, runs_dir / "copy-lstm-s0", runs_dir / "copy-lstm-s1")
+    shown = _own(tmp_path, runs_dir / "copy-lstm-s0", diverged)
     assert "diverged" in shown.stdout

@@ -15,6 +15,8 @@ import ntm_cli
 from ntm_cli.cli import app
 from ntm_cli.training.trainer import eval_batch
 
+from run_folders import copy_run
+
 runner = CliRunner()
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
         "--report-every", "10", "--eval-batch-size", "16", "--steps", "20"]
@@ -78,10 +80,7 @@ def model_task(model):
 
 
 def test_a_run_that_cannot_be_exported_is_one_sentence_and_nothing_is_written(trained, tmp_path):
-    unfinished = tmp_path / "unfinished"
-    subprocess.run(["cp", "-r", str(trained), str(unfinished)], check=True)
-    summary = json.loads((unfinished / "summary.json").read_text())
-    (unfinished / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    unfinished = copy_run(trained, tmp_path / "unfinished", status="interrupted")
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "mine.txt").write_text("keep me")

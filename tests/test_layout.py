@@ -51,10 +51,10 @@ def test_every_import_points_down_the_layers():
     upward = []
     for module, path in _sources():
         if module == "ntm_cli.__init__":
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
-                        and any(a.name.startswith("ntm_cli") for a in getattr(n, "names", []))
-                        or isinstance(n, ast.ImportFrom) and (n.module or "").startswith("ntm_cli")]
+            top = [n for n in ast.parse(path.read_text(encoding="utf-8")).body
+                   if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("ntm_cli")
+                   or isinstance(n, ast.Import) and any(a.name.startswith("ntm_cli") for a in n.names)]
+            assert not top, f"{path} imports the package at its top; import inside the function"
             continue
         facade = [name for _, name in _imports(path) if name == "ntm_cli.load_run"]
         assert not facade, f"{path} takes load_run from the package's public face; import it from its layer"

@@ -400,10 +400,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
     for path in run_dirs:
         if any(path.resolve() == other.path.resolve() for other in loaded):
             raise InputError(f"{path} is given twice.")
-        config, summary = runs.read_config(path), runs.read_summary(path)
-        if summary is None or summary.status not in runs.DONE:
-            state = "has no report yet" if summary is None else f"is {summary.status}"
-            raise InputError(f"{path} {state}; finish it with `ntm train --resume {path}`, or leave it out.")
+        config, summary = runs.done_run(path, runs.DONE, f"finish it with `ntm train --resume {path}`, or leave it out.")
         loaded.append(_Run(path, config, dataclasses.replace(summary, run_dir=str(path))))
     groups: dict[tuple[str, str], list[_Run]] = {}
     for run in loaded:

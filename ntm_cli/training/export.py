@@ -88,11 +88,7 @@ def _forward(run_dir: Path, checkpoint: str):
 
 
 def _finished(run_dir: Path) -> None:
-    runs.read_config(run_dir)  # a folder that is no run says so first
-    summary = runs.read_summary(run_dir)
-    if summary is None or summary.status != "finished":
-        state = "has no report yet" if summary is None else f"is {summary.status}"
-        raise InputError(f"{run_dir} {state}; export a finished run (`ntm train --resume {run_dir}` finishes it).")
+    runs.done_run(run_dir, ("finished",), f"export a finished run (`ntm train --resume {run_dir}` finishes it).")
 
 
 def load_model(run_dir: Path | str, checkpoint: str = "best") -> Model:
@@ -150,7 +146,7 @@ def export_run(run_dir: Path, out: Path, checkpoint: str = "best") -> list[Path]
         (staging / "config.json").write_text(json.dumps(description, indent=2) + "\n")
         (staging / "README.txt").write_text(usage)
         _orbax(staging / "orbax", loaded.params)
-        staging.chmod(0o777 & ~runs._umask())
+        staging.chmod(0o777 & ~runs.process_umask())
         if out.exists():
             out.rmdir()  # empty, checked above
         staging.rename(out)
