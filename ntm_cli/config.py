@@ -18,6 +18,17 @@ OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 
 # The step budget of a run limited by time alone (step numbers are int32 inside the program).
 TIME_ONLY_STEPS = 2_000_000_000
+# The most optimiser steps one compiled call may take: past ~10 the call's overhead is already
+# under 1% of a step, and the host answers Ctrl-C and reports only between calls (the session
+# also shortens calls that run long: `ntm_cli.training.session.next_call_steps`).
+MAX_STEPS_PER_CALL = 1000
+# Bounds on what a user may type, far beyond any run this tool can make, so that nothing
+# overflows an int32 or loops for ever before the memory check refuses it.
+MAX_SEQUENCES = 2**40
+MAX_SECONDS = 365 * 24 * 3600.0
+MAX_SIZE = 2**31 - 1  # any one size: rows, widths, units
+MAX_LAYERS = 1000
+MAX_SEEDS = 10_000  # seeds in one run or study
 
 
 def _check(condition: bool, message: str) -> None:
@@ -53,9 +64,12 @@ class Budget:
         _check(self.steps is None or self.sequences is None, "give at most one of --steps and --sequences.")
         _check(self.steps is None or 1 <= self.steps <= TIME_ONLY_STEPS,
                f"--steps must be between 1 and {TIME_ONLY_STEPS:,}, got {self.steps}.")
-        _check(self.sequences is None or self.sequences >= 1, f"--sequences must be at least 1, got {self.sequences}.")
-        _check(self.time_limit is None or (math.isfinite(self.time_limit) and self.time_limit > 0),
-               f"--time must be positive, got {self.time_limit}.")
+        _check(self.sequences is None or 1 <= self.sequences <= MAX_SEQUENCES,
+               f"--sequences must be between 1 and {MAX_SEQUENCES:,}, got {self.sequences:,}."
+               if self.sequences is not None else "")
+        _check(self.time_limit is None or (math.isfinite(self.time_limit) and 0 < self.time_limit <= MAX_SECONDS),
+               f"--time must be positive and at most a year, got {self.time_limit:g} s."
+               if self.time_limit is not None else "")
 
     @property
     def given(self) -> bool:
@@ -146,11 +160,12 @@ class TrainConfig:
         _check(self.steps >= 1, f"the budget must be at least one step, got {self.steps}.")
         _check(self.steps <= TIME_ONLY_STEPS, f"the budget can be at most {TIME_ONLY_STEPS:,} steps, got {self.steps:,}.")
         _check(self.time_limit is None or self.time_limit > 0, f"the time budget must be positive, got {self.time_limit}.")
-        _check(self.steps_per_call >= 1, f"steps per call must be at least 1, got {self.steps_per_call}.")
+        _check(1 <= self.steps_per_call <= MAX_STEPS_PER_CALL,
+               f"steps per call must be between 1 and {MAX_STEPS_PER_CALL:,}, got {self.steps_per_call:,}.")
         _check(self.report_every >= 1, f"report interval must be at least 1 step, got {self.report_every}.")
         _check(
             self.report_every % self.steps_per_call == 0,
-            f"the report interval ({self.report_every}) must be a multiple of steps per call ({self.steps_per_call}).",
+            f"--report-every ({self.report_every:,}) must be a multiple of --steps-per-call ({self.steps_per_call}).",
         )
         _check(self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}.")
         _check(0 <= self.seed < 2**31, f"seed must be between 0 and 2**31 - 1, got {self.seed}.")
@@ -213,16 +228,17 @@ class TrainConfig:
 # --- parsers for values users type ---------------------------------------------------------------
 
 
-def parse_memory(text: str) -> tuple[int, int]:
+def parse_memory(text: str, what: str = "--memory") -> tuple[int, int]:
     """'128x20' -> (128, 20): rows N by width M."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    _check(match is not None, f"memory must be written ROWSxWIDTH, such as 128x20, got {text!r}.")
+    _check(match is not None, f"{what} must be written ROWSxWIDTH, such as 128x20, got {text!r}.")
     rows, width = int(match.group(1)), int(match.group(2))
-    _check(rows >= 1 and width >= 1, f"memory rows and width must be at least 1, got {text!r}.")
+    _check(1 <= rows <= MAX_SIZE and 1 <= width <= MAX_SIZE,
+           f"{what} rows and width must be between 1 and {MAX_SIZE:,}, got {text!r}.")
     return rows, width
 
 
-def parse_layers(text: str) -> tuple[int, ...]:
+def parse_layers(text: str, what: str = "layer sizes") -> tuple[int, ...]:
     """'100' -> (100,); '2x100' -> (100, 100); '128,64' -> (128, 64)."""
     text = text.strip()
     repeated = re.fullmatch(r"(\d+)\s*[xX]\s*(\d+)", text)
@@ -231,12 +247,13 @@ def parse_layers(text: str) -> tuple[int, ...]:
     elif re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
         sizes = tuple(int(part) for part in text.split(","))
     else:
-        raise InputError(f"layer sizes must be written like 100, 2x100 or 128,64, got {text!r}.")
-    _check(len(sizes) >= 1 and all(s >= 1 for s in sizes), f"layer sizes must be at least 1, got {text!r}.")
+        raise InputError(f"{what} must be written like 100, 2x100 or 128,64, got {text!r}.")
+    _check(1 <= len(sizes) <= MAX_LAYERS and all(1 <= s <= MAX_SIZE for s in sizes),
+           f"{what} must be 1 to {MAX_LAYERS} layers of 1 to {MAX_SIZE:,} units, got {text!r}.")
     return sizes
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, what: str = "--time") -> float:
     """'90', '90s', '5m', '1h30m' -> seconds."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
@@ -245,10 +262,10 @@ def parse_duration(text: str) -> float:
         parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
         _check(
             bool(parts) and "".join(a + b for a, b in parts) == text,
-            f"a duration must look like 90s, 5m or 1h30m, got {text!r}.",
+            f"{what} must look like 90s, 5m or 1h30m, got {text!r}.",
         )
         seconds = sum(float(value) * {"h": 3600, "m": 60, "s": 1}[unit] for value, unit in parts)
-    _check(seconds > 0, f"a duration must be positive, got {text!r}.")
+    _check(0 < seconds <= MAX_SECONDS, f"{what} must be positive and at most a year, got {text!r}.")
     return seconds
 
 
@@ -258,5 +275,6 @@ def parse_int_list(text: str, what: str) -> list[int]:
         values = [int(part) for part in text.split(",")]
     except ValueError:
         raise InputError(f"{what} must be whole numbers separated by commas, such as 10,20,50, got {text!r}.") from None
-    _check(all(v >= 1 for v in values), f"{what} must be positive whole numbers, got {text!r}.")
+    _check(all(1 <= v <= MAX_SIZE for v in values),
+           f"{what} must be whole numbers from 1 to {MAX_SIZE:,}, got {text!r}.")
     return values

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import platform
 import subprocess
@@ -22,7 +24,7 @@ from typing import Any
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
-from ntm_cli.schema import MetricsRow, RunRow, Summary, check_fields
+from ntm_cli.schema import CHECKPOINT_META, MetricsRow, RunRow, Summary, check_fields
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -383,30 +385,131 @@ def being_trained(run_dir: Path) -> bool:
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:
-    """Every run folder in `runs_dir`: task, model, seed, status, sequences, best cost, time; a
-    folder whose files cannot be read is listed as damaged, with why. "running" only while a
-    live process trains it; a run whose process died is "interrupted".
+    """Every run folder in `runs_dir` (one with a config.json), as `run_row` finds it.
 
     Raises:
       InputError: `runs_dir` is a file.
     """
-    rows: list[RunRow] = []
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(f"--runs {runs_dir} is a file, not a runs folder.")
     if not runs_dir.is_dir():
-        return rows
-    for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file()):
-        try:
-            config = read_config(run_dir)
-            summary = read_summary(run_dir)
-        except RunFolderError as error:  # listed as damaged, with why; the others still listed
-            rows.append(RunRow(run_dir=str(run_dir), status="damaged", problem=str(error)))
-            continue
-        rows.append(RunRow(
-            run_dir=str(run_dir), task=config.task, model=config.model_name, preset=config.preset, seed=config.seed,
-            status=("interrupted" if summary and summary.status == "running" and not being_trained(run_dir)
-                    else summary.status if summary else "not started"),
-            **({"steps": summary.steps, "sequences": summary.sequences, "best_eval_cost": summary.best_eval_cost,
-                "final_eval_cost": summary.final_eval_cost, "wall_time": summary.wall_time} if summary else {}),
-        ))
-    return rows
+        return []
+    return [run_row(run_dir) for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file())]
+
+
+def run_row(run_dir: Path) -> RunRow:
+    """One run folder as `ntm runs` lists it, its status checked against the files eval and
+    resume need (without JAX: a checkpoint is read as msgpack, not restored into a model):
+
+      running       a live process trains it (it holds the run's lock)
+      finished, diverged   as its summary says, every file it needs readable
+      interrupted   stopped (Ctrl-C, a time limit, kill -9, or its summary lost) with a readable
+                    checkpoint: `ntm train --resume` continues it
+      not started   stopped before its first checkpoint: a resume starts it again
+      damaged       a file it needs cannot be read, or its config names no task: `problem` says which
+    """
+    try:
+        config = read_config(run_dir)
+    except RunFolderError as error:
+        return RunRow(run_dir=str(run_dir), status="damaged", problem=str(error))
+    named = RunRow(run_dir=str(run_dir), status="damaged", task=config.task, model=config.model_name,
+                   preset=config.preset, seed=config.seed)
+    summary, metrics = None, []
+    try:
+        summary = read_summary(run_dir)
+        metrics = read_metrics(run_dir)
+        check_task(run_dir, config)
+        status, figures = _checked_status(run_dir, summary, metrics)
+        return dataclasses.replace(named, status=status, **figures)
+    except RunFolderError as error:  # with what its summary or metrics say, as far as they can be read
+        figures = _summary_figures(summary) if summary is not None else _metrics_figures(metrics)
+        return dataclasses.replace(named, problem=str(error), **figures)
+
+
+def _checked_status(run_dir: Path, summary: Summary | None,
+                    metrics: list[MetricsRow]) -> tuple[str, dict[str, Any]]:
+    """A run's status and figures (see `run_row`): from its summary, or, where the summary is
+    lost, from its checkpoint and the metrics up to it.
+
+    Raises:
+      RunFolderError: a checkpoint the run needs is missing or cannot be read.
+    """
+    latest, best = checkpoint_path(run_dir, "latest"), checkpoint_path(run_dir, "best")
+    if summary is None and not latest.exists():
+        if any(row.step > 0 for row in metrics):  # a checkpoint is written at every report, step 0's first
+            raise RunFolderError(f"{run_dir / METRICS} records {metrics[-1].step:,} steps, but the checkpoint "
+                                 f"{latest} is missing.")
+        return ("running" if being_trained(run_dir) else "not started"), {}
+    meta = read_checkpoint_meta(latest)
+    if best.exists():  # eval reads it first
+        read_checkpoint_meta(best)
+    live = being_trained(run_dir)
+    if summary is not None:
+        return ("interrupted" if summary.status == "running" and not live else summary.status), _summary_figures(summary)
+    return ("running" if live else "interrupted"), _metrics_figures(metrics, meta)
+
+
+def _summary_figures(summary: Summary) -> dict[str, Any]:
+    return {"steps": summary.steps, "sequences": summary.sequences, "best_eval_cost": summary.best_eval_cost,
+            "final_eval_cost": summary.final_eval_cost, "wall_time": summary.wall_time}
+
+
+def _metrics_figures(metrics: list[MetricsRow], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run's figures where its summary is lost: its last metrics record (the last a resume keeps,
+    up to the step of the checkpoint's counters `meta`), and the checkpoint's best held-out cost."""
+    kept = [row for row in metrics if meta is None or row.step <= meta["step"]]
+    figures: dict[str, Any] = {}
+    if meta is not None and math.isfinite(meta["best_eval_cost"]):
+        figures["best_eval_cost"] = meta["best_eval_cost"]
+    if kept:
+        last = kept[-1]
+        figures |= {"steps": last.step, "sequences": last.sequences, "final_eval_cost": last.eval_cost,
+                    "wall_time": last.wall_time}
+    return figures
+
+
+def check_task(run_dir: Path, config: TrainConfig) -> None:
+    """RunFolderError if the config's task is not one this version knows, or its sizes do not fit it."""
+    from ntm_cli.tasks import TaskConfigError, UnknownTaskError, make_task
+
+    try:
+        make_task(config.task, **config.task_sizes)
+    except UnknownTaskError:
+        raise RunFolderError(f"{run_dir / CONFIG} names an unknown task {config.task!r}.") from None
+    except TaskConfigError as error:
+        raise RunFolderError(f"{run_dir / CONFIG} gives task sizes that do not fit {config.task} "
+                             f"({str(error).rstrip('.')}).") from None
+
+
+# Counters an older checkpoint may lack (as `training.checkpoints.load_checkpoint` reads them).
+CHECKPOINT_META_OPTIONAL = frozenset({"last_eval_scores", "best_eval_errors", "solved_streak"})
+
+
+def read_checkpoint_meta(path: Path) -> dict[str, Any]:
+    """The counters of the checkpoint at `path`, the whole file parsed as msgpack (a millisecond
+    for a small run) but not restored into a model, so without JAX: what a listing can afford
+    to check. A file that passes may still not fit the run's model (`load_checkpoint` says so).
+
+    Raises:
+      RunFolderError: the file is missing, cannot be read, is cut short or is not a checkpoint.
+    """
+    import msgpack
+
+    if not path.is_file():
+        raise RunFolderError(f"the checkpoint {path} is missing.")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunFolderError(f"the checkpoint {path} cannot be read ({error.strerror}).") from None
+    try:
+        payload = msgpack.unpackb(data, raw=False, strict_map_key=False)  # arrays stay msgpack ExtTypes
+    except (ValueError, TypeError, msgpack.UnpackException) as error:  # bad bytes; a map as a key: TypeError
+        cut = isinstance(error, ValueError) and "incomplete input" in str(error)
+        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read "
+                             f"({'it is cut short' if cut else 'it is not msgpack'}).") from None
+    try:
+        if not isinstance(payload, dict) or not isinstance(payload.get("leaves"), dict) or not payload["leaves"]:
+            raise ValueError("it holds no training state")
+        return check_fields(CHECKPOINT_META, payload.get("meta"), "its counters", CHECKPOINT_META_OPTIONAL)
+    except ValueError as error:
+        raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({error}).") from None

@@ -139,8 +139,8 @@ class RunRow(Record):
     """One run folder as `ntm runs` lists it."""
 
     run_dir: str
-    status: str  # running, finished, interrupted, not started, or damaged
-    task: str | None = None  # None: a damaged folder
+    status: str  # running, finished, diverged, interrupted, not started, or damaged (see runs.run_row)
+    task: str | None = None  # None: a folder whose config cannot be read
     model: str | None = None
     preset: str | None = None
     seed: int | None = None

@@ -19,7 +19,8 @@ import dataclasses
 import math
 from typing import Any, Callable, Mapping
 
-from ntm_cli.config import OPTIMIZERS, TrainConfig, off_if_zero, parse_layers, parse_memory
+from ntm_cli.config import (MAX_SIZE, MAX_STEPS_PER_CALL, OPTIMIZERS, TIME_ONLY_STEPS, TrainConfig, off_if_zero,
+                            parse_layers, parse_memory)
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MEMORY_INITS, MEMORY_SCOPES, model_family
 
@@ -81,6 +82,8 @@ class Setting:
         except (TypeError, ValueError):
             what = {int: "whole numbers", float: "finite numbers", str: "text"}[self.kind]
             raise InputError(f"{self.flag} takes {what}, got {given!r}.") from None
+        if self.kind is int and abs(typed) > MAX_SIZE:  # beyond int32: no size or count can be right
+            raise InputError(f"{self.flag} must be at most {MAX_SIZE:,}, got {typed:,}.")
         if self.choices and typed not in self.choices:
             raise InputError(f"{self.flag} must be one of {', '.join(self.choices)}, got {typed!r}.")
         return self.read(typed) if self.read is not None else typed
@@ -89,10 +92,20 @@ class Setting:
 # --- the reading and checking of values that need more than their type --------------------------------
 
 
-def _at_least(minimum: int, flag: str) -> Callable[[int], int]:
+def _at_least(minimum: int, flag: str, most: int | None = None) -> Callable[[int], int]:
     def check(value: int) -> int:
-        if value < minimum:
-            raise InputError(f"{flag} must be at least {minimum}, got {value}.")
+        if value < minimum or (most is not None and value > most):
+            bound = f"between {minimum:,} and {most:,}" if most is not None else f"at least {minimum:,}"
+            raise InputError(f"{flag} must be {bound}, got {value:,}.")
+        return value
+
+    return check
+
+
+def _positive(flag: str) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if not value > 0:
+            raise InputError(f"{flag} must be a positive number, got {value:g}.")
         return value
 
     return check
@@ -100,9 +113,9 @@ def _at_least(minimum: int, flag: str) -> Callable[[int], int]:
 
 def _lstm_layers(text: str) -> tuple[int, int]:
     """'3x256' -> (3, 256): the baseline's layers all have one size."""
-    sizes = parse_layers(text)
+    sizes = parse_layers(text, "--lstm-size")
     if len(set(sizes)) != 1:
-        raise InputError(f"the LSTM baseline's layers all have one size, such as 3x256, got {text!r}.")
+        raise InputError(f"--lstm-size: the LSTM baseline's layers all have one size, such as 3x256, got {text!r}.")
     return len(sizes), sizes[0]
 
 
@@ -121,6 +134,9 @@ def _curriculum(text: str) -> int | str | None:
 
 
 def _decay_steps(value: int) -> int | None:
+    if value > TIME_ONLY_STEPS:
+        raise InputError(f"--lr-decay-steps must be at most {TIME_ONLY_STEPS:,} (the most steps a run takes), "
+                         f"got {value:,}.")
     decay = off_if_zero(value, "--lr-decay-steps", "for a constant rate")
     return None if decay is None else int(decay)
 
@@ -147,31 +163,36 @@ _MEMORIES = frozenset({"ntm", "dnc", "kv"})
 SETTINGS: tuple[Setting, ...] = (
     # --- the model -----------------------------------------------------------------------------
     Setting("heads", int, "Read/write head pairs.", MODEL,
-            to("model.num_read_heads", "model.num_write_heads"), _NTM_DNC, example="1,2"),
-    Setting("read_heads", int, "Read heads.", MODEL, to("model.num_read_heads"), _NTM_DNC, example="1,2"),
-    Setting("write_heads", int, "Write heads.", MODEL, to("model.num_write_heads"), _NTM_DNC, example="1,2"),
+            to("model.num_read_heads", "model.num_write_heads"), _NTM_DNC, read=_at_least(1, "--heads"),
+            example="1,2"),
+    Setting("read_heads", int, "Read heads.", MODEL, to("model.num_read_heads"), _NTM_DNC,
+            read=_at_least(1, "--read-heads"), example="1,2"),
+    Setting("write_heads", int, "Write heads.", MODEL, to("model.num_write_heads"), _NTM_DNC,
+            read=_at_least(1, "--write-heads"), example="1,2"),
     Setting("memory", str, "Memory ROWSxWIDTH, such as 128x20 (the key-value memory: ROWSxKEY).", MODEL,
             _memory, _MEMORIES, read=parse_memory, example="64x8,128x20"),
     Setting("controller_size", str, "Controller layers: 100, 2x100 or 128,64.", MODEL,
-            to("model.controller_sizes"), _MEMORIES, read=parse_layers, example="100,2x100"),
+            to("model.controller_sizes"), _MEMORIES, read=lambda text: parse_layers(text, "--controller-size"),
+            example="100,2x100"),
     Setting("lstm_size", str, "LSTM baseline layers x size, such as 3x256.", MODEL,
             lambda value, config: {"model.num_layers": value[0], "model.hidden_size": value[1]},
             frozenset({"lstm"}), read=_lstm_layers, example="1x256,3x256"),
     Setting("memory_init", str, "The NTM's initial memory.", MODEL, to("model.memory_init"),
             frozenset({"ntm"}), choices=MEMORY_INITS, example="constant,learned"),
     Setting("shift_range", int, "The NTM's allowed shifts -r..r.", MODEL, to("model.shift_range"),
-            frozenset({"ntm"}), example="1,2"),
+            frozenset({"ntm"}), read=_at_least(0, "--shift-range"), example="1,2"),
     Setting("head_clip", float, "Clip raw head outputs to +/- this (0: off).", MODEL, to("model.head_clip"),
             _NTM_DNC, read=lambda v: off_if_zero(v, "--head-clip"), example="0,20"),
     Setting("neighbours", int, "Key-value memory: the k nearest neighbours (at most its rows).", MODEL,
-            to("model.neighbours"), frozenset({"kv"}), example="8,16"),
+            to("model.neighbours"), frozenset({"kv"}), read=_at_least(1, "--neighbours"), example="8,16"),
     Setting("margin", float, "Key-value memory: the loss's margin alpha.", MODEL, to("model.margin"),
             frozenset({"kv"}), example="0.1,0.3"),
     Setting("memory_scope", str, "Key-value memory: a memory per sequence, or one life-long memory kept for "
             "the whole of training.", MODEL, to("model.scope"), frozenset({"kv"}), choices=MEMORY_SCOPES,
             example="sequence,lifelong"),
     # --- optimisation ----------------------------------------------------------------------------
-    Setting("lr", float, "Learning rate.", TRAINING, to("optimizer.learning_rate"), example="1e-3,3e-4"),
+    Setting("lr", float, "Learning rate.", TRAINING, to("optimizer.learning_rate"), read=_positive("--lr"),
+            example="1e-3,3e-4"),
     Setting("batch_size", int, "Sequences per optimiser step.", TRAINING, to("batch_size"),
             read=_at_least(1, "--batch-size"), example="1,8"),
     Setting("optimizer", str, "adam or rmsprop (Graves' form).", TRAINING, to("optimizer.name"),
@@ -194,7 +215,7 @@ SETTINGS: tuple[Setting, ...] = (
             TRAINING, lambda value, config: {"until_solved": SOLVED_REPORTS if value == "solved" else None},
             choices=("solved", "budget"), example="solved"),
     Setting("steps_per_call", int, "Optimiser steps per compiled call.", TRAINING, _steps_per_call,
-            read=_at_least(1, "--steps-per-call"), example="10,50"),
+            read=_at_least(1, "--steps-per-call", MAX_STEPS_PER_CALL), example="10,50"),
     Setting("report_every", int, "Steps between reports and checkpoints (a multiple of steps per call).",
             TRAINING, to("report_every"), read=_at_least(1, "--report-every"), example="100,500"),
     Setting("eval_batch_size", int, "Sequences in the held-out batch.", TRAINING, to("eval_batch_size"),

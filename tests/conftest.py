@@ -24,6 +24,9 @@
   files with the most tests first, so the files with few but long tests came last, and one
   worker could be left with a long file while the other had finished).
 
+- Typer's test runner makes the app a Click command again at every call, most of a refused
+  option's 30-60 ms; the command is made once per app and kept (`_one_click_command`).
+
 The first process of a session (pytest-xdist's controller, or the only one with `-n 0`) makes
 the compilation settings in the environment, before JAX is imported anywhere, so that the
 workers and the processes the tests start (training workers, `ntm` commands) compile the same
@@ -35,6 +38,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+import pytest
 
 # Rich fixes a console's width for good when COLUMNS and LINES are both set as it is made (as
 # they are in pytest-xdist's workers); without them it reads COLUMNS at every print, which the
@@ -85,6 +90,7 @@ _LONGEST_FIRST = [
     "test_tasks.py",  # 22
     "test_sweep.py",  # 21
     "test_cli.py",  # 20
+    "test_tensorboard.py",  # 20
     "test_curriculum.py",  # 18
     "test_ntm.py",  # 15
     "test_layers.py",  # 15
@@ -97,3 +103,21 @@ _LONGEST_FIRST = [
 def pytest_collection_modifyitems(config, items):
     rank = {name: index for index, name in enumerate(_LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order kept
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_click_command():
+    """CliRunner.invoke(app) builds the Click command from the Typer app at every call (the
+    signature walk of every option); the app never changes within a session, so build it once."""
+    import typer.testing
+
+    made, build = {}, typer.testing._get_command
+
+    def once(app):
+        if id(app) not in made:
+            made[id(app)] = (app, build(app))  # the app kept alive: its id stays its own
+        return made[id(app)][1]
+
+    typer.testing._get_command = once
+    yield
+    typer.testing._get_command = build

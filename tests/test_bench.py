@@ -45,7 +45,7 @@ def test_bench_json_reports_every_figure_and_the_machine(monkeypatch):
     (["--task", "cpy"], "Unknown task 'cpy'"),
     (["--models", "gru"], "Unknown model 'gru'"),
     (["--models", ","], "--models needs at least one value"),
-    (["--batch-sizes", "0"], "--batch-sizes must be positive"),
+    (["--batch-sizes", "0"], "--batch-sizes must be whole numbers from 1 to"),
     (["--batch-sizes", "a"], "--batch-sizes must be whole numbers"),
     (["--repeats", "0"], "repeats"),
 ])

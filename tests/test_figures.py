@@ -194,7 +194,7 @@ def test_ntm_eval_plot_draws_a_line_per_run(trained):
     (["memory", "{runs}/copy-lstm-s0"], "the memory figure needs an NTM or DNC run"),
     (["memory", "{runs}/priority-sort-ntm-lstm-s0", "--length", "5"], "--length does not apply to task priority-sort"),
     (["memory", "{runs}/copy-ntm-lstm-s0", "--length", "0"], "--length"),
-    (["memory", "{runs}/copy-ntm-lstm-s0", "--checkpoint", "worst"], "Invalid value for '--checkpoint'"),
+    (["memory", "{runs}/copy-ntm-lstm-s0", "--checkpoint", "worst"], "--checkpoint must be one of 'best', 'latest', got 'worst'."),
     (["memory", "{runs}/nothing"], "is not a run folder"),
     (["plot", "{runs}/nothing"], "is not a run folder"),
     (["plot"], "Missing argument"),

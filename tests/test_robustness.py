@@ -56,17 +56,17 @@ def damaged_copy(trained, tmp_path):
     (["train", "copy", "--clip-norm", "nan"], "--clip-norm takes finite numbers"),
     (["train", "copy", "--lr", "nan"], "--lr takes finite numbers, got nan"),
     (["train", "copy", "--lr", "inf"], "--lr takes finite numbers, got inf"),
-    (["train", "copy", "--time", "nan"], "a duration must look like"),
-    (["train", "copy", "--time", "-5s"], "a duration must look like"),
-    (["train", "copy", "--memory", "0x20"], "memory rows and width must be at least 1"),
-    (["train", "copy", "--controller-size", "2x0"], "layer sizes must be at least 1"),
+    (["train", "copy", "--time", "nan"], "--time must look like 90s, 5m or 1h30m"),
+    (["train", "copy", "--time", "-5s"], "--time must look like 90s, 5m or 1h30m"),
+    (["train", "copy", "--memory", "0x20"], "--memory rows and width must be between 1 and"),
+    (["train", "copy", "--controller-size", "2x0"], "--controller-size must be 1 to 1000 layers of 1 to"),
     (["train", "copy", "--lstm-size", "3x"], "--lstm-size does not apply to the NTM (ntm-lstm), which takes --heads"),
-    (["train", "copy", "--shift-range", "-1"], "shift range must be 0 or more"),
+    (["train", "copy", "--shift-range", "-1"], "--shift-range must be at least 0, got -1"),
     (["train", "copy", "--batch-size", "100000000"], "needs about"),
     (["train", "copy", "--max-length", "100000000"], "needs about"),
     (["train", "copy", "--controller-size", "300000"], "needs about"),
     (["train", "copy", "--memory", "100000000x20"], "needs about"),
-    (["train", "copy", "--seeds", "100000000"], "needs about"),
+    (["train", "copy", "--seeds", "100000000"], "--seeds must be at most 10,000"),
     (["train", "copy", "--model", "dnc", "--memory", "100000x20"], "needs about"),
     (["show", "copy", "--max-length", "2000000000"], "needs about"),
     (["compare", "--tasks", "copy", "--workers", "0"], "--workers must be at least 1"),
@@ -154,6 +154,118 @@ def test_runs_lists_a_damaged_run_as_damaged_and_the_others_as_they_are(trained,
     rows = {Path(r["run_dir"]).name: r for r in json.loads(result.stdout)}
     assert rows[good.name]["status"] == "finished" and rows[bad.name]["status"] == "damaged"
     assert runs.CONFIG in rows[bad.name]["problem"]
+
+
+def _dead_pid():
+    """The process id of a process that has ended (as a run killed with kill -9 leaves in its lock)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)
+    return int(child.stdout)
+
+
+def _as_killed(run_dir, pid):
+    """A run as kill -9 leaves it: its summary says "running", its lock names a process now dead."""
+    (run_dir / runs.SUMMARY).write_text(json.dumps({**json.loads((run_dir / runs.SUMMARY).read_text()),
+                                                    "status": "running"}))
+    (run_dir / runs.LOCK).write_text(f"{pid}\n")
+
+
+def _unknown_task(run_dir):
+    (run_dir / runs.CONFIG).write_text(json.dumps({**_config(run_dir), "config": {**_config(run_dir)["config"],
+                                                                                 "task": "nosuch"}}))
+
+
+def _latest(run_dir):
+    return runs.checkpoint_path(run_dir, "latest")
+
+
+# What is done to a copy of a finished run -> the status `ntm runs` gives it, and a phrase of its problem.
+LISTED = {
+    "untouched": (lambda d: None, "finished", None),
+    "killed with kill -9": (lambda d: _as_killed(d, _dead_pid()), "interrupted", None),
+    "being trained": (lambda d: _as_killed(d, os.getpid()), "running", None),
+    "unknown task": (_unknown_task, "damaged", "config.json names an unknown task 'nosuch'"),
+    "task sizes of another task": (lambda d: (d / runs.CONFIG).write_text(json.dumps(
+        {**_config(d), "config": {**_config(d)["config"], "task_sizes": {"num_items": 3}}})),
+        "damaged", "config.json gives task sizes that do not fit copy"),
+    "junk checkpoint": (lambda d: _latest(d).write_bytes(b"junk"), "damaged", "is corrupt and cannot be read (it is not msgpack)"),
+    "checkpoint cut short": (lambda d: _latest(d).write_bytes(_latest(d).read_bytes()[:1000]),
+                             "damaged", "latest.msgpack is corrupt and cannot be read (it is cut short)"),
+    "checkpoint of something else": (lambda d: _latest(d).write_bytes(b"\x81\xa1a\x01"),  # msgpack {"a": 1}
+                                     "damaged", "(it holds no training state)"),
+    "junk best checkpoint": (lambda d: runs.checkpoint_path(d, "best").write_bytes(b""),
+                             "damaged", "best.msgpack is corrupt and cannot be read (it is cut short)"),
+    "checkpoints deleted": (lambda d: shutil.rmtree(d / runs.CHECKPOINTS), "damaged", "latest.msgpack is missing"),
+    "checkpoint unreadable": (lambda d: _latest(d).chmod(0), "damaged", None),  # root reads it all the same
+    "junk metrics line": (lambda d: (d / runs.METRICS).write_text("{oops\n" + (d / runs.METRICS).read_text()),
+                          "damaged", "metrics.jsonl is damaged: line 1 is not JSON"),
+    "summary deleted": (lambda d: (d / runs.SUMMARY).unlink(), "interrupted", None),
+    "summary and checkpoint deleted": (lambda d: ((d / runs.SUMMARY).unlink(), _latest(d).unlink()),
+                                       "damaged", "metrics.jsonl records 20 steps, but the checkpoint"),
+    "summary deleted, checkpoint junk": (lambda d: ((d / runs.SUMMARY).unlink(), _latest(d).write_bytes(b"x" * 99)),
+                                         "damaged", "latest.msgpack is corrupt"),
+    "stopped before its first checkpoint": (lambda d: ((d / runs.SUMMARY).unlink(), shutil.rmtree(d / runs.CHECKPOINTS),
+                                                       (d / runs.METRICS).unlink()), "not started", None),
+}
+
+
+@pytest.mark.parametrize("case", list(LISTED))
+def test_runs_gives_each_run_the_status_its_files_bear_out(trained, tmp_path, case):
+    """Issue 33 item 6: `ntm runs` claims "finished" or "interrupted" only where eval and resume
+    can read what they need; a run it cannot vouch for is "damaged", with the reason."""
+    damage, status, phrase = LISTED[case]
+    run_dir = damaged_copy(trained, tmp_path)
+    (run_dir / runs.LOCK).unlink()  # it names this process, which trained the run: alive
+    damage(run_dir)
+    if case == "checkpoint unreadable" and os.access(_latest(run_dir), os.R_OK):
+        status, phrase = "finished", None  # as root: a mode does not stop reading
+    elif case == "checkpoint unreadable":
+        phrase = "latest.msgpack cannot be read (Permission denied)"
+    result = runner.invoke(app, ["runs", "--runs", str(run_dir.parent), "--json"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["status"] == status, row
+    assert (row["problem"] is None) if phrase is None else (phrase in row["problem"]), row
+    assert (row["task"], row["model"], row["seed"]) == ("nosuch" if case == "unknown task" else "copy", "ntm-lstm", 0)
+    if status != "not started":  # what the summary or the metrics record, never 0 sequences
+        assert row["steps"] == 20 and row["sequences"] == 20, row
+    table = runner.invoke(app, ["runs", "--runs", str(run_dir.parent)], env={"COLUMNS": "300"})
+    assert table.exit_code == 0 and status in table.stdout, table.output
+    if phrase is not None:
+        assert f"damaged: {row['problem']}" in " ".join(table.stdout.split())
+
+
+def test_runs_lists_five_runs_as_they_are_without_importing_jax(trained, tmp_path):
+    """Issue 33 item 6, done when: a healthy run, one killed with kill -9, one naming an unknown
+    task, one with a junk checkpoint and one whose summary was deleted, all listed, each with
+    its status, exit 0, the same in the table and in --json; and no JAX to import for it."""
+    folder = tmp_path / "runs"
+    made = {name: shutil.copytree(trained, folder / name, ignore=shutil.ignore_patterns(runs.LOCK))
+            for name in ("healthy", "killed", "unknown", "junk", "lost")}
+    _as_killed(made["killed"], _dead_pid())
+    _unknown_task(made["unknown"])
+    _latest(made["junk"]).write_bytes(os.urandom(5000))
+    (made["lost"] / runs.SUMMARY).unlink()
+    script = ("import sys; from ntm_cli.cli import main\n"
+              "try: main()\n"
+              "finally: print('jax imported' if 'jax' in sys.modules else 'no jax', file=sys.stderr)")
+    listed = {}
+    for json_flag in (["--json"], []):
+        result = subprocess.run([sys.executable, "-c", script, "runs", "--runs", str(folder), *json_flag],
+                                capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
+                                check=False)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip() == "no jax"
+        listed[bool(json_flag)] = result.stdout
+    rows = {Path(r["run_dir"]).name: r for r in json.loads(listed[True])}
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "healthy": "finished", "killed": "interrupted", "unknown": "damaged", "junk": "damaged", "lost": "interrupted"}
+    assert "names an unknown task 'nosuch'" in rows["unknown"]["problem"]
+    assert "latest.msgpack is corrupt and cannot be read" in rows["junk"]["problem"]
+    assert rows["lost"]["sequences"] == rows["healthy"]["sequences"] == 20
+    table = {line.split()[0]: line.split() for line in listed[False].splitlines() if line.split()[:1] in [[n] for n in rows]}
+    assert {name: cells[4] for name, cells in table.items()} == {name: row["status"] for name, row in rows.items()}
+    assert sum(line.startswith("damaged: ") for line in listed[False].splitlines()) == 2
 
 
 def test_a_checkpoint_with_damaged_counters_is_named(trained, tmp_path):
@@ -252,6 +364,27 @@ def test_two_comparisons_at_once_on_one_runs_folder_train_each_run_once(tmp_path
     assert steps == sorted(set(steps))  # one writer: no report twice
     rows = [json.loads((tmp_path / out / "results.json").read_text())["tasks"]["copy"]["rows"] for out in "ab"]
     assert rows[0] == rows[1]
+
+
+def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path):
+    """Issue 33 item 1: a compiled call of 1,000 priority-sort steps (about 3 minutes here) would hold
+    Ctrl-C until it ends; the session runs calls of about a second (one step first), so the run
+    stops within seconds, with its checkpoint."""
+    trainer = _ntm("train", "sort", "--steps-per-call", "1000", "--steps", "2000000",
+                   "--out", str(tmp_path))
+    run_dir = tmp_path / "priority-sort-ntm-lstm-s0"
+    try:
+        _wait_for(lambda: runs.read_metrics(run_dir))  # the step-0 report: the loop's calls begin
+        trainer.send_signal(signal.SIGINT)
+        asked = time.monotonic()
+        _, err = trainer.communicate(timeout=120)
+        waited = time.monotonic() - asked
+    finally:
+        trainer.kill()
+    assert trainer.returncode == 130 and "Resume with" in err, err
+    summary = runs.read_summary(run_dir)
+    assert summary.status == "interrupted" and summary.steps < 1000  # stopped inside the first K
+    assert waited < 15, waited
 
 
 @pytest.mark.parametrize("delay", [0.5, 3.0, 5.0])

@@ -56,6 +56,12 @@ def test_a_finished_run_is_shown_not_trained_again_and_runs_are_never_overwritte
     assert train(tmp_path, "--steps", "20").exit_code == 0
     assert train(tmp_path, "--steps", "10", "--name", "again").exit_code == 0  # a name: trained anew
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "copy-ntm-lstm-s0", "copy-ntm-lstm-s0-run2"]
+    # a name given twice is refused before anything is built, never quietly made 'again-run2'
+    taken = train(tmp_path, "--steps", "20", "--name", "again")
+    assert taken.exit_code == 2 and "Traceback" not in taken.output
+    assert (f"--name again: {tmp_path / 'again'} already exists; give another name, or continue that run with: "
+            f"ntm train --resume {tmp_path / 'again'}") in " ".join(taken.stderr.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "copy-ntm-lstm-s0", "copy-ntm-lstm-s0-run2"]
 
 
 def test_sequences_budget_and_named_runs(tmp_path):
@@ -107,11 +113,12 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c_and_exits_143(tmp_path, monkeypa
     result = train(tmp_path, "--steps", "40")
     run_dir = tmp_path / "copy-ntm-lstm-s0"
     assert result.exit_code == 143, result.output
-    assert f"Stopped by SIGTERM at step 10; a checkpoint is saved. Resume with: ntm train --resume {run_dir}" in (
+    # the first call runs one step (then calls of 5, the chunk size): two calls finished, 6 steps
+    assert f"Stopped by SIGTERM at step 6; a checkpoint is saved. Resume with: ntm train --resume {run_dir}" in (
         " ".join(result.stderr.split()))
     assert "Traceback" not in result.output
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert (summary["status"], summary["steps"]) == ("interrupted", 10)  # the third chunk did not count
+    assert (summary["status"], summary["steps"]) == ("interrupted", 6)  # the third call did not count
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
     monkeypatch.setattr(Trainer, "train_chunk", original)
     assert runner.invoke(app, ["train", "--resume", str(run_dir)]).exit_code == 0
@@ -137,7 +144,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, monkeypatch)
     assert f"Resume with: ntm train --resume {run_dir}" in result.stderr
     assert "Traceback" not in result.output
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 15  # three chunks of 5 finished
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 10  # calls of 1, 5, then 4 to the report at step 10
 
     monkeypatch.setattr(Trainer, "train_chunk", original)
     assert runner.invoke(app, ["train", "--resume", str(run_dir)]).exit_code == 0
@@ -162,6 +169,11 @@ def test_eval_reports_every_size_and_saves_eval_json(tmp_path):
     assert all(r["sequences"] == 16 and r["cost"] > 0 for r in out["results"])
     assert out["results"][1]["chance_cost"] == 2 * 8
     assert json.loads((run_dir / "eval.json").read_text()) == out
+    # stderr says what it is doing before each slow part (a long length can take minutes)
+    assert result.stderr.splitlines() == [f"{run_dir}: compiling the held-out pass at 3 sizes ...",
+                                          f"{run_dir}: training sizes (T=7), 2 batches of 8 ...",
+                                          f"{run_dir}: length 2 (T=5), 2 batches of 8 ...",
+                                          f"{run_dir}: length 6 (T=13), 2 batches of 8 ..."]
 
 
 def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monkeypatch):
@@ -180,18 +192,18 @@ def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monk
     "args, phrase",
     [
         (["train", "nosuchtask"], "Unknown task 'nosuchtask'"),
-        (["train", "copy", "--model", "gru"], "Invalid value for '--model'"),
-        (["train", "copy", "--controller", "rnn"], "Invalid value for '--controller'"),
-        (["train", "copy", "--preset", "slow"], "Invalid value for '--preset'"),
-        (["train", "copy", "--optimizer", "sgd"], "Invalid value for '--optimizer'"),
-        (["train", "copy", "--memory-init", "zeros"], "Invalid value for '--memory-init'"),
+        (["train", "copy", "--model", "gru"], "--model must be one of 'lstm', 'ntm-lstm', 'ntm-ff', 'dnc', 'kv-ff', 'kv-lstm', 'ntm', 'kv', got 'gru'."),
+        (["train", "copy", "--controller", "rnn"], "--controller must be one of 'lstm', 'ff', got 'rnn'."),
+        (["train", "copy", "--preset", "slow"], "--preset must be one of 'fast', 'paper', got 'slow'."),
+        (["train", "copy", "--optimizer", "sgd"], "--optimizer must be one of"),
+        (["train", "copy", "--memory-init", "zeros"], "--memory-init must be one of"),
         (["train", "copy", "--model", "lstm", "--controller", "ff"], "--controller ff does not apply to --model lstm"),
         (["train", "copy", "--model", "ntm-ff", "--controller", "lstm"], "--controller lstm does not apply"),
-        (["train", "copy", "--memory", "128by20"], "memory must be written ROWSxWIDTH"),
-        (["train", "copy", "--heads", "0"], "at least one read head"),
-        (["train", "copy", "--lr", "-1"], "learning rate must be a positive number"),
+        (["train", "copy", "--memory", "128by20"], "--memory must be written ROWSxWIDTH"),
+        (["train", "copy", "--heads", "0"], "--heads must be at least 1, got 0"),
+        (["train", "copy", "--lr", "-1"], "--lr must be a positive number"),
         (["train", "copy", "--steps", "0"], "--steps must be between 1 and 2,000,000,000, got 0"),
-        (["train", "copy", "--time", "5 minutes"], "a duration must look like"),
+        (["train", "copy", "--time", "5 minutes"], "--time must look like"),
         (["train", "copy", "--steps", "5", "--sequences", "5"], "at most one of --steps and --sequences"),
         (["train", "copy", "--model", "lstm", "--memory", "8x4"], "--memory does not apply to the LSTM baseline (lstm), which takes --lstm-size"),
         (["train", "copy", "--lstm-size", "3x64"], "--lstm-size does not apply to the NTM (ntm-lstm)"),
@@ -200,7 +212,9 @@ def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monk
         (["train"], "name a task to train"),
         (["train", "copy", "--seeds", "0"], "--seeds must be at least 1"),
         (["train", "copy", "--sequences", "5", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
-        (["train", "copy", "--steps-per-call", "0"], "--steps-per-call must be at least 1, got 0"),
+        (["train", "copy", "--steps-per-call", "0"], "--steps-per-call must be between 1 and 1,000, got 0"),
+        (["train", "copy", "--steps-per-call", "1000000000", "--steps", "20"],
+         "--steps-per-call must be between 1 and 1,000, got 1,000,000,000"),
         (["train", "copy", "--report-every", "0"], "--report-every must be at least 1, got 0"),
         (["train", "copy", "--eval-batch-size", "0"], "--eval-batch-size must be at least 1, got 0"),
         (["train", "copy", "--head-clip", "-5"], "--head-clip must be positive"),

@@ -11,6 +11,7 @@ import pytest
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import LSTMConfig, NTMConfig
 from ntm_cli.training.trainer import SEEDS_AXIS, Trainer, make_optimizer, sequence_metrics
+from ntm_cli.training.session import next_call_steps
 from ntm_cli.tasks.copy import CopyTask
 
 SMALL_NTM = NTMConfig(controller_sizes=(32,), memory_rows=16, memory_width=8)
@@ -155,6 +156,28 @@ def test_steps_past_the_budget_change_nothing(trainer):
         np.testing.assert_array_equal(a, b)
 
 
+def test_calls_of_any_length_train_exactly_as_whole_chunks(trainer):
+    """The session shortens calls that run long (and starts with one step): steps 0..9 in calls
+    of 1, 4 and 5 leave the state bit for bit as one call of 10, and their metrics agree."""
+    whole, metrics = trainer.train_chunk(trainer.initial_state(), 0, 10)
+    state, costs = trainer.initial_state(), []
+    for first, end in [(0, 1), (1, 5), (5, 10)]:
+        state, part = trainer.train_chunk(state, first, end)
+        active = np.asarray(part.active[0])
+        assert active.sum() == end - first and active[:end - first].all()
+        costs.extend(np.asarray(part.cost[0])[active])
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(state)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(costs, np.asarray(metrics.cost[0]))
+
+
+def test_the_next_call_fits_about_a_second_between_one_step_and_k():
+    assert next_call_steps(1, 0.001, 10) == 10  # fast steps: whole chunks of K
+    assert next_call_steps(10, 5.0, 1000) == 2  # 0.5 s a step: two a call
+    assert next_call_steps(2, 7.0, 1000) == 1  # slower than a second a step: one
+    assert next_call_steps(4, 1.0, 1000) == 4 and next_call_steps(5, 0.0, 7) == 7
+
+
 def test_seeds_trained_together_match_each_seed_alone(trainer):
     together = Trainer(small_config(), [0, 3])
     state, _ = together.train_chunk(together.initial_state(), 0, 100)
@@ -195,4 +218,5 @@ def test_the_seeds_of_a_training_skip_dead_steps_with_conditions_not_selects():
     state = trainer.initial_state()
     text = trainer._chunk.lower(state, trainer.rest, trainer.data_keys, trainer.model_keys,
                                 jnp.int32(0), jnp.int32(0)).as_text()
-    assert text.count("stablehlo.case") == 2  # the time loop forward, and its backward pass
+    # the time loop forward and its backward pass, and the chunk's step-within-the-call branch
+    assert text.count("stablehlo.case") == 3

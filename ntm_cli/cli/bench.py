@@ -8,17 +8,18 @@ from typing import Annotated, Optional
 import typer
 
 from ntm_cli.cli.output import console, show, error_console, reported_errors
+from ntm_cli.config import MAX_STEPS_PER_CALL
 
 
 def bench_command(
     task: Annotated[str, typer.Option(help="Task name or alias.")] = "copy",
     models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm.")] = None,
     batch_sizes: Annotated[Optional[str], typer.Option(help="Batch sizes, comma-separated, such as 32,1.")] = None,
-    steps_per_call: Annotated[int, typer.Option(min=1, help="Optimiser steps per compiled call.")] = 10,
-    repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (median, min and max are reported).")] = 5,
-    calls: Annotated[int, typer.Option(min=1, help="Compiled calls per repeat.")] = 5,
+    steps_per_call: Annotated[int, typer.Option(min=1, max=MAX_STEPS_PER_CALL, help="Optimiser steps per compiled call.")] = 10,
+    repeats: Annotated[int, typer.Option(min=1, max=1000, help="Timed repeats (median, min and max are reported).")] = 5,
+    calls: Annotated[int, typer.Option(min=1, max=10_000, help="Compiled calls per repeat.")] = 5,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")] = False,
-    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all).")] = None,
+    devices: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="Use at most this many of this machine's devices (default: all).")] = None,
 ) -> None:
     """Measure training and evaluation speed, compile time and memory (after warm-up).
 

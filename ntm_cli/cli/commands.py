@@ -17,7 +17,7 @@ from ntm_cli.cli.sweep import sweep_command
 from ntm_cli.cli.figures import memory_command, plot_command
 from ntm_cli.cli.train import eval_command, train_command
 from ntm_cli.cli.options import Checkpoint, with_task_sizes
-from ntm_cli.cli.output import console, show, reported_errors
+from ntm_cli.cli.output import console, print_usage_error, show, reported_errors
 
 def _flags_show_no_type() -> None:
     """Help shows a type beside each option (`<int>`); a flag takes no value, so it shows none
@@ -36,6 +36,18 @@ def _flags_show_no_type() -> None:
 
 
 _flags_show_no_type()
+
+
+def _usage_errors_in_one_sentence() -> None:
+    """Typer prints a value it refuses while parsing (`--steps abc`) as a usage line and a boxed
+    message; the tool's own checks answer in one sentence. Both answer alike: Typer's hook for
+    printing a usage error is `typer.rich_utils.rich_format_error`."""
+    import typer.rich_utils
+
+    typer.rich_utils.rich_format_error = print_usage_error
+
+
+_usage_errors_in_one_sentence()
 
 app = typer.Typer(
     name="ntm",
@@ -80,7 +92,7 @@ def tasks_command() -> None:
 def show_command(
     task: Annotated[str, typer.Argument(help="Task name or alias (see `ntm tasks`).")],
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the sample's PRNG key.")] = 0,
-    batch_index: Annotated[int, typer.Option(min=0, help="Which example of the seed's stream.")] = 0,
+    batch_index: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Which example of the seed's stream.")] = 0,
     *,
     task_sizes: dict[str, int],
 ) -> None:

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ntm_cli.cli.options import Preset, Sequences, Steps, Time, with_setting_lists
+from ntm_cli.cli.options import Preset, Sequences, Steps, TensorBoard, Time, with_setting_lists
 from ntm_cli.cli.output import console, show, reported_errors
+from ntm_cli.config import MAX_SEEDS
 
 
 @with_setting_lists
@@ -21,11 +22,12 @@ def compare_command(
     steps: Steps = None,
     sequences: Sequences = None,
     time_budget: Time = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per model (0, 1, ...): every row says how many of them solved the task, and verdicts go seed by seed.")] = 3,
-    workers: Annotated[Optional[int], typer.Option(help="Trainings at once, each on its own core (default: what this machine's cores and memory allow).")] = None,
+    seeds: Annotated[int, typer.Option(max=MAX_SEEDS, help="Seeds per model (0, 1, ...): every row says how many of them solved the task, and verdicts go seed by seed.")] = 3,
+    workers: Annotated[Optional[int], typer.Option(max=1024, help="Trainings at once, each on its own core (default: what this machine's cores and memory allow).")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs", help="Runs folder: finished runs are reused, new ones go here.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Where results.json/.csv/.md and the figures go.")] = Path("runs/compare"),
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+    tensorboard: TensorBoard = False,
     *,
     grid: dict[str, Any],
 ) -> None:
@@ -62,7 +64,7 @@ def compare_command(
             seeds=seeds,
             budget=budget(steps, sequences, time_budget),
         )
-    run_study(study, runs_dir, out, workers, json_output)
+    run_study(study, runs_dir, out, workers, json_output, tensorboard=tensorboard)
 
 
 def runs_command(

@@ -38,11 +38,11 @@ def plot_command(
 
 def memory_command(
     run: Annotated[Path, typer.Argument(help="A run folder of an NTM, a DNC or a key-value memory.")],
-    length: Annotated[Optional[int], typer.Option(min=1, help="The sample's size along the task's main axis (length; items for recall); default: the training sizes.")] = None,
+    length: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="The sample's size along the task's main axis (length; items for recall); default: the training sizes.")] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="The sample's seed (as in `ntm show`).")] = 0,
     checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
     final_memory: Annotated[bool, typer.Option(help="Also draw the memory's contents after the last step.")] = True,
-    memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: run on a memory of this many rows (its parameters do not depend on N).")] = None,
+    memory_rows: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="DNC runs: run on a memory of this many rows (its parameters do not depend on N).")] = None,
     start_memory: Annotated[Optional[MemoryStart], typer.Option(help="Runs with a life-long memory: start from the memory training left (trained, the default) or an empty one.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="A .png file, or a folder (default: the run's folder).")] = None,
 ) -> None:
@@ -86,9 +86,9 @@ def _kv_memory(run: Path, config, length: int | None, seed: int, checkpoint: str
         raise InputError("--length does not apply to a key-value memory run's figure, which draws a held-out "
                          "sample at the run's own sizes.")
     other_memory_rows(config, memory_rows)  # refused, with why
-    trace = kv_memory_trace(run, seed=seed, checkpoint=checkpoint, memory_start=start_memory)
     suffix = "-empty" if start_memory == "empty" else ""
-    path = figure_path(out, run / f"memory-s{seed}{suffix}.png")
+    path = figure_path(out, run / f"memory-s{seed}{suffix}.png")  # checked before the model runs
+    trace = kv_memory_trace(run, seed=seed, checkpoint=checkpoint, memory_start=start_memory)
     title = (f"{config.task}, {config.model_name} ({run.name}), held-out sample seed {seed}, "
              f"{trace.labels.shape[0]} steps")
     kv_memory_figure(trace, path, title)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ntm_cli.config import Budget, parse_duration
+from ntm_cli.config import MAX_SIZE, Budget, parse_duration
 from ntm_cli.errors import InputError
 from ntm_cli.experiments.presets import PRESETS
 from ntm_cli.models.config import CONTROLLED_FAMILIES, CONTROLLERS, MEMORY_STARTS, MODEL_NAMES
@@ -76,10 +76,22 @@ def parse_models(text: str) -> tuple[str, ...]:
 # --- options generated from the tables: settings (`ntm_cli.settings`) and the tasks' axes -------------
 
 
+# `--tensorboard` (train, compare, sweep): how reports are written, not a setting of the run, so it
+# is not in config.json and a study reuses a finished run with or without it.
+TensorBoard = Annotated[bool, typer.Option(
+    "--tensorboard",
+    help="Also write TensorBoard event files into each run folder (view with `tensorboard --logdir runs`): "
+         "cost, bit errors (train and held-out), sequences/s, learning rate and mean gradient norm at every "
+         "report, against training sequences; for an NTM or DNC also the `ntm memory` figure, every 5th report "
+         "and at the end (a forward pass and a drawing, ~0.5 s each on a CPU).")]
+
+
 def _option(name: str, kind: Any, help_text: str, panel: str | None = None,
             metavar: str | None = None) -> inspect.Parameter:
     """An optional keyword parameter `name` of type `kind`, declared as the option `--<name>`."""
-    option = typer.Option("--" + name.replace("_", "-"), help=help_text, rich_help_panel=panel, metavar=metavar)
+    bounds = {"max": MAX_SIZE} if kind is int else {}  # beyond int32 no size is right
+    option = typer.Option("--" + name.replace("_", "-"), help=help_text, rich_help_panel=panel, metavar=metavar,
+                          **bounds)
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                              annotation=Annotated[Optional[kind], option])
 

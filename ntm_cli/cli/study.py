@@ -14,18 +14,22 @@ from ntm_cli.reports.consoles import say as say_line
 from ntm_cli.studies.study import Study
 
 
-def check_folders(runs_dir: Path, out: Path) -> None:
+def check_folder(folder: Path, flag: str) -> None:
+    """Refuses, before any work, a folder given as `flag` that is a file (InputError) or cannot
+    be written (StorageError)."""
     from ntm_cli.errors import InputError
+    from ntm_cli.storage import check_writable
 
-    for folder, flag in ((runs_dir, "--runs"), (out, "--out")):
-        if folder.exists() and not folder.is_dir():
-            raise InputError(f"{flag} {folder} is a file, not a folder.")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {folder} is a file, not a folder.")
+    check_writable(folder)
 
 
 def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json_output: bool,
-              ray: str | None = None, gpus: float = 0.0) -> None:
-    """Trains what the study lacks (reusing finished runs), then writes and prints its results.
-    Exits 130/143 when interrupted (every finished run kept), 1 when a run failed."""
+              ray: str | None = None, gpus: float = 0.0, tensorboard: bool = False) -> None:
+    """Trains what the study lacks (reusing finished runs), then writes and prints its results;
+    `tensorboard`: the runs it trains write TensorBoard events too. Exits 130/143 when
+    interrupted (every finished run kept), 1 when a run failed."""
     from ntm_cli.errors import InputError
     from ntm_cli.studies.executors import connect_ray, default_workers, run_here, run_pool, run_ray
     from ntm_cli.studies.launch import reporter
@@ -37,7 +41,8 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
     with reported_errors():
         if workers is not None and workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}.")
-        check_folders(runs_dir, out)
+        check_folder(runs_dir, "--runs")
+        check_folder(out, "--out")
         total = study.check()  # every run's config is valid before anything runs
         for note in study.ignored():
             say(note)
@@ -45,7 +50,7 @@ def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json
             connect_ray(ray, cpus=workers or default_workers())
         say(f"{total} run{'s' if total > 1 else ''}: {len(study.tasks)} task(s), {len(study.trials())} "
             f"model setting(s), {study.seeds} seed(s) each")
-        jobs, reused = plan_jobs(study, runs_dir, say)
+        jobs, reused = plan_jobs(study, runs_dir, say, tensorboard)
     if ray is not None:
         outcomes = run_ray(jobs, say, cpus=1, gpus=gpus)
     else:
@@ -74,6 +79,7 @@ def report(results, out: Path, json_output: bool) -> None:
     from ntm_cli.reports.results import write_results
 
     with reported_errors():
+        check_folder(out, "--out")
         paths = write_results(results, out)
     if json_output:
         print(json.dumps(results.to_dict()))

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ntm_cli.cli.options import Preset, Sequences, Steps, Time, with_setting_lists
+from ntm_cli.cli.options import Preset, Sequences, Steps, TensorBoard, Time, with_setting_lists
 from ntm_cli.cli.output import reported_errors
+from ntm_cli.config import MAX_SEEDS
 
 # The top-level keys of a grid file, beside its [grid] table.
 FILE_KEYS = ("tasks", "models", "seeds", "steps", "sequences", "time", "preset")
@@ -53,13 +54,14 @@ def sweep_command(
     steps: Steps = None,
     sequences: Sequences = None,
     time_budget: Time = None,
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds per setting (default 1).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Trainings at once on this machine (default: what its cores and memory allow).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(max=MAX_SEEDS, help="Seeds per setting (default 1).")] = None,
+    workers: Annotated[Optional[int], typer.Option(max=1024, help="Trainings at once on this machine (default: what its cores and memory allow).")] = None,
     ray: Annotated[Optional[str], typer.Option(help="Run the trials on Ray: local (start one here), auto (the cluster `ray start` made here), or HOST:PORT of a cluster's head.")] = None,
     gpus: Annotated[float, typer.Option(help="GPUs each trial asks Ray for.")] = 0.0,
     runs_dir: Annotated[Path, typer.Option("--runs", help="Runs folder: finished trials are reused, new ones go here.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Where results.json/.csv/.md and the figures go.")] = Path("runs/sweep"),
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+    tensorboard: TensorBoard = False,
     *,
     grid: dict[str, Any],
 ) -> None:
@@ -93,10 +95,10 @@ def sweep_command(
         study = Study(
             kind="sweep",
             tasks=tuple(canonical_name(name) for name in parse_list(_text(merged["tasks"]), "--tasks")),
-            models=parse_models(_text(merged["models"]) or "ntm-lstm"),
+            models=parse_models("ntm-lstm" if merged["models"] is None else _text(merged["models"])),
             grid=parse_study_grid({**file_grid, **grid}),
             preset=str(merged["preset"] or "fast"),
-            seeds=int(merged["seeds"] or 1),
+            seeds=1 if merged["seeds"] is None else int(merged["seeds"]),
             budget=budget(merged["steps"], merged["sequences"], _text(merged["time"])),
         )
-    run_study(study, runs_dir, out, workers, json_output, ray, gpus)
+    run_study(study, runs_dir, out, workers, json_output, ray, gpus, tensorboard)

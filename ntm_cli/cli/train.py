@@ -13,14 +13,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ntm_cli.cli.options import (
-    Checkpoint, Controller, MemoryStart, Model, Preset, Sequences, Steps, Time, budget, chosen_model, given_options,
-    with_axis_values, with_settings,
+    Checkpoint, Controller, MemoryStart, Model, Preset, Sequences, Steps, TensorBoard, Time, budget, chosen_model,
+    given_options, with_axis_values, with_settings,
 )
-from ntm_cli.cli.output import console, show, error_console, interrupted_before_training, reported_errors
+from ntm_cli.cli.output import console, say, show, error_console, interrupted_before_training, reported_errors
+from ntm_cli.config import MAX_SEEDS
 
 
 # What `--resume` takes beside the run folder: a new total budget, and how to print.
-_RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_output", "devices"}
+_RESUME_OPTIONS = {"task", "steps", "sequences", "time_budget", "resume", "json_output", "devices", "tensorboard"}
 
 
 @with_settings
@@ -33,12 +34,13 @@ def train_command(
     sequences: Sequences = None,
     time_budget: Time = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the run's root PRNG key.")] = 0,
-    seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
+    seeds: Annotated[int, typer.Option(max=MAX_SEEDS, help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default <task>-<model>-s<seed>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its latest checkpoint.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")] = False,
-    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all); seeds, or else the batch, are split across them.")] = None,
+    devices: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="Use at most this many of this machine's devices (default: all); seeds, or else the batch, are split across them.")] = None,
+    tensorboard: TensorBoard = False,
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -56,9 +58,10 @@ def train_command(
             if ignored:
                 raise InputError(
                     f"{', '.join(ignored)} cannot change a run "
-                    "being resumed; only --steps, --sequences, --time, --devices and --json go with --resume."
+                    "being resumed; only --steps, --sequences, --time, --devices, --json and --tensorboard go with "
+                    "--resume."
                 )
-            session = resume_session(resume, given_budget, reporter(json_output), devices)
+            session = resume_session(resume, given_budget, reporter(json_output), devices, tensorboard)
             run_dirs = [resume]
         else:
             if task is None:
@@ -68,8 +71,14 @@ def train_command(
             config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings)
             if seeds == 1 and name is None and _show_finished(out, config, json_output):
                 return
+            from ntm_cli.studies.launch import check_run_name
+
+            check_run_name(name, out, range(seed, seed + seeds))
+            from ntm_cli.storage import check_writable
+
+            check_writable(out)  # before compiling; `out` being a file is refused where the run folder is made
             session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
-                                            devices)
+                                            devices, tensorboard)
 
     with reported_errors():
         summaries = session.run()
@@ -115,15 +124,15 @@ def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
 @with_axis_values
 def eval_command(
     run: Annotated[list[Path], typer.Argument(help="Run folders (several: one table each, one line each in --plot).")],
-    batches: Annotated[int, typer.Option(min=1, help="Held-out batches per size.")] = 10,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 100,
+    batches: Annotated[int, typer.Option(min=1, max=100_000, help="Held-out batches per size.")] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, max=2**31 - 1, help="Sequences per batch.")] = 100,
     checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
-    memory_rows: Annotated[Optional[int], typer.Option(min=1, help="DNC runs: evaluate on a memory of this many rows (its parameters do not depend on N); saved as eval-n<rows>.json.")] = None,
+    memory_rows: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="DNC runs: evaluate on a memory of this many rows (its parameters do not depend on N); saved as eval-n<rows>.json.")] = None,
     start_memory: Annotated[Optional[MemoryStart], typer.Option(help="Runs with a life-long memory: start every held-out sequence from the memory training left (trained, the default) or from an empty one; saved as eval-empty.json.")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also draw cost and bit errors against size, a line per run.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
-    devices: Annotated[Optional[int], typer.Option(help="Use at most this many of this machine's devices (default: all); each batch is split across them.")] = None,
+    devices: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="Use at most this many of this machine's devices (default: all); each batch is split across them.")] = None,
     *,
     axis_values: dict[str, str],
 ) -> None:
@@ -145,11 +154,14 @@ def eval_command(
         figure = None
         if out is not None and not plot:
             raise InputError("--out names where the --plot figure goes; give --plot too.")
+        from ntm_cli.storage import check_writable
+
+        for path in saved:  # before evaluating, so that a failure changes nothing
+            check_writable(path)
         if plot:
-            from ntm_cli.reports.figures import figure_path, writable_folder
+            from ntm_cli.reports.figures import figure_path
 
             figure = figure_path(out, run[0] / "generalisation.png")
-            writable_folder(figure.parent)  # before evaluating, so that a failure changes nothing
         from ntm_cli.tasks import make_task
 
         values = parse_axis_values(axis_values)
@@ -158,7 +170,8 @@ def eval_command(
         chosen = local_devices(devices)
         variants = [make_task(c.task, **c.task_sizes).evaluation_variants(values) for c in configs]
         results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint,
-                                memory_rows=memory_rows, devices=chosen, memory_start=start)
+                                memory_rows=memory_rows, devices=chosen, memory_start=start,
+                                say=lambda line: say(line, stderr=True))
                    for r, v, start in zip(run, variants, starts)]
         for path, result in zip(saved, results):
             runs.atomic_write_json(path, result)

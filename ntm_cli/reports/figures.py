@@ -3,7 +3,8 @@
 Each figure has a data function that returns plain arrays (tested for values) and a drawing
 function that turns them into a PNG with matplotlib's Agg backend (no display needed), in
 shades of grey and line styles so that a figure stays readable printed in black and white.
-Nothing here runs inside the training loop: the figures read what training wrote.
+The figures read what training wrote; the one exception is the memory figure, which
+`--tensorboard` also draws from the parameters while training (`reports.events`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 
 from ntm_cli import runs
 from ntm_cli.training import resources
-from ntm_cli.errors import InputError, RunFolderError, StorageError
+from ntm_cli.errors import InputError, RunFolderError
+from ntm_cli.storage import check_writable, write_failed
 from ntm_cli.tasks import task_class
 
 # Grey levels and line styles, in order, for the lines of a figure.
@@ -54,36 +56,26 @@ def model_style(model: str, index: int) -> tuple[str, Any]:
 
 
 def figure_path(out: Path | None, default: Path) -> Path:
-    """`--out` as given (a .png file, or a folder for the default name), else `default`.
+    """`--out` as given (a .png file, or a folder for the default name), else `default`; checked
+    before any work, so that a figure that cannot be saved there costs nothing.
 
     Raises:
       InputError: a .png name that is a folder, or a folder name that is a file.
+      StorageError: a file stands where one of the figure's folders should be, or the folder
+        cannot be written to.
     """
     if out is None:
-        return default
-    if out.suffix.lower() == ".png":
+        path = default
+    elif out.suffix.lower() == ".png":
         if out.is_dir():
             raise InputError(f"{out} is a folder; give a file name or a folder without .png.")
-        return out
-    if out.exists() and not out.is_dir():
+        path = out
+    elif out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder or a .png file name.")
-    return out / default.name
-
-
-def writable_folder(folder: Path) -> None:
-    """Makes sure a figure can be saved in `folder` (created if missing), before any work.
-
-    Raises:
-      StorageError: the folder cannot be created or written to.
-    """
-    import os
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StorageError(f"cannot create the folder {folder} ({error.strerror}).") from None
-    if not os.access(folder, os.W_OK):
-        raise StorageError(f"cannot write to the folder {folder}.")
+    else:
+        path = out / default.name
+    check_writable(path, given=out)
+    return path
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -92,6 +84,8 @@ def save_figure(fig, path: Path) -> Path:
     Raises:
       StorageError: the file cannot be written (one sentence, for the commands to print).
     """
+    import contextlib
+
     plt = pyplot()
     tmp = path.with_name(path.name + ".tmp.png")
     try:
@@ -99,10 +93,11 @@ def save_figure(fig, path: Path) -> Path:
         fig.savefig(tmp)
         tmp.replace(path)
     except OSError as error:
-        raise StorageError(f"cannot write the figure {path} ({error.strerror}).") from None
+        raise write_failed(path, error) from None
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # none made (a file where its folder should be): nothing to clean
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -315,10 +310,8 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
       does not take, memory rows for an NTM, or an impossible size.
     """
     import jax
-    import jax.numpy as jnp
 
     from ntm_cli.training.evaluation import load_run
-    from ntm_cli.training.trainer import sequence_metrics
 
     config = runs.read_config(run_dir)
     if config.model.kind not in ("ntm", "dnc"):
@@ -331,13 +324,25 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
         task = task.at({task.axes[0].option: length})
     resources.check_fits(resources.batch_bytes(task, 1) * 3, f"a sample of {task.name} with T={task.max_time}")
     batch = task.sample_at(jax.random.key(seed), 0)
-    program = _trace_program().lower(trainer.graphdef, params, rest, batch.inputs).compile()
+    program = trace_program().lower(trainer.graphdef, params, rest, batch.inputs).compile()
     resources.check_fits(resources.program_bytes(program), f"tracing the memory over T={task.max_time} steps")
     logits, trace = program(params, rest, batch.inputs)
-    cost, _ = sequence_metrics(logits, batch.targets, batch.mask)
-    # Padding after the sequence's end carries no input and no target: cut it off.
+    return trace_of_sample(batch, logits, trace, task.output_kind)
+
+
+def trace_of_sample(batch, logits, trace, output_kind: str = "bits") -> MemoryTrace:
+    """A MemoryTrace of one sample (`batch`'s leaves `[T, 1, ...]`) from the model's `logits`
+    and its per-step `trace` (a DNC's has usage, allocation and read modes), cut where the
+    sample ends: the padding after it carries no input and no target."""
+    import jax
+    import jax.numpy as jnp
+
+    from ntm_cli.training.trainer import sequence_metrics
+
+    cost, _ = sequence_metrics(logits, batch.targets, batch.mask, output_kind)
     active = np.asarray(jnp.any(batch.inputs[:, 0] != 0, axis=-1) | (batch.mask[:, 0] > 0))
     steps = int(np.nonzero(active)[0].max()) + 1 if active.any() else batch.inputs.shape[0]
+    dnc = hasattr(trace, "usage")
     return MemoryTrace(
         inputs=np.asarray(batch.inputs[:steps, 0]),
         targets=np.asarray(batch.targets[:steps, 0]),
@@ -347,16 +352,14 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
         read_weights=np.asarray(trace.read_weights[:steps, 0]),
         memory=np.asarray(trace.memory[steps - 1, 0]),
         cost=float(cost[0]),
-        **({} if config.model.kind != "dnc" else {
-            "usage": np.asarray(trace.usage[:steps, 0]),
-            "allocation": np.asarray(trace.allocation[:steps, 0]),
-            "read_modes": np.asarray(trace.read_modes[:steps, 0]),
-        }),
+        usage=np.asarray(trace.usage[:steps, 0]) if dnc else None,
+        allocation=np.asarray(trace.allocation[:steps, 0]) if dnc else None,
+        read_modes=np.asarray(trace.read_modes[:steps, 0]) if dnc else None,
     )
 
 
 @functools.cache
-def _trace_program():
+def trace_program():
     """The model's logits and trace on given inputs, compiled once per model structure and shape
     (made on first use: drawing learning curves needs no JAX)."""
     import jax

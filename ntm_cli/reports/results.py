@@ -242,13 +242,18 @@ def learning_curve_figure(name: str, task: TaskResults, path: Path) -> None:
 
 def write_results(results: StudyResults, out_dir: Path) -> list[Path]:
     """results.json, results.csv, results.md and <task>.png in `out_dir`, each written whole or not
-    at all; returns the paths."""
-    from ntm_cli.errors import StorageError
+    at all; returns the paths.
 
+    Raises:
+      StorageError: `out_dir` cannot be written (checked before anything is written).
+    """
+    from ntm_cli.storage import check_writable, write_failed
+
+    check_writable(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise StorageError(f"cannot create {out_dir} ({error.strerror}).") from None
+        raise write_failed(out_dir, error) from None
     runs.atomic_write_json(out_dir / "results.json", results.to_dict())
     runs.atomic_write_bytes(out_dir / "results.csv", results_csv(results).encode())
     runs.atomic_write_bytes(out_dir / "results.md", results_markdown(results).encode())

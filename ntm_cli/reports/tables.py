@@ -149,7 +149,7 @@ def study_tables(results: StudyResults) -> list[tuple[Table, list[str]]]:
 
 
 def runs_table(rows: Sequence[RunRow], runs_dir) -> Table:
-    """`ntm runs`: one row per run folder."""
+    """`ntm runs`: one row per run folder (a damaged one with what could be read of it)."""
     table = compact_table(f"Runs in {runs_dir}")
     for name in ("run", "task", "model", "seed", "status", "sequences", "best cost", "time (s)"):
         table.add_column(name, justify="right" if name in ("seed", "sequences", "best cost", "time (s)") else "left",
@@ -157,8 +157,10 @@ def runs_table(rows: Sequence[RunRow], runs_dir) -> Table:
     for r in rows:
         best = r.best_eval_cost
         name = r.run_dir.rsplit("/", 1)[-1]
-        if r.status == "damaged":  # what is wrong is printed below the table
-            table.add_row(name, "-", "-", "-", "damaged", "-", "-", "-")
+        if r.status == "damaged":  # what is wrong is printed below the table; the task may be unknown
+            table.add_row(name, r.task or "-", r.model or "-", "-" if r.seed is None else str(r.seed), "damaged",
+                          f"{r.sequences:,}" if r.steps else "-", "-" if best is None else f"{best:.3f}",
+                          f"{r.wall_time:.1f}" if r.steps else "-")
             continue
         table.add_row(
             name, short_task_name(r.task), r.model, str(r.seed),

@@ -35,6 +35,7 @@ class Job:
     config: TrainConfig
     seeds: tuple[int, ...]
     runs_dir: Path
+    tensorboard: bool = False  # reports also go to TensorBoard event files (not in the config, so reuse ignores it)
 
 
 class Outcome(NamedTuple):
@@ -80,12 +81,13 @@ def run_job(job: Job, reporter, say: Callable[[str], None],
             elif runs.status(found) in runs.DONE:
                 summaries.append(runs.read_summary(found))
             else:
-                session = resume_session(found, Budget(), reporter)
+                session = resume_session(found, Budget(), reporter, tensorboard=job.tensorboard)
                 summaries += session.run(should_stop)
                 if session.interrupted:
                     return Outcome(job, summaries, session.stop_signal or signal.SIGINT)
         if missing:
-            session, _ = new_session(configs[missing[0]], missing, job.runs_dir, None, reporter)
+            session, _ = new_session(configs[missing[0]], missing, job.runs_dir, None, reporter,
+                                     tensorboard=job.tensorboard)
             summaries += session.run(should_stop)
             if session.interrupted:
                 return Outcome(job, summaries, session.stop_signal or signal.SIGINT)

@@ -20,7 +20,7 @@ from ntm_cli.settings import apply_settings
 from ntm_cli.reports.consoles import console, error_console
 
 if TYPE_CHECKING:
-    from ntm_cli.training.session import Reporter, TrainingSession
+    from ntm_cli.training.session import EventLog, Reporter, TrainingSession
 
 
 def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
@@ -73,21 +73,41 @@ def reporter(json_output: bool) -> Reporter:
                                                                                                   results=results)
 
 
-def check_run_name(name: str | None) -> None:
-    """A run folder name given with --name must be a plain folder name (never a path)."""
-    if name is not None and (not name.strip() or "/" in name or name in (".", "..")):
+def event_log(tensorboard: bool) -> EventLog | None:
+    """The session's EventLog: TensorBoard's event files with `tensorboard`, else None."""
+    if not tensorboard:
+        return None
+    from ntm_cli.reports.events import TensorBoardEvents
+
+    return TensorBoardEvents()
+
+
+def check_run_name(name: str | None, out: Path | None = None, seeds: Sequence[int] = (0,)) -> None:
+    """A run folder name given with --name must be a plain folder name (never a path), and, with
+    `out`, one no run in `out` has yet: a name is where the user will look, so a taken one is
+    refused, never quietly made `name-run2` (two processes starting at once still get two)."""
+    if name is None:
+        return
+    if not name.strip() or "/" in name or name in (".", ".."):
         raise InputError(f"--name must be a plain folder name, got {name!r}.")
+    for seed in seeds if out is not None else ():
+        taken = out / (name if len(seeds) == 1 else f"{name}-s{seed}")
+        if taken.exists():
+            raise InputError(f"--name {name}: {taken} already exists; give another name, or continue that run "
+                             f"with: ntm train --resume {taken}")
 
 
 def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str | None,
-                progress: Reporter, devices: int | None = None) -> tuple[TrainingSession, list[Path]]:
+                progress: Reporter, devices: int | None = None,
+                tensorboard: bool = False) -> tuple[TrainingSession, list[Path]]:
     """Builds the models (on `devices` of this machine's devices, default all), then reserves a
-    run folder per seed and writes its config, with the devices used."""
+    run folder per seed and writes its config, with the devices used. `tensorboard`: reports
+    also go to TensorBoard event files in the run folders (not part of the config)."""
     from ntm_cli.training.devices import local_devices
     from ntm_cli.training.session import TrainingSession
 
     check_run_name(name)
-    session = TrainingSession(config, seeds, progress, local_devices(devices))
+    session = TrainingSession(config, seeds, progress, local_devices(devices), events=event_log(tensorboard))
     run_dirs, locks = [], []
     try:
         for seed in seeds:
@@ -105,11 +125,12 @@ def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str 
     return session, run_dirs
 
 
-def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: int | None = None) -> TrainingSession:
+def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: int | None = None,
+                   tensorboard: bool = False) -> TrainingSession:
     """The session that continues a run from its latest checkpoint, optionally to a new total
     budget, on `devices` of this machine's devices (default all; any number resumes a run made
     on any other). A run stopped before its first checkpoint has nothing to continue from: it
-    starts again in the same folder."""
+    starts again in the same folder. `tensorboard`: its reports also go to TensorBoard events."""
     from ntm_cli.training.devices import local_devices
     from ntm_cli.training.session import TrainingSession, with_budget
 
@@ -122,9 +143,10 @@ def resume_session(run_dir: Path, budget: Budget, progress: Reporter, devices: i
     given_steps = budget.steps is not None or budget.sequences is not None
     steps = budget.steps_at(config.batch_size, config.steps) if given_steps else None
     if runs.checkpoint_path(run_dir, "latest").is_file():
-        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit, devices=chosen)
+        return TrainingSession.resume(run_dir, progress, steps=steps, time_limit=budget.time_limit, devices=chosen,
+                                      events=event_log(tensorboard))
     config = with_budget(config, steps, budget.time_limit)
-    session = TrainingSession(config, [config.seed], progress, chosen)
+    session = TrainingSession(config, [config.seed], progress, chosen, events=event_log(tensorboard))
     session.attach([run_dir])
     try:
         runs.truncate_metrics(run_dir, -1)

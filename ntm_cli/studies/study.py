@@ -185,9 +185,11 @@ def trial_label(study: Study, trial: Trial, seeds: list[int]) -> str:
     return f"{' / '.join(parts)} ({study.budget_for(trial.task).text()})"
 
 
-def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> tuple[list[Job], set[str]]:
+def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None],
+              tensorboard: bool = False) -> tuple[list[Job], set[str]]:
     """The training jobs that finish the study, and the finished run folders it reuses (each
     said so); a job makes sure of the rest (continuing unfinished runs, training missing seeds).
+    `tensorboard`: the jobs' reports also go to TensorBoard event files (a reused run gets none).
 
     Every seed is a job of its own, trained alone, so that a seed's run is the run `ntm train
     --seed S` makes whoever else the study trains (seeds vmapped in one program round
@@ -207,7 +209,8 @@ def plan_jobs(study: Study, runs_dir: Path, say: Callable[[str], None]) -> tuple
             else:
                 to_do.append(seed)
         for seed in to_do:
-            jobs.append(Job(trial_label(study, trial, [seed]), study.config(trial, seed), (seed,), runs_dir))
+            jobs.append(Job(trial_label(study, trial, [seed]), study.config(trial, seed), (seed,), runs_dir,
+                            tensorboard))
     return jobs, reused
 
 

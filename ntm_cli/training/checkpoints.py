@@ -47,11 +47,18 @@ class LoopState:
 
     step: int = 0
     wall_time: float = 0.0  # seconds spent training (compiled calls), over all sessions
-    # Running sums since the last report, per seed: cost, bit errors, steps.
+    # Running sums since the last report, per seed: cost, bit errors, gradient norm (of the steps
+    # not skipped; None reads as zeros), steps.
     pending_cost: np.ndarray | None = None
     pending_errors: np.ndarray | None = None
+    pending_gradient_norm: np.ndarray | None = None
     pending_steps: int = 0
     interval_time: float = 0.0
+
+
+# Counters newer than schema.CHECKPOINT_META, which older checkpoints lack (and `ntm runs`, which
+# reads CHECKPOINT_META alone, need not check): the interval's summed gradient norm (zero then).
+ADDED_META = {"pending_gradient_norm": float}
 
 
 def _seed_slice(tree: Any, index: int) -> Any:
@@ -68,6 +75,8 @@ def save_checkpoint(path: Path, state: TrainState, index: int, loop: LoopState, 
             "wall_time": loop.wall_time,
             "pending_cost": float(loop.pending_cost[index]),
             "pending_errors": float(loop.pending_errors[index]),
+            "pending_gradient_norm": (0.0 if loop.pending_gradient_norm is None
+                                      else float(loop.pending_gradient_norm[index])),
             "pending_steps": loop.pending_steps,
             "interval_time": loop.interval_time,
             "best_eval_cost": progress.best_eval_cost,
@@ -93,7 +102,8 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves = payload["leaves"]
-        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", {"last_eval_scores", "best_eval_errors", "solved_streak"})
+        meta = check_fields({**CHECKPOINT_META, **ADDED_META}, payload["meta"], "its counters",
+                            {"last_eval_scores", "best_eval_errors", "solved_streak", *ADDED_META})
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
         reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
         raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None

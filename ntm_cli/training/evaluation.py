@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -163,9 +163,11 @@ def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
 def evaluate_run(
     run_dir: Path, variants: dict[str, Task] | None = None, batches: int = 10, batch_size: int = 100,
     checkpoint: str = "best", memory_rows: int | None = None, devices: list[jax.Device] | None = None,
-    memory_start: str | None = None,
+    memory_start: str | None = None, say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Cost and errors of a run's checkpoint on `batches` held-out batches per size.
+    """Cost and errors of a run's checkpoint on `batches` held-out batches per size; `say` (a
+    line on stderr, from the command line) hears what it is doing before each slow part: the
+    compilation of every size, then each size with its sequence length.
 
     The held-out batches come from fixed keys (distinct from any training data), the same for
     every run, so runs are compared on the same sequences; a task with a held-out split (classes
@@ -195,10 +197,15 @@ def evaluate_run(
     if layout.mesh is not None:  # the model on every device, each batch split along B
         params, rest, memory = jax.device_put((params, rest, memory), NamedSharding(layout.mesh, PartitionSpec()))
     # every size compiled, and checked against this machine's memory, before any is evaluated
+    tell = say if say is not None else (lambda line: None)
+    for label, task in variants.items():  # the sizes alone first: an impossible one is refused before any line
+        resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
+    tell(f"{run_dir}: compiling the held-out pass at {len(variants)} size{'s' if len(variants) > 1 else ''} ...")
     programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, memory, base, label, layout)
                 for label, task in variants.items()}
     results = []
     for label, task in variants.items():
+        tell(f"{run_dir}: {label} (T={task.max_time}), {batches} batch{'es' if batches > 1 else ''} of {batch_size} ...")
         outs = [programs[label](params, rest, memory, jax.random.fold_in(base, b)) for b in range(batches)]
         cost = np.concatenate([np.asarray(o[0]) for o in outs])
         errors = np.concatenate([np.asarray(o[1]) for o in outs])

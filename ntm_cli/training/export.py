@@ -35,7 +35,8 @@ from flax import nnx
 
 from ntm_cli import runs
 from ntm_cli.config import TrainConfig
-from ntm_cli.errors import InputError, StorageError
+from ntm_cli.errors import InputError
+from ntm_cli.storage import check_writable, write_failed
 from ntm_cli.tasks.base import Batch
 from ntm_cli.training.evaluation import load_run
 from ntm_cli.training.trainer import eval_model_key
@@ -112,11 +113,12 @@ def export_run(run_dir: Path, out: Path, checkpoint: str = "best") -> list[Path]
     Raises:
       InputError: the run cannot be exported (see `load_model`), or `out` exists and is not an
         empty folder.
-      StorageError: `out` cannot be written.
+      StorageError: `out` cannot be written (checked before any work).
     """
     _finished(run_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out} exists and is not an empty folder; give a new one.")
+    check_writable(out)
     forward, params, loaded = _forward(run_dir, checkpoint)
     task = loaded.trainer.task
     time, inputs, outputs = task.max_time, task.input_size, task.output_size
@@ -139,7 +141,7 @@ def export_run(run_dir: Path, out: Path, checkpoint: str = "best") -> list[Path]
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as error:
-        raise StorageError(f"cannot write {out} ({error.strerror or error}).") from None
+        raise write_failed(out, error) from None
     try:
         (staging / "model.jaxexport").write_bytes(exported.serialize())
         np.savez(staging / "params.npz", **params)
@@ -151,7 +153,7 @@ def export_run(run_dir: Path, out: Path, checkpoint: str = "best") -> list[Path]
             out.rmdir()  # empty, checked above
         staging.rename(out)
     except OSError as error:
-        raise StorageError(f"cannot write {out} ({error.strerror or error}).") from None
+        raise write_failed(out, error) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

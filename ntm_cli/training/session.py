@@ -4,8 +4,9 @@ and SIGTERM.
 Each seed has its own run folder; seeds trained together share one compiled program. Reports
 fall on multiples of `report_every` (itself a multiple of the chunk size), and every report
 writes a metrics line, the latest checkpoint (and the best one when the held-out cost improves)
-and the summary. A checkpoint holds the training state and the running sums of the current
-report interval, so a resumed run reports exactly what an uninterrupted one would.
+and the summary, and goes to the session's `EventLog` if it has one (TensorBoard's event files,
+`ntm_cli.reports.events`). A checkpoint holds the training state and the running sums of the
+current report interval, so a resumed run reports exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
 from ntm_cli.schema import MetricsRow, Summary
 from ntm_cli.training.checkpoints import LoopState, RunProgress, load_checkpoint, save_checkpoint
-from ntm_cli.training.trainer import Pace, Trainer
+from ntm_cli.training.trainer import Pace, Trainer, learning_rate_at
 
 
 class Stopped(KeyboardInterrupt):
@@ -71,6 +72,18 @@ class Reporter(Protocol):
     def finish(self, summaries: list[Summary]) -> None: ...
 
 
+class EventLog(Protocol):
+    """Where every report also goes, beside metrics.jsonl: TensorBoard's event files
+    (`reports.events.TensorBoardEvents`)."""
+
+    def open(self, run_dirs: list[Path], done_sequences: int, trainer: Trainer) -> None: ...
+
+    def write(self, index: int, row: MetricsRow, learning_rate: float, gradient_norm: float | None,
+              state: Any) -> None: ...  # seed `index`'s report; `state`: the TrainState, `[S, ...]`
+
+    def close(self) -> None: ...
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
@@ -78,9 +91,10 @@ class TrainingSession:
     """Trains one TrainConfig for one or more seeds, each in its own run folder."""
 
     def __init__(self, config: TrainConfig, seeds: Sequence[int], reporter: Reporter,
-                 devices: list | None = None, compile: bool = True):
+                 devices: list | None = None, compile: bool = True, events: EventLog | None = None):
         """Builds and initialises the models and compiles the training (`compile` False: on the
-        first call of `compile` or `run`); `attach` then names the run folders.
+        first call of `compile` or `run`); `attach` then names the run folders. Every report
+        also goes to `events`, opened and closed by `run`, where one is given.
 
         Raises:
           InputError: the configuration cannot fit this machine's memory (so no run folder is
@@ -93,7 +107,9 @@ class TrainingSession:
         self.state = self.trainer.initial_state()
         if compile:
             self.compile()
-        self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)))
+        self.loop = LoopState(pending_cost=np.zeros(len(seeds)), pending_errors=np.zeros(len(seeds)),
+                              pending_gradient_norm=np.zeros(len(seeds)))
+        self.events = events
         self.progress: list[RunProgress] = []
         self.locks: list[runs.Lock] = []
         self.interrupted = False
@@ -138,11 +154,11 @@ class TrainingSession:
 
     @classmethod
     def resume(cls, run_dir: Path, reporter: Reporter, steps: int | None = None, time_limit: float | None = None,
-               devices: list | None = None):
+               devices: list | None = None, events: EventLog | None = None):
         """Continues the run in `run_dir` from its latest checkpoint (optionally with a new budget),
         on any number of devices."""
         config = with_budget(runs.read_config(run_dir), steps, time_limit)
-        session = cls(config, [config.seed], reporter, devices, compile=False)
+        session = cls(config, [config.seed], reporter, devices, compile=False, events=events)
         session.attach([run_dir])
         try:
             session._restore(run_dir, steps, time_limit)  # a damaged file says so before compiling
@@ -169,6 +185,7 @@ class TrainingSession:
             wall_time=float(meta["wall_time"]),
             pending_cost=np.array([meta["pending_cost"]]),
             pending_errors=np.array([meta["pending_errors"]]),
+            pending_gradient_norm=np.array([meta.get("pending_gradient_norm", 0.0)]),
             pending_steps=int(meta["pending_steps"]),
             interval_time=float(meta["interval_time"]),
         )
@@ -240,6 +257,7 @@ class TrainingSession:
             if progress.diverged is not None:  # stopped: its record ended at the divergence
                 continue
             runs.append_metrics(progress.run_dir, record)
+            self._write_events(i, record)
             why = self._diverged(float(eval_cost[i]), int(self.state.skipped[i]) - progress.skipped_at_report)
             progress.skipped_at_report = int(self.state.skipped[i])
             if why is not None:
@@ -260,12 +278,25 @@ class TrainingSession:
                 progress.best_eval_errors = record.eval_bit_errors
         self.loop.pending_cost[:] = 0.0
         self.loop.pending_errors[:] = 0.0
+        self.loop.pending_gradient_norm[:] = 0.0
         self.loop.pending_steps = 0
         self.loop.interval_time = 0.0
         for i, progress in enumerate(self.progress):
             if progress.diverged is None or progress.diverged_step == self.loop.step:
                 self._save(i, "diverged" if progress.diverged else status, best=progress.best_step == self.loop.step)
         self.reporter.report(records)
+
+    def _write_events(self, index: int, record: MetricsRow) -> None:
+        """Seed `index`'s report to the event log, with the learning rate of the next update and
+        the mean gradient norm of the interval's updates (the skipped steps made none)."""
+        if self.events is None:
+            return
+        loop = self.loop
+        skipped = int(self.state.skipped[index])
+        updates = loop.pending_steps - (skipped - self.progress[index].skipped_at_report)
+        norm = float(loop.pending_gradient_norm[index]) / updates if updates > 0 else None
+        rate = learning_rate_at(self.config.optimizer, loop.step - skipped)
+        self.events.write(index, record, rate, norm, self.state)
 
     def _diverged(self, eval_cost: float, skipped: int) -> str | None:
         """Why a seed's training has diverged at this report, or None: a held-out cost that is not
@@ -303,8 +334,13 @@ class TrainingSession:
         An interrupted run saves its checkpoint and status, and says so in `interrupted` and
         `stop_signal`."""
         try:
+            if self.events is not None:
+                self.events.open([p.run_dir for p in self.progress], self.loop.step * self.config.batch_size,
+                                 self.trainer)
             return self._run(should_stop)
         finally:
+            if self.events is not None:
+                self.events.close()
             self.release()
 
     def _run(self, should_stop: Callable[[], int] | None) -> list[Summary]:
@@ -334,29 +370,37 @@ class TrainingSession:
         return summaries
 
     def _loop(self, should_stop: Callable[[], int] | None) -> None:
-        """Chunks, reports and checkpoints until the budget is spent."""
+        """Compiled calls, reports and checkpoints until the budget is spent. A call runs at most
+        K steps and never past the next report or the budget; the first runs one step, and each
+        later one as many as `next_call_steps` fits in CALL_SECONDS at the pace measured, so that
+        Ctrl-C, SIGTERM and a time budget are answered within about that, whatever K is."""
         config, loop = self.config, self.loop
-        k = config.steps_per_call
         self.compile()
         if loop.step == 0 and not runs.read_metrics(self.progress[0].run_dir):
             self._report()  # the untrained model: the curve's first point
+        call_steps = 1
         while (loop.step < config.steps and not self._out_of_time() and not self._solved()
                and not all(p.diverged for p in self.progress)):
             previous = loop.step
+            end = min(previous + call_steps, config.steps, (previous // config.report_every + 1) * config.report_every)
             started = time.perf_counter()
-            state, metrics = self.trainer.train_chunk(self.state, loop.step, config.steps)
+            state, metrics = self.trainer.train_chunk(self.state, previous, end)
             active = np.asarray(metrics.active[0])
             cost, errors = np.asarray(metrics.cost), np.asarray(metrics.bit_errors)  # waits for the chunk
+            norms = np.asarray(metrics.gradient_norm)  # [S, K]
             elapsed = time.perf_counter() - started
             self.state = state
-            loop.pending_cost += (cost * active).sum(axis=1)
-            loop.pending_errors += (errors * active).sum(axis=1)
+            for j in np.flatnonzero(active):  # step by step: the sums do not depend on how calls split
+                loop.pending_cost += cost[:, j].astype(np.float64)
+                loop.pending_errors += errors[:, j].astype(np.float64)
+                kept = np.isfinite(norms[:, j]) & np.isfinite(cost[:, j])  # a skipped step's are not finite
+                loop.pending_gradient_norm += np.where(kept, norms[:, j], 0.0).astype(np.float64)
             loop.pending_steps += int(active.sum())
-            loop.step = min(loop.step + k, config.steps)
+            loop.step = end
             loop.wall_time += elapsed
             loop.interval_time += elapsed
-            crossed = loop.step // config.report_every > previous // config.report_every
-            if crossed or loop.step >= config.steps:
+            call_steps = next_call_steps(end - previous, elapsed, config.steps_per_call)
+            if end % config.report_every == 0 or end >= config.steps:
                 self._report()
             signum = should_stop() if should_stop is not None else 0
             if signum:
@@ -371,6 +415,19 @@ class TrainingSession:
 
     def _out_of_time(self) -> bool:
         return self.config.time_limit is not None and self.loop.wall_time >= self.config.time_limit
+
+
+# How long one compiled call should take at most, in seconds: the host answers signals, checks the
+# time budget and reports only between calls.
+CALL_SECONDS = 1.0
+
+
+def next_call_steps(steps: int, elapsed: float, most: int) -> int:
+    """Steps for the next compiled call after one that ran `steps` steps in `elapsed` seconds: as
+    many as fit CALL_SECONDS at that pace, between 1 and `most` (the compiled K)."""
+    if elapsed <= 0:
+        return most
+    return max(1, min(most, int(steps * CALL_SECONDS / elapsed)))
 
 
 def with_budget(config: TrainConfig, steps: int | None, time_limit: float | None) -> TrainConfig:

@@ -72,6 +72,22 @@ class ChunkMetrics(NamedTuple):
     cost: jax.Array  # bits per sequence, mean over the batch
     bit_errors: jax.Array  # wrong bits per sequence (outputs thresholded at 0.5)
     active: jax.Array  # whether the step was within the budget
+    gradient_norm: jax.Array  # ||g||_2 over every parameter, before clipping (non-finite where g is; 0 idle)
+
+
+def learning_rate_schedule(config: OptimizerConfig) -> optax.ScalarOrSchedule:
+    """The learning rate, constant or as a function of the updates made: cosine decay to
+    `decay_to` of it over `decay_steps`."""
+    if config.decay_steps is None:
+        return config.learning_rate
+    return optax.cosine_decay_schedule(config.learning_rate, config.decay_steps, alpha=config.decay_to)
+
+
+def learning_rate_at(config: OptimizerConfig, updates: int) -> float:
+    """The learning rate of the next update after `updates` updates (skipped steps make none),
+    from `learning_rate_schedule` as the optimiser applies it: for the host's reports."""
+    schedule = learning_rate_schedule(config)
+    return float(schedule(updates)) if callable(schedule) else float(schedule)
 
 
 def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
@@ -87,9 +103,7 @@ def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
         parts.append(optax.clip(config.clip_value))
     if config.clip_norm is not None:
         parts.append(optax.clip_by_global_norm(config.clip_norm))
-    learning_rate = config.learning_rate
-    if config.decay_steps is not None:
-        learning_rate = optax.cosine_decay_schedule(config.learning_rate, config.decay_steps, alpha=config.decay_to)
+    learning_rate = learning_rate_schedule(config)
     if config.name == "adam":
         parts.append(optax.adam(learning_rate))
     else:
@@ -304,9 +318,11 @@ class Trainer:
 
     def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, model_key: jax.Array,
                      first_step: jax.Array, end_step: jax.Array):
-        """K optimiser steps from `first_step`; steps at or past `end_step` change nothing."""
+        """K optimiser steps from `first_step`; steps at or past `end_step` are not run (a
+        `lax.cond` on the step, the same for every seed, so it stays a branch under `vmap`) and
+        change nothing: the host may ask for fewer steps than K without recompiling."""
 
-        def one_step(carry: TrainState, step: jax.Array):
+        def train(carry: TrainState, step: jax.Array):
             batch = self._sample(jax.random.fold_in(data_key, step), step, carry.pace)
             batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
             (objective, (cost, errors, memory)), grads = jax.value_and_grad(self._loss, has_aux=True)(
@@ -316,17 +332,25 @@ class Trainer:
             finite = jnp.isfinite(objective) & jnp.isfinite(cost) & jnp.all(
                 jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
             )
-            active = step < end_step
-            keep = finite & active  # a non-finite step leaves parameters, optimiser and memory untouched
+            keep = finite  # a non-finite step leaves parameters, optimiser and memory untouched
             choose = lambda new, old: jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
             carry = TrainState(
                 params=choose(params, carry.params),
                 opt_state=choose(opt_state, carry.opt_state),
-                skipped=carry.skipped + (active & ~finite).astype(jnp.int32),
+                skipped=carry.skipped + (~finite).astype(jnp.int32),
                 memory=choose(memory, carry.memory),
                 pace=self._next_pace(carry.pace, cost, errors, keep),
             )
-            return carry, ChunkMetrics(cost, errors, active)
+            # ||g||_2 before clipping; not masked by `keep` (the host leaves skipped steps out): one
+            # more use of `keep` changes how XLA fuses the finiteness checks, and so the rounding.
+            norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads))).astype(jnp.float32)
+            return carry, ChunkMetrics(cost.astype(jnp.float32), errors.astype(jnp.float32), jnp.bool_(True), norm)
+
+        def idle(carry: TrainState, step: jax.Array):
+            return carry, ChunkMetrics(jnp.float32(0), jnp.float32(0), jnp.bool_(False), jnp.float32(0))
+
+        def one_step(carry: TrainState, step: jax.Array):
+            return jax.lax.cond(step < end_step, train, idle, carry, step)
 
         steps = first_step + jnp.arange(self.config.steps_per_call, dtype=jnp.int32)
         return jax.lax.scan(one_step, state, steps)
@@ -369,7 +393,7 @@ class Trainer:
         return self._compiled_chunk is not None
 
     def train_chunk(self, state: TrainState, first_step: int, end_step: int) -> tuple[TrainState, ChunkMetrics]:
-        """Runs steps first_step .. first_step + K - 1 (those before end_step) for every seed."""
+        """Runs steps first_step .. min(first_step + K, end_step) - 1 for every seed."""
         if self._compiled_chunk is None:
             self.compile(state)
         return self._compiled_chunk(state, self.rest, self.data_keys, self.model_keys, jnp.int32(first_step),
