@@ -159,6 +159,23 @@ FAST: dict[tuple[str, str], Fast] = {
     ("rare-events", "ntm-lstm"): Fast(NTMConfig(controller_sizes=(100,), memory_rows=32, memory_width=20), 16),
 }
 
+# `fast` on a task it has no rows for (another package's, `ntm_cli.tasks.plugins`): copy's rows,
+# and one-shot's for the key-value memory (which needs a class task), over copy's 20,000 steps.
+OTHER_TASKS = "copy"
+OTHER_CLASS_TASKS = "one-shot"
+
+
+def fast_row(task: str, model: str) -> tuple[Fast, int] | None:
+    """The `fast` row of a canonical task name and a model, and its default steps; None where
+    the preset knows the task but has no row for the model."""
+    if task not in FAST_STEPS:
+        task = OTHER_CLASS_TASKS if model.startswith("kv-") else OTHER_TASKS
+        row = FAST.get((task, model))
+        return (row, FAST_STEPS[OTHER_TASKS]) if row else None
+    row = FAST.get((task, model))
+    return (row, row.steps or FAST_STEPS[task]) if row else None
+
+
 # `paper`: the horizon of the paper's learning curves, in sequences (= steps at batch 1).
 PAPER_STEPS = {
     "copy": 1_000_000,
@@ -202,8 +219,8 @@ def compare_budget(preset: str, task: str) -> float | None:
 
 def compare_sequences(task: str) -> int | None:
     """Training sequences per model that `ntm compare` gives a task by default, where it gives
-    sequences rather than time."""
-    return COMPARE_SEQUENCES.get(task)
+    sequences rather than time (copy's for a task the preset has no rows for)."""
+    return COMPARE_SEQUENCES.get(task, None if task in FAST_STEPS else COMPARE_SEQUENCES[OTHER_TASKS])
 
 
 def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0) -> TrainConfig:
@@ -218,10 +235,10 @@ def preset_config(preset: str, task: str, model: str = "ntm-lstm", seed: int = 0
         raise InputError(f"Unknown model '{model}'; valid models are {', '.join(MODEL_NAMES)}.")
     if preset == "paper":
         return _paper_config(task, model, seed)
-    if (task, model) not in FAST:
+    found = fast_row(task, model)
+    if found is None:
         raise InputError(f"the fast preset has no {model} for task {task}.")
-    row = FAST[task, model]
-    steps = row.steps or FAST_STEPS[task]
+    row, steps = found
     optimizer = OptimizerConfig(name="adam", learning_rate=row.learning_rate, clip_norm=50.0,
                                 decay_steps=None if row.decay_steps == 0 else row.decay_steps or steps)
     return TrainConfig(

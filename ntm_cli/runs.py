@@ -469,11 +469,14 @@ def _metrics_figures(metrics: list[MetricsRow], meta: dict[str, Any] | None = No
 
 
 def check_task(run_dir: Path, config: TrainConfig) -> None:
-    """RunFolderError if the config's task is not one this version knows, or its sizes do not fit it."""
-    from ntm_cli.tasks import TaskConfigError, UnknownTaskError, make_task
+    """RunFolderError if the config's task is not one this version knows (or its plugin's is left
+    out), or its sizes do not fit it."""
+    from ntm_cli.tasks import TaskConfigError, TaskPluginError, UnknownTaskError, make_task
 
     try:
         make_task(config.task, **config.task_sizes)
+    except TaskPluginError as error:
+        raise RunFolderError(f"{run_dir / CONFIG} names task {config.task!r}, but {error}") from None
     except UnknownTaskError:
         raise RunFolderError(f"{run_dir / CONFIG} names an unknown task {config.task!r}.") from None
     except TaskConfigError as error:

@@ -9,3 +9,8 @@ class TaskConfigError(InputError):
 
 class UnknownTaskError(TaskConfigError):
     """A task name that is neither a registered name nor an alias."""
+
+
+class TaskPluginError(TaskConfigError):
+    """A task named after a plugin (another package's task) that failed to import or breaks the
+    task contract; the message names the plugin and the problem."""

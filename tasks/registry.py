@@ -1,7 +1,12 @@
-"""The task registry: one line per task. Names, aliases and sizes come from the task classes.
+"""The task registry: one line per built-in task, then the tasks other packages register under
+the entry-point group `ntm.tasks` (`ntm_cli.tasks.plugins`). Names, aliases and sizes come from
+the task classes.
 
-Importing the registry imports the task modules but not JAX (see `ntm_cli.lazy`): the command
-line reads names, aliases and size options from here at start-up.
+Importing the registry imports the task modules and the plugins' but not JAX (see
+`ntm_cli.lazy`): the command line reads names, aliases and size options from here at start-up,
+so the plugins are found then, once. A plugin that fails to import or breaks the task contract
+is left out; naming it (`canonical_name`) raises its one sentence, and `PLUGIN_PROBLEMS` holds
+them all for `ntm tasks`.
 """
 
 from __future__ import annotations
@@ -12,16 +17,17 @@ from ntm_cli.tasks.associative_recall import AssociativeRecallTask
 from ntm_cli.tasks.base import Task
 from ntm_cli.tasks.copy import CopyTask
 from ntm_cli.tasks.dynamic_ngrams import DynamicNGramsTask
-from ntm_cli.tasks.errors import TaskConfigError, UnknownTaskError
+from ntm_cli.tasks.errors import TaskConfigError, TaskPluginError, UnknownTaskError
 from ntm_cli.tasks.one_shot import OneShotTask
 from ntm_cli.tasks.one_shot_digits import OneShotDigitsTask
+from ntm_cli.tasks.plugins import Plugin, discover, sample_problem
 from ntm_cli.tasks.priority_sort import PrioritySortTask
 from ntm_cli.tasks.rare_events import RareEventsTask
 from ntm_cli.tasks.repeat_copy import RepeatCopyTask
 
 # The paper's five tasks in its order of presentation, then the class tasks of issue 16
 # (one-shot learning and rare events, for the key-value memory).
-TASKS: tuple[type[Task], ...] = (
+BUILT_IN: tuple[type[Task], ...] = (
     CopyTask,
     RepeatCopyTask,
     AssociativeRecallTask,
@@ -32,6 +38,14 @@ TASKS: tuple[type[Task], ...] = (
     RareEventsTask,
 )
 
+_FOUND = discover({word: cls.name for cls in BUILT_IN for word in (cls.name, *cls.aliases)})
+# Where each plugin task comes from (task name -> Plugin), and for each plugin left out, why
+# (entry point name -> one sentence).
+PLUGINS: dict[str, Plugin] = _FOUND.plugins
+PLUGIN_PROBLEMS: dict[str, str] = _FOUND.problems
+
+# Every task a user can name: the built-in ones, then the plugins' that keep the contract.
+TASKS: tuple[type[Task], ...] = BUILT_IN + _FOUND.tasks
 TASK_NAMES: tuple[str, ...] = tuple(cls.name for cls in TASKS)
 _BY_NAME: dict[str, type[Task]] = {cls.name: cls for cls in TASKS}
 
@@ -45,9 +59,16 @@ def valid_names_sentence() -> str:
 
 
 def canonical_name(name: str) -> str:
-    """Resolves a task name or alias, ignoring case and '_' vs '-'; raises UnknownTaskError."""
+    """Resolves a task name or alias, ignoring case and '_' vs '-'.
+
+    Raises:
+      TaskPluginError: the name is a plugin's that was left out (why, in one sentence).
+      UnknownTaskError: the name is no task's.
+    """
     key = name.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
+    if key not in _BY_NAME and key in PLUGIN_PROBLEMS:
+        raise TaskPluginError(PLUGIN_PROBLEMS[key])
     if key not in _BY_NAME:
         raise UnknownTaskError(f"Unknown task '{name}'; valid tasks are {valid_names_sentence()}.")
     return key
@@ -63,6 +84,7 @@ def make_task(name: str, **sizes: Any) -> Task:
 
     Raises:
       UnknownTaskError: the name is not a task.
+      TaskPluginError: the name is a plugin's that was left out.
       TaskConfigError: a size does not belong to this task, or the sizes are impossible.
     """
     cls = task_class(name)
@@ -77,6 +99,15 @@ def make_task(name: str, **sizes: Any) -> Task:
             f"which takes {takes}."
         )
     return cls(**sizes)
+
+
+def check_samples(task: Task) -> None:
+    """Raises TaskPluginError if a plugin's task draws batches that break the contract (traced
+    abstractly with JAX, a few milliseconds); a built-in task is not traced (the tests check it)."""
+    plugin = PLUGINS.get(task.name)
+    problem = sample_problem(task) if plugin is not None else None
+    if problem:
+        raise TaskPluginError(f"{plugin} breaks the task contract: {problem}.")
 
 
 def size_options() -> dict[str, tuple[str, list[str]]]:

@@ -17,7 +17,7 @@ from ntm_cli.cli.sweep import sweep_command
 from ntm_cli.cli.figures import memory_command, plot_command
 from ntm_cli.cli.train import eval_command, train_command
 from ntm_cli.cli.options import Checkpoint, with_task_sizes
-from ntm_cli.cli.output import console, print_usage_error, show, reported_errors
+from ntm_cli.cli.output import console, error_console, print_usage_error, show, reported_errors
 
 def _flags_show_no_type() -> None:
     """Help shows a type beside each option (`<int>`); a flag takes no value, so it shows none
@@ -77,8 +77,10 @@ def _main(
 def tasks_command() -> None:
     """List the tasks with their sizes, sequence length T, chance-level cost and what solving each means."""
     from ntm_cli.reports.tables import tasks_table
-    from ntm_cli.tasks import TASK_NAMES, make_task
+    from ntm_cli.tasks.registry import PLUGIN_PROBLEMS, TASK_NAMES, make_task
 
+    for problem in PLUGIN_PROBLEMS.values():  # the healthy tasks are listed all the same
+        error_console.print(f"Warning: {problem}", markup=False, soft_wrap=True)
     tasks = [make_task(name) for name in TASK_NAMES]
     show(tasks_table(tasks), ("aliases", "floor", "in / out"))
     for task in tasks:
@@ -98,11 +100,13 @@ def show_command(
 ) -> None:
     """Print one sample of a task: every channel over time ('#' = 1, '.' = 0), target and mask."""
     from ntm_cli.tasks import make_task
+    from ntm_cli.tasks.registry import check_samples
 
     from ntm_cli.training import resources
 
     with reported_errors():
         built = make_task(task, **task_sizes)
+        check_samples(built)  # a plugin's task: its batches keep the contract
         resources.check_fits(resources.batch_bytes(built, 1) * 3, f"a sample of {built.name} with T={built.max_time}")
     import jax
 

@@ -33,6 +33,7 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
     """
     from ntm_cli.experiments.presets import preset_config
     from ntm_cli.tasks import canonical_name, make_task, task_class
+    from ntm_cli.tasks.registry import check_samples
 
     canonical = canonical_name(task)
     if model_family(model) == "kv" and task_class(canonical).output_kind != "class":
@@ -41,6 +42,7 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
     preset_run = preset_config(preset, canonical, model, seed)
     config = apply_settings(preset_run, settings)
     made = make_task(canonical, **config.task_sizes)  # validates the sizes together
+    check_samples(made)  # a plugin's task: its batches keep the contract
     if config.curriculum is not None:
         made.curriculum_stages()  # a task with nothing to grow says so
     if config.curriculum == "solved" and (made.solved is None or made.solved.figure not in ("bit_errors", "cost")):
