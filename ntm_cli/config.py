@@ -131,6 +131,18 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataFile:
+    """The archive a run trains on (`ntm train --data`): where it was, and what it held, so that
+    evaluation and resume read the same data or refuse (`ntm_cli.data`)."""
+
+    path: str  # the archive, as an absolute path
+    bytes: int  # its size on disk
+    sha256: str  # its SHA-256, hex: a changed file is refused
+    heldout: int  # held-out sequences taken from its end; 0: its eval_* arrays are the held-out set
+    output_kind: str  # 'bits' or 'class', declared by its `output_kind` entry or inferred
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run; saved as the run's config.json."""
 
@@ -154,6 +166,8 @@ class TrainConfig:
     # Stop when every seed has met the task's solved rule (`Task.solved`) at this many reports in
     # a row (`--until solved`); None: train to the budget.
     until_solved: int | None = None
+    # The archive the sequences come from (task 'data'); None: the task generates them.
+    data: DataFile | None = None
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
@@ -194,9 +208,11 @@ class TrainConfig:
         model = dataclasses.asdict(self.model)
         model["kind"] = self.model.kind
         return {
-            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "optimizer")},
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("model", "optimizer", "data")},
             "model": model,
             "optimizer": dataclasses.asdict(self.optimizer),
+            **({"data": dataclasses.asdict(self.data)} if self.data is not None else {}),  # none: as before
         }
 
     @classmethod
@@ -206,8 +222,12 @@ class TrainConfig:
         from ntm_cli.schema import check_fields, dataclass_fields
 
         try:
-            top, optional = dataclass_fields(cls, exclude=("model", "optimizer"))
-            check_fields(top | {"model": dict, "optimizer": dict}, data, "the config", optional)
+            top, optional = dataclass_fields(cls, exclude=("model", "optimizer", "data"))
+            check_fields(top | {"model": dict, "optimizer": dict, "data": dict | None}, data, "the config",
+                         optional | {"data"})
+            data_file = None
+            if data.get("data") is not None:
+                data_file = DataFile(**check_fields(dataclass_fields(DataFile)[0], data["data"], "the data file"))
             model = dict(check_fields({"kind": str}, data["model"], "the model"))
             model_class = config_class(model.pop("kind"))
             for fields_of, what, entries in ((model_class, "the model", model),
@@ -219,6 +239,7 @@ class TrainConfig:
             return cls(
                 model=model_class(**model),
                 optimizer=OptimizerConfig(**data["optimizer"]),
+                data=data_file,
                 **{k: v for k, v in data.items() if k in top},
             )
         except (TypeError, ValueError) as error:

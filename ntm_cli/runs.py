@@ -71,8 +71,9 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def default_run_name(config: TrainConfig, seed: int) -> str:
-    """'<task>-<model>-s<seed>', e.g. 'copy-ntm-lstm-s0'."""
-    return f"{config.task}-{config.model_name}-s{seed}"
+    """'<task>-<model>-s<seed>', e.g. 'copy-ntm-lstm-s0'; an archive's run 'data-<file stem>-...'."""
+    task = config.task if config.data is None else f"data-{Path(config.data.path).stem}"
+    return f"{task}-{config.model_name}-s{seed}"
 
 
 def reserve_run_dir(runs_dir: Path, name: str) -> tuple[Path, Lock]:
@@ -473,6 +474,8 @@ def check_task(run_dir: Path, config: TrainConfig) -> None:
     out), or its sizes do not fit it."""
     from ntm_cli.tasks import TaskConfigError, TaskPluginError, UnknownTaskError, make_task
 
+    if config.data is not None:  # an archive's run: its file is checked when it is read again
+        return
     try:
         make_task(config.task, **config.task_sizes)
     except TaskPluginError as error:

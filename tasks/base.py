@@ -318,6 +318,15 @@ class Task:
         """A batch of one: example `index` of `sample(key, B)` for any B > index."""
         return _compiled("sample_at", static_argnums=0)(self, key, index)
 
+    def device_data(self) -> Any:
+        """Arrays the task samples from, for a compiled program to take as arguments (not bake
+        in as constants); () for a task that generates its data (`with_device_data` inverts)."""
+        return ()
+
+    def with_device_data(self, data: Any) -> Task:
+        """The task sampling from `data` (the traced `device_data`); a generator is unchanged."""
+        return self
+
     def _sample(self, key: jax.Array, batch_size: int) -> Batch:
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
         example = jax.vmap(self.sample_one)(keys)  # each leaf [B, T, ...]

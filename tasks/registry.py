@@ -16,6 +16,7 @@ from typing import Any
 from ntm_cli.tasks.associative_recall import AssociativeRecallTask
 from ntm_cli.tasks.base import Task
 from ntm_cli.tasks.copy import CopyTask
+from ntm_cli.tasks.data import DataTask
 from ntm_cli.tasks.dynamic_ngrams import DynamicNGramsTask
 from ntm_cli.tasks.errors import TaskConfigError, TaskPluginError, UnknownTaskError
 from ntm_cli.tasks.one_shot import OneShotTask
@@ -38,7 +39,7 @@ BUILT_IN: tuple[type[Task], ...] = (
     RareEventsTask,
 )
 
-_FOUND = discover({word: cls.name for cls in BUILT_IN for word in (cls.name, *cls.aliases)})
+_FOUND = discover({word: cls.name for cls in (*BUILT_IN, DataTask) for word in (cls.name, *cls.aliases)})
 # Where each plugin task comes from (task name -> Plugin), and for each plugin left out, why
 # (entry point name -> one sentence).
 PLUGINS: dict[str, Plugin] = _FOUND.plugins
@@ -47,7 +48,8 @@ PLUGIN_PROBLEMS: dict[str, str] = _FOUND.problems
 # Every task a user can name: the built-in ones, then the plugins' that keep the contract.
 TASKS: tuple[type[Task], ...] = BUILT_IN + _FOUND.tasks
 TASK_NAMES: tuple[str, ...] = tuple(cls.name for cls in TASKS)
-_BY_NAME: dict[str, type[Task]] = {cls.name: cls for cls in TASKS}
+# `data` (sequences from an archive, `ntm train --data`) is a name runs carry, not a task to list.
+_BY_NAME: dict[str, type[Task]] = {cls.name: cls for cls in TASKS} | {DataTask.name: DataTask}
 
 # Short names a user may type instead of the canonical one.
 ALIASES: dict[str, str] = {alias: cls.name for cls in TASKS for alias in cls.aliases}
@@ -88,6 +90,8 @@ def make_task(name: str, **sizes: Any) -> Task:
       TaskConfigError: a size does not belong to this task, or the sizes are impossible.
     """
     cls = task_class(name)
+    if cls is DataTask:
+        raise TaskConfigError("task data is read from an archive: train it with --data FILE, not by name.")
     options = cls.size_fields()
     internal = {f for f in cls.__dataclass_fields__ if f not in options}  # set by evaluation variants
     unknown = sorted(set(sizes) - set(options) - internal)

@@ -35,7 +35,8 @@ def made_by(args: list[str]) -> list[str]:
     name them: <task>-<model>-s<seed>."""
     command, rest = args[1], args[2:]
     if command == "train" and "--resume" not in rest:
-        task = canonical_name(rest[0])
+        data = _option(rest, "--data")  # an archive's runs: data-<file stem>-<model>-s<seed>
+        task = f"data-{pathlib.Path(data).stem}" if data is not None else canonical_name(rest[0])
         model = chosen_model(_option(rest, "--model", "ntm-lstm"), _option(rest, "--controller"))
         first, count = int(_option(rest, "--seed", 0)), int(_option(rest, "--seeds", 1))
         return [f"runs/{task}-{model}-s{seed}" for seed in range(first, first + count)]

@@ -134,7 +134,7 @@ def test_the_compiled_chunk_keeps_its_input_types_so_nothing_retraces():
         return original(*args)
 
     trainer._train_chunk = counting
-    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, 0, None, None), axis_name=SEEDS_AXIS))
+    trainer._chunk = jax.jit(jax.vmap(counting, in_axes=(0, 0, 0, 0, None, None, None), axis_name=SEEDS_AXIS))
     for call in range(4):
         state, _ = trainer.train_chunk(state, 10 * call, 100)
         assert signature(state) == first
@@ -217,6 +217,6 @@ def test_the_seeds_of_a_training_skip_dead_steps_with_conditions_not_selects():
     trainer = Trainer(small_config(), [0, 1, 2], jax.local_devices()[:1])
     state = trainer.initial_state()
     text = trainer._chunk.lower(state, trainer.rest, trainer.data_keys, trainer.model_keys,
-                                jnp.int32(0), jnp.int32(0)).as_text()
+                                jnp.int32(0), jnp.int32(0), trainer.data).as_text()
     # the time loop forward and its backward pass, and the chunk's step-within-the-call branch
     assert text.count("stablehlo.case") == 3

@@ -41,6 +41,7 @@ def train_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")] = False,
     devices: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="Use at most this many of this machine's devices (default: all); seeds, or else the batch, are split across them.")] = None,
     tensorboard: TensorBoard = False,
+    data: Annotated[Optional[Path], typer.Option(help="Train on the sequences of this NumPy archive (.npz: inputs [S, T, I], targets [S, T, O], optional mask [S, T], eval_*; see experiments/README.md) instead of a task.")] = None,
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -64,11 +65,21 @@ def train_command(
             session = resume_session(resume, given_budget, reporter(json_output), devices, tensorboard)
             run_dirs = [resume]
         else:
-            if task is None:
-                raise InputError("name a task to train (see `ntm tasks`), or --resume a run folder.")
+            if task is None and data is None:
+                raise InputError("name a task to train (see `ntm tasks`), give --data FILE, or --resume a run folder.")
+            if task is not None and data is not None:
+                raise InputError("--data trains on the archive's sequences; give no TASK with it.")
             if seeds < 1:
                 raise InputError(f"--seeds must be at least 1, got {seeds}.")
-            config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings)
+            record, data_kind = None, "bits"
+            if data is not None:
+                from ntm_cli.data import load_data
+
+                record, made, line = load_data(data)
+                data_kind = made.output_kind
+                say(line, stderr=True)
+            config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings,
+                                  data=record, data_kind=data_kind)
             if seeds == 1 and name is None and _show_finished(out, config, json_output):
                 return
             from ntm_cli.studies.launch import check_run_name
@@ -133,6 +144,7 @@ def eval_command(
     out: Annotated[Optional[Path], typer.Option(help="With --plot: a .png file or a folder (default: the first run's folder).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print eval.json's content on stdout (several runs: {\"runs\": [...]}).")] = False,
     devices: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="Use at most this many of this machine's devices (default: all); each batch is split across them.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Evaluate on the held-out sequences of this NumPy archive (its eval_* arrays, or its last eighth), whose sizes must be the run's.")] = None,
     *,
     axis_values: dict[str, str],
 ) -> None:
@@ -147,7 +159,8 @@ def eval_command(
 
         # every run checked before any is evaluated or anything is written
         starts = [check_memory_start(c, start_memory) for c in configs]
-        saved = [r / eval_file_name(other_memory_rows(c, memory_rows), s) for r, c, s in zip(run, configs, starts)]
+        saved = [r / (f"eval-{data.stem}.json" if data is not None else eval_file_name(other_memory_rows(c, memory_rows), s))
+                 for r, c, s in zip(run, configs, starts)]  # another archive's figures beside the run's own
         if plot and len({c.task for c in configs}) > 1:
             raise InputError("--plot draws runs of one task; these runs train "
                              f"{', '.join(sorted({c.task for c in configs}))}.")
@@ -162,13 +175,11 @@ def eval_command(
             from ntm_cli.reports.figures import figure_path
 
             figure = figure_path(out, run[0] / "generalisation.png")
-        from ntm_cli.tasks import make_task
-
         values = parse_axis_values(axis_values)
         from ntm_cli.training.devices import local_devices
 
         chosen = local_devices(devices)
-        variants = [make_task(c.task, **c.task_sizes).evaluation_variants(values) for c in configs]
+        variants = [_variants(c, values, data) for c in configs]
         results = [evaluate_run(r, v, batches=batches, batch_size=batch_size, checkpoint=checkpoint,
                                 memory_rows=memory_rows, devices=chosen, memory_start=start,
                                 say=lambda line: say(line, stderr=True))
@@ -189,3 +200,25 @@ def eval_command(
         error_console.print(f"saved {path}", markup=False, soft_wrap=True)
     if figure is not None:
         error_console.print(f"saved {figure}", markup=False, soft_wrap=True)
+
+
+def _variants(config: Any, values: dict[str, list[int]], data: Path | None) -> dict[str, Any] | None:
+    """What `ntm eval` evaluates a run at: the held-out set of the archive `data` (its sizes
+    checked against the run's), or the task's sizes asked for; None: the run's own task's
+    (an archive's run reads its archive once, when its model is loaded)."""
+    from ntm_cli.errors import InputError
+    from ntm_cli.tasks import make_task
+
+    if data is not None:
+        if values:
+            raise InputError("--data evaluates on an archive's sequences, whose sizes are fixed; give no size options with it.")
+        from ntm_cli.data import load_data
+
+        record, made, _ = load_data(data)  # its sizes are checked against the run's by `evaluate_run`
+        return {f"held-out of {Path(record.path).name}": made.heldout()}
+    if config.data is not None:
+        if values:
+            raise InputError("a run trained on an archive is evaluated on its sequences, whose sizes are fixed; "
+                             "give no size options for it.")
+        return None
+    return make_task(config.task, **config.task_sizes).evaluation_variants(values)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ntm_cli import runs
-from ntm_cli.config import Budget, TrainConfig
+from ntm_cli.config import Budget, DataFile, TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import model_family
 from ntm_cli.settings import apply_settings
@@ -23,26 +23,45 @@ if TYPE_CHECKING:
     from ntm_cli.training.session import EventLog, Reporter, TrainingSession
 
 
-def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
-                 settings: Mapping[str, Any] = MappingProxyType({})) -> TrainConfig:
+def build_config(task: str | None, model: str, preset: str, seed: int, budget: Budget,
+                 settings: Mapping[str, Any] = MappingProxyType({}), data: DataFile | None = None,
+                 data_kind: str = "bits") -> TrainConfig:
     """The preset's TrainConfig for a task (name or alias) and a model name, with the budget and
     every setting given (`ntm_cli.settings`: name -> value as typed) applied and validated.
+
+    With `data` (an archive read by `ntm_cli.data.load_data`, whose targets are `data_kind`) the
+    task is 'data', and the preset's row is that of copy (bits) or one-shot (classes), where it
+    has one for the model: the task's sizes come from the archive.
 
     Raises:
       InputError (TaskConfigError, ModelConfigError among them): anything that cannot run.
     """
-    from ntm_cli.experiments.presets import preset_config
+    from ntm_cli.experiments.presets import FAST, preset_config
     from ntm_cli.tasks import canonical_name, make_task, task_class
     from ntm_cli.tasks.registry import check_samples
 
-    canonical = canonical_name(task)
-    if model_family(model) == "kv" and task_class(canonical).output_kind != "class":
+    canonical = "data" if data is not None else canonical_name(task)
+    kind = data_kind if data is not None else task_class(canonical).output_kind
+    if model_family(model) == "kv" and kind != "class":
         raise InputError(f"the key-value memory answers with a class, and task {canonical} has bit-vector "
                          "targets; train it on a class task (one-shot, one-shot-digits, rare-events).")
-    preset_run = preset_config(preset, canonical, model, seed)
-    config = apply_settings(preset_run, settings)
-    made = make_task(canonical, **config.task_sizes)  # validates the sizes together
-    check_samples(made)  # a plugin's task: its batches keep the contract
+    if data is not None:
+        like = "one-shot" if kind == "class" and ("one-shot", model) in FAST else "copy"
+        preset_run = dataclasses.replace(preset_config(preset, like, model, seed), task="data", data=data)
+        config = apply_settings(preset_run, settings)
+        if config.task_sizes:
+            raise InputError("an archive's sequences have the sizes they were saved with; give no task size with --data.")
+        made = None
+    else:
+        preset_run = preset_config(preset, canonical, model, seed)
+        config = apply_settings(preset_run, settings)
+        made = make_task(canonical, **config.task_sizes)  # validates the sizes together
+        check_samples(made)  # a plugin's task: its batches keep the contract
+    if made is None:  # the archive's task needs JAX: curriculum and solved rules, which it lacks, refused here
+        if config.curriculum is not None or config.until_solved is not None:
+            raise InputError("an archive's task has no sizes to grow and no solved rule; give no --curriculum "
+                             "or --until with --data.")
+        return _with_budget(config, preset_run, budget, settings)
     if config.curriculum is not None:
         made.curriculum_stages()  # a task with nothing to grow says so
     if config.curriculum == "solved" and (made.solved is None or made.solved.figure not in ("bit_errors", "cost")):
@@ -50,6 +69,11 @@ def build_config(task: str, model: str, preset: str, seed: int, budget: Budget,
                          f"or cost, and task {canonical} has none.")
     if config.until_solved is not None and made.solved is None:
         raise InputError(f"--until solved needs a solved rule, and task {canonical} has none.")
+    return _with_budget(config, preset_run, budget, settings)
+
+
+def _with_budget(config: TrainConfig, preset_run: TrainConfig, budget: Budget, settings: Mapping[str, Any]) -> TrainConfig:
+    """The config with the budget given, its learning-rate decay following it where the preset's does."""
     steps = budget.steps_at(config.batch_size, config.steps)
     optimizer = config.optimizer
     if (_decays_over_its_budget(preset_run) and "lr_decay_steps" not in settings

@@ -191,6 +191,12 @@ def evaluate_run(
     path = Path(meta["path"])
     variants = variants if variants is not None else trainer.task.evaluation_variants()
     variants = {label: task.heldout() for label, task in variants.items()}
+    trained_sizes = (trainer.task.input_size, trainer.task.output_size, trainer.task.output_kind)
+    for label, task in variants.items():  # other data (`ntm eval --data`) must fit the model
+        if (task.input_size, task.output_size, task.output_kind) != trained_sizes:
+            raise InputError(f"{label} has {task.input_size} inputs and {task.output_size} outputs ({task.output_kind}), "
+                             f"and {run_dir} trained on {trained_sizes[0]} inputs and {trained_sizes[1]} outputs "
+                             f"({trained_sizes[2]}).")
 
     base = jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 1)
     layout = evaluation_layout(devices if devices is not None else jax.local_devices(), batch_size)

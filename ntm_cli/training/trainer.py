@@ -32,7 +32,7 @@ from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.training.devices import describe, training_layout
 from ntm_cli.models.base import live_steps
 from ntm_cli.models.build import build_model, count_params
-from ntm_cli.tasks import make_task
+from ntm_cli.data import task_of
 from ntm_cli.tasks.base import Batch, Task
 
 LN2 = math.log(2.0)
@@ -193,7 +193,7 @@ class Trainer:
         """
         self.config = config
         self.seeds = seeds  # a range or a list: checked before it is made a list
-        self.task = make_task(config.task, **config.task_sizes)
+        self.task = task_of(config)  # an archive's (`--data`) read again and checked, or a generator
         self.optimizer = make_optimizer(config.optimizer)
         self._check_sizes()
         self.seeds = list(seeds)
@@ -226,7 +226,12 @@ class Trainer:
             split = config.eval_batch_size % self.layout.count == 0 and self.layout.split == "batch"
             self.eval_data = jax.device_put(self.eval_data, self.layout.batch() if split else
                                             NamedSharding(self.layout.mesh, PartitionSpec()))
-        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, 0, None, None), axis_name=SEEDS_AXIS))
+        # the arrays a task samples from (an archive's; () for a generator), an argument of the chunk
+        self.data = self.task.device_data()
+        if self.layout.mesh is not None:
+            self.data = jax.device_put(self.data, NamedSharding(self.layout.mesh, PartitionSpec()))
+        self._chunk = jax.jit(jax.vmap(self._train_chunk, in_axes=(0, 0, 0, 0, None, None, None),
+                                       axis_name=SEEDS_AXIS))
         self._evaluate = jax.jit(jax.vmap(self._heldout_metrics, in_axes=(0, 0, 0, None), axis_name=SEEDS_AXIS))
         self._compiled_evaluation = None  # on the held-out batch, compiled ahead of time with the chunk
         self._compiled_chunk = None
@@ -251,7 +256,8 @@ class Trainer:
         steps = sum(x.size for x in jax.tree.leaves(recurrent)) * (task.max_time + 1)
         need = (resources.FLOAT_BYTES * seeds * (params * resources.TRAINING_COPIES + other + 2 * steps)
                 + 3 * resources.batch_bytes(task, config.eval_batch_size)
-                + 3 * resources.batch_bytes(task, config.batch_size) * seeds)
+                + 3 * resources.batch_bytes(task, config.batch_size) * seeds
+                + resources.FLOAT_BYTES * sum(x.size for x in jax.tree.leaves(task.device_data())))
         resources.check_fits(need, f"training {config.model_name} on {config.task} with these sizes")
 
     # --- pure functions (one seed) ------------------------------------------------------------
@@ -286,13 +292,13 @@ class Trainer:
         start = PACE_START * self.task.solved.threshold
         return Pace(jnp.zeros((seeds,), jnp.int32), jnp.full((seeds,), start, jnp.float32))
 
-    def _sample(self, key: jax.Array, step: jax.Array, pace: Any = ()) -> Batch:
+    def _sample(self, key: jax.Array, step: jax.Array, pace: Any = (), data: Any = ()) -> Batch:
         """The training batch of a step: from the task, or from the curriculum stage the step has
         reached (a curriculum over N sequences: stage s of S from sequence s * N / S on, the whole
         task after it; one that moves on when solved: `pace.stage`)."""
         batch_size, curriculum = self.config.batch_size, self.config.curriculum
         if curriculum is None:
-            return self.task.sample(key, batch_size)
+            return self.task.with_device_data(data).sample(key, batch_size)
         if curriculum == "solved":
             return self.task.sample_staged(key, batch_size, pace.stage)
         count = len(self.task.curriculum_stages())
@@ -317,13 +323,14 @@ class Trainer:
                     average=jnp.where(advance, start, jnp.where(keep, average, pace.average)))
 
     def _train_chunk(self, state: TrainState, rest: Any, data_key: jax.Array, model_key: jax.Array,
-                     first_step: jax.Array, end_step: jax.Array):
-        """K optimiser steps from `first_step`; steps at or past `end_step` are not run (a
+                     first_step: jax.Array, end_step: jax.Array, data: Any = ()):
+        """K optimiser steps from `first_step`, batches drawn from the task (or from `data`, the
+        arrays of an archive's task: `Task.device_data`); steps at or past `end_step` are not run (a
         `lax.cond` on the step, the same for every seed, so it stays a branch under `vmap`) and
         change nothing: the host may ask for fewer steps than K without recompiling."""
 
         def train(carry: TrainState, step: jax.Array):
-            batch = self._sample(jax.random.fold_in(data_key, step), step, carry.pace)
+            batch = self._sample(jax.random.fold_in(data_key, step), step, carry.pace, data)
             batch = self.layout.constrain_batch(batch)  # each device its share of B (if B is split)
             (objective, (cost, errors, memory)), grads = jax.value_and_grad(self._loss, has_aux=True)(
                 carry.params, rest, carry.memory, batch, jax.random.fold_in(model_key, step))
@@ -378,7 +385,7 @@ class Trainer:
           InputError: a program needs more memory than this machine has.
         """
         start = time.perf_counter()
-        args = (state, self.rest, self.data_keys, self.model_keys, jnp.int32(0), jnp.int32(0))
+        args = (state, self.rest, self.data_keys, self.model_keys, jnp.int32(0), jnp.int32(0), self.data)
         self._compiled_chunk = self._chunk.lower(*args).compile()
         self.compile_seconds = time.perf_counter() - start
         evaluation = self._evaluate.lower(state.params, self.rest, state.memory, self.eval_data).compile()
@@ -397,7 +404,7 @@ class Trainer:
         if self._compiled_chunk is None:
             self.compile(state)
         return self._compiled_chunk(state, self.rest, self.data_keys, self.model_keys, jnp.int32(first_step),
-                                    jnp.int32(end_step))
+                                    jnp.int32(end_step), self.data)
 
     def evaluate(self, state: TrainState, batch: Batch | None = None):
         """Mean cost and errors per sequence `[S]` on a batch (default: the held-out one), and the
