@@ -133,7 +133,7 @@ class OptimizerConfig:
 @dataclasses.dataclass(frozen=True)
 class DataFile:
     """The archive a run trains on (`ntm train --data`): where it was, and what it held, so that
-    evaluation and resume read the same data or refuse (`ntm_cli.data`)."""
+    evaluation and resume read the same data or refuse (`ntm_cli.training.data`)."""
 
     path: str  # the archive, as an absolute path
     bytes: int  # its size on disk

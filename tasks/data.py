@@ -1,9 +1,9 @@
 """Your own data: sequences read from a NumPy archive (`ntm train --data mine.npz`).
 
 The archive's arrays are batch-major, `inputs [S, T, I]`, `targets [S, T, O]`, `mask [S, T]`
-(see `ntm_cli.data` for the format and its checks). The task holds them as device arrays and
-draws a batch by indexing them, so a step's data is drawn inside the compiled program as a
-generator's would be:
+(see `ntm_cli.training.data` for the format and its checks). The task holds them as device
+arrays and draws a batch by indexing them, so a step's data is drawn inside the compiled program
+as a generator's would be:
 
             S sequences on the device       a training batch of B
     inputs  [S, T, I] --------------------> inputs[idx] -> [T, B, I]   idx ~ uniform{0..S-1}^B

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ntm_cli.cli import app
-from ntm_cli.data import HELDOUT_FRACTION, read_archive
+from ntm_cli.training.data import HELDOUT_FRACTION, read_archive
 
 runner = CliRunner()
 TINY = ["--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5", "--report-every", "20",
@@ -52,7 +52,7 @@ def test_read_archive_holds_out_the_end_and_infers_the_kind(tmp_path):
 def test_data_task_draws_its_sequences_and_reads_the_held_out_set_in_order(tmp_path):
     import jax
 
-    from ntm_cli.data import load_data
+    from ntm_cli.training.data import load_data
 
     arrays = delay_arrays()
     _, task, _ = load_data(save(tmp_path / "d.npz", **arrays))

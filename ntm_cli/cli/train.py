@@ -73,7 +73,7 @@ def train_command(
                 raise InputError(f"--seeds must be at least 1, got {seeds}.")
             record, data_kind = None, "bits"
             if data is not None:
-                from ntm_cli.data import load_data
+                from ntm_cli.training.data import load_data
 
                 record, made, line = load_data(data)
                 data_kind = made.output_kind
@@ -212,7 +212,7 @@ def _variants(config: Any, values: dict[str, list[int]], data: Path | None) -> d
     if data is not None:
         if values:
             raise InputError("--data evaluates on an archive's sequences, whose sizes are fixed; give no size options with it.")
-        from ntm_cli.data import load_data
+        from ntm_cli.training.data import load_data
 
         record, made, _ = load_data(data)  # its sizes are checked against the run's by `evaluate_run`
         return {f"held-out of {Path(record.path).name}": made.heldout()}

@@ -29,7 +29,7 @@ def build_config(task: str | None, model: str, preset: str, seed: int, budget: B
     """The preset's TrainConfig for a task (name or alias) and a model name, with the budget and
     every setting given (`ntm_cli.settings`: name -> value as typed) applied and validated.
 
-    With `data` (an archive read by `ntm_cli.data.load_data`, whose targets are `data_kind`) the
+    With `data` (an archive read by `ntm_cli.training.data.load_data`, whose targets are `data_kind`) the
     task is 'data', and the preset's row is that of copy (bits) or one-shot (classes), where it
     has one for the model: the task's sizes come from the archive.
 

@@ -32,7 +32,7 @@ from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.training.devices import describe, training_layout
 from ntm_cli.models.base import live_steps
 from ntm_cli.models.build import build_model, count_params
-from ntm_cli.data import task_of
+from ntm_cli.training.data import task_of
 from ntm_cli.tasks.base import Batch, Task
 
 LN2 = math.log(2.0)
