@@ -51,8 +51,9 @@ def _accept(*args, **kwargs):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    args = ["train", "copy", "--max-length", "2", "--memory", "4x2", "--controller-size", "4", "--steps", "5",
-            "--steps-per-call", "5", "--report-every", "5", "--eval-batch-size", "2", "--out", str(out)]
+    # the tiny run of the other test files (test_robustness.TINY): its programs are in the session's cache
+    args = ["train", "copy", "--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps", "10",
+            "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "16", "--out", str(out)]
     assert runner.invoke(app, args).exit_code == 0
     return out / "copy-ntm-lstm-s0"
 

@@ -387,13 +387,18 @@ def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path)
     assert waited < 15, waited
 
 
-@pytest.mark.parametrize("delay", [0.5, 3.0, 5.0])
-def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, delay):
+@pytest.mark.parametrize("moment", ["at once", "once its folder exists", "after a report past step 0"])
+def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, moment):
+    """kill -9 at moments observed, not slept for: before anything is written, as the run folder
+    is made, and in the middle of training."""
     trainer = _ntm("train", "copy", *TINY, "--steps", "2000000", "--out", str(tmp_path))
-    time.sleep(delay)
+    run_dir = tmp_path / "copy-ntm-lstm-s0"
+    if moment == "once its folder exists":
+        _wait_for(run_dir.exists)
+    elif moment == "after a report past step 0":
+        _wait_for(lambda: any(row.step > 0 for row in runs.read_metrics(run_dir)) if run_dir.exists() else False)
     trainer.kill()
     trainer.communicate()
-    run_dir = tmp_path / "copy-ntm-lstm-s0"
     if not run_dir.exists():  # killed before the run folder was made: nothing to resume, nothing left
         assert not list(tmp_path.iterdir())
         return
