@@ -19,7 +19,7 @@ import dataclasses
 import math
 from typing import Any, Callable, Mapping
 
-from ntm_cli.config import (MAX_SIZE, MAX_STEPS_PER_CALL, OPTIMIZERS, TIME_ONLY_STEPS, TrainConfig, off_if_zero,
+from ntm_cli.config import (MAX_SIZE, MAX_STEPS_PER_CALL, OPTIMIZERS, TrainConfig, off_if_zero,
                             parse_layers, parse_memory)
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MEMORY_INITS, MEMORY_SCOPES, model_family
@@ -134,9 +134,6 @@ def _curriculum(text: str) -> int | str | None:
 
 
 def _decay_steps(value: int) -> int | None:
-    if value > TIME_ONLY_STEPS:
-        raise InputError(f"--lr-decay-steps must be at most {TIME_ONLY_STEPS:,} (the most steps a run takes), "
-                         f"got {value:,}.")
     decay = off_if_zero(value, "--lr-decay-steps", "for a constant rate")
     return None if decay is None else int(decay)
 

@@ -22,7 +22,7 @@ runner = CliRunner()
 # Values that no option of the kind can take (one of each way to be wrong: not a number, out of
 # range, beyond int32 or not finite, an empty list or item).
 BAD = {
-    int: ["abc", "-1", "99999999999999999999"],
+    int: ["abc", "-1", "0-2", "99999999999999999999"],  # '0-2': pydantic reads it as -2
     float: ["abc", "nan", "inf"],
     "choice": ["abc"],
     "int list": ["", "3,,5", "abc", "-1", "99999999999999999999"],  # --lengths 10,20 and the like

@@ -22,7 +22,7 @@ def compare_command(
     steps: Steps = None,
     sequences: Sequences = None,
     time_budget: Time = None,
-    seeds: Annotated[int, typer.Option(max=MAX_SEEDS, help="Seeds per model (0, 1, ...): every row says how many of them solved the task, and verdicts go seed by seed.")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Seeds per model (0, 1, ...): every row says how many of them solved the task, and verdicts go seed by seed.")] = 3,
     workers: Annotated[Optional[int], typer.Option(max=1024, help="Trainings at once, each on its own core (default: what this machine's cores and memory allow).")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs", help="Runs folder: finished runs are reused, new ones go here.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Where results.json/.csv/.md and the figures go.")] = Path("runs/compare"),

@@ -54,7 +54,7 @@ def sweep_command(
     steps: Steps = None,
     sequences: Sequences = None,
     time_budget: Time = None,
-    seeds: Annotated[Optional[int], typer.Option(max=MAX_SEEDS, help="Seeds per setting (default 1).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(min=1, max=MAX_SEEDS, help="Seeds per setting (default 1).")] = None,
     workers: Annotated[Optional[int], typer.Option(max=1024, help="Trainings at once on this machine (default: what its cores and memory allow).")] = None,
     ray: Annotated[Optional[str], typer.Option(help="Run the trials on Ray: local (start one here), auto (the cluster `ray start` made here), or HOST:PORT of a cluster's head.")] = None,
     gpus: Annotated[float, typer.Option(help="GPUs each trial asks Ray for.")] = 0.0,

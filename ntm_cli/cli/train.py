@@ -34,7 +34,7 @@ def train_command(
     sequences: Sequences = None,
     time_budget: Time = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the run's root PRNG key.")] = 0,
-    seeds: Annotated[int, typer.Option(max=MAX_SEEDS, help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
+    seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Train this many seeds (seed, seed+1, ...) in one compiled program.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default <task>-<model>-s<seed>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its latest checkpoint.")] = None,
