@@ -24,7 +24,7 @@ from typing import Any
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
-from ntm_cli.schema import CHECKPOINT_META, MetricsRow, RunRow, Summary, check_fields
+from ntm_cli.schema import CHECKPOINT_META, CHECKPOINT_META_OPTIONAL, MetricsRow, RunRow, Summary, check_fields
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -486,9 +486,6 @@ def check_task(run_dir: Path, config: TrainConfig) -> None:
         raise RunFolderError(f"{run_dir / CONFIG} gives task sizes that do not fit {config.task} "
                              f"({str(error).rstrip('.')}).") from None
 
-
-# Counters an older checkpoint may lack (as `training.checkpoints.load_checkpoint` reads them).
-CHECKPOINT_META_OPTIONAL = frozenset({"last_eval_scores", "best_eval_errors", "solved_streak"})
 
 
 def read_checkpoint_meta(path: Path) -> dict[str, Any]:

@@ -159,7 +159,11 @@ CHECKPOINT_META = {
     "last_eval_cost": float,
     "last_eval_bit_errors": float, "last_eval_scores": dict[str, float],
     "solved_streak": int,  # reports in a row meeting the task's solved rule (`--until solved`)
+    "pending_gradient_norm": float,  # the interval's summed gradient norm (`--tensorboard`)
 }
+# The counters an older checkpoint lacks (read as their zero values).
+CHECKPOINT_META_OPTIONAL = frozenset({"last_eval_scores", "best_eval_errors", "solved_streak",
+                                      "pending_gradient_norm"})
 
 
 # --- a study's results (results.json; see ntm_cli.studies.study.collect) -----------------------------

@@ -69,8 +69,6 @@ def train_command(
                 raise InputError("name a task to train (see `ntm tasks`), give --data FILE, or --resume a run folder.")
             if task is not None and data is not None:
                 raise InputError("--data trains on the archive's sequences; give no TASK with it.")
-            if seeds < 1:
-                raise InputError(f"--seeds must be at least 1, got {seeds}.")
             record, data_kind = None, "bits"
             if data is not None:
                 from ntm_cli.training.data import load_data

@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ntm_cli.reports.figures import MemoryTrace, trace_program, memory_figure, trace_of_sample
+from ntm_cli.reports.figures import MemoryTrace, has_memory_figure, memory_figure, trace_of_sample, trace_program
 from ntm_cli.schema import MetricsRow
 from ntm_cli.training.trainer import Trainer, TrainState
 
@@ -166,12 +166,6 @@ def draws_image(step: int, report_every: int, steps: int) -> bool:
     """Whether the report at `step` draws the memory: every IMAGE_EVERY-th report interval
     (step 0 included) and the one at the end of the step budget."""
     return (step // report_every) % IMAGE_EVERY == 0 or step >= steps
-
-
-def has_memory_figure(model_kind: str) -> bool:
-    """Whether `ntm memory` draws this model's memory (an NTM or a DNC; not the LSTM, which has
-    none, nor the key-value memory, whose figure is another)."""
-    return model_kind in ("ntm", "dnc")
 
 
 def seed_slice(tree: Any, index: int) -> Any:

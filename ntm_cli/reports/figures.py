@@ -293,6 +293,12 @@ class MemoryTrace(NamedTuple):
     read_modes: np.ndarray | None = None
 
 
+def has_memory_figure(model_kind: str) -> bool:
+    """Whether `ntm memory` draws this model's memory (an NTM or a DNC; not the LSTM, which has
+    none, nor the key-value memory, whose figure is another)."""
+    return model_kind in ("ntm", "dnc")
+
+
 def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkpoint: str = "best",
                  memory_rows: int | None = None) -> MemoryTrace:
     """Runs one sample (`jax.random.key(seed)`, as `ntm show` draws it) through a run's NTM or DNC.
@@ -314,7 +320,7 @@ def memory_trace(run_dir: Path, length: int | None = None, seed: int = 0, checkp
     from ntm_cli.training.evaluation import load_run
 
     config = runs.read_config(run_dir)
-    if config.model.kind not in ("ntm", "dnc"):
+    if not has_memory_figure(config.model.kind):
         raise InputError(f"{run_dir} holds a {config.model_name} run; the memory figure needs an NTM or DNC run.")
     if length is not None and not task_class(config.task).axes:
         raise InputError(f"--length does not apply to task {config.task}, whose sizes are fixed.")

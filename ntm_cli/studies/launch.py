@@ -108,6 +108,12 @@ def event_log(tensorboard: bool) -> EventLog | None:
     return TensorBoardEvents()
 
 
+def named_run(name: str, seeds: Sequence[int], seed: int) -> str:
+    """The folder of `seed` for a run named `name` (--name): the name itself for one seed, else
+    `<name>-s<seed>`."""
+    return name if len(seeds) == 1 else f"{name}-s{seed}"
+
+
 def check_run_name(name: str | None, out: Path | None = None, seeds: Sequence[int] = (0,)) -> None:
     """A run folder name given with --name must be a plain folder name (never a path), and, with
     `out`, one no run in `out` has yet: a name is where the user will look, so a taken one is
@@ -117,7 +123,7 @@ def check_run_name(name: str | None, out: Path | None = None, seeds: Sequence[in
     if not name.strip() or "/" in name or name in (".", ".."):
         raise InputError(f"--name must be a plain folder name, got {name!r}.")
     for seed in seeds if out is not None else ():
-        taken = out / (name if len(seeds) == 1 else f"{name}-s{seed}")
+        taken = out / named_run(name, seeds, seed)
         if taken.exists():
             raise InputError(f"--name {name}: {taken} already exists; give another name, or continue that run "
                              f"with: ntm train --resume {taken}")
@@ -137,7 +143,7 @@ def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str 
     run_dirs, locks = [], []
     try:
         for seed in seeds:
-            base = runs.default_run_name(config, seed) if name is None else (name if len(seeds) == 1 else f"{name}-s{seed}")
+            base = runs.default_run_name(config, seed) if name is None else named_run(name, seeds, seed)
             run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
             run_dirs.append(run_dir)
             locks.append(lock)

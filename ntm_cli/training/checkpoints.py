@@ -20,7 +20,7 @@ from flax import serialization
 
 from ntm_cli import runs
 from ntm_cli.errors import RunFolderError
-from ntm_cli.schema import CHECKPOINT_META, check_fields
+from ntm_cli.schema import CHECKPOINT_META, CHECKPOINT_META_OPTIONAL, check_fields
 from ntm_cli.training.trainer import TrainState
 
 
@@ -54,11 +54,6 @@ class LoopState:
     pending_gradient_norm: np.ndarray | None = None
     pending_steps: int = 0
     interval_time: float = 0.0
-
-
-# Counters newer than schema.CHECKPOINT_META, which older checkpoints lack (and `ntm runs`, which
-# reads CHECKPOINT_META alone, need not check): the interval's summed gradient norm (zero then).
-ADDED_META = {"pending_gradient_norm": float}
 
 
 def _seed_slice(tree: Any, index: int) -> Any:
@@ -102,8 +97,7 @@ def load_checkpoint(path: Path, template: TrainState) -> tuple[TrainState, dict[
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         leaves = payload["leaves"]
-        meta = check_fields({**CHECKPOINT_META, **ADDED_META}, payload["meta"], "its counters",
-                            {"last_eval_scores", "best_eval_errors", "solved_streak", *ADDED_META})
+        meta = check_fields(CHECKPOINT_META, payload["meta"], "its counters", CHECKPOINT_META_OPTIONAL)
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
         reason = str(error) if isinstance(error, ValueError) and "counters" in str(error) else type(error).__name__
         raise RunFolderError(f"the checkpoint {path} is corrupt and cannot be read ({reason}).") from None

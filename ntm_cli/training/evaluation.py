@@ -152,8 +152,7 @@ def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
     """
     shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest, memory)))
     spec = (graphdef, task, batch_size, jax.tree.structure((params, rest, memory)), shapes, layout)
-    if spec not in _PROGRAMS:
-        resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
+    if spec not in _PROGRAMS:  # the batch's own size is checked by the caller, before any is compiled
         compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, memory, key, layout).compile()
         resources.check_fits(resources.program_bytes(compiled), f"evaluating at {label}, batch {batch_size},")
         _PROGRAMS[spec] = compiled
