@@ -11,16 +11,18 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ntm_cli.config import TrainConfig
 from ntm_cli.errors import InputError, RunFolderError, StorageError
@@ -76,25 +78,56 @@ def default_run_name(config: TrainConfig, seed: int) -> str:
     return f"{task}-{config.model_name}-s{seed}"
 
 
-def reserve_run_dir(runs_dir: Path, name: str) -> tuple[Path, Lock]:
-    """Creates a new folder `runs_dir/name` (or `name-run2`, `name-run3`, ... if taken) and locks it
-    before anything is written in it; returns the folder and its lock."""
+STAGING = ".new-"  # a run folder being made: '.<name>.new-XXXX', renamed to its name once its config is in
+
+
+def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> tuple[Path, Lock]:
+    """Makes a new run folder `runs_dir/name` (or `name-run2`, `name-run3`, ... if taken), locked,
+    with what `fill(folder)` writes in it (its config.json), and returns the folder and its lock.
+
+    The folder is made whole or not at all: it is filled under a hidden staging name and renamed to
+    its name, so a process killed at any moment never leaves a run folder without its config (a
+    staging folder it leaves is unlocked, and the next run made here removes it)."""
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(f"{runs_dir} is not a folder.")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(runs_dir)
+        staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".{name}{STAGING}"))
+        os.chmod(staging, 0o777 & ~process_umask())  # as mkdir() would make it, not mkdtemp's 0700
     except OSError as error:
-        raise StorageError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
-    for n in range(10_000):
-        path = runs_dir / (name if n == 0 else f"{name}-run{n + 1}")  # never '-s0-3', a seed range
+        raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror}).") from None
+    lock = lock_run(staging)
+    try:
+        fill(staging)
+        for n in range(10_000):
+            path = runs_dir / (name if n == 0 else f"{name}-run{n + 1}")  # never '-s0-3', a seed range
+            if path.exists() or path.is_symlink():
+                continue
+            try:
+                os.rename(staging, path)  # fails on a folder with files in it: another process's run
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    continue
+                raise StorageError(f"cannot create the run folder {path} ({error.strerror}).") from None
+            lock.path = path / LOCK
+            return path, lock
+        raise RunFolderError(f"too many runs named {name} in {runs_dir}.")
+    except BaseException:
+        lock.release()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def remove_abandoned_staging(runs_dir: Path) -> None:
+    """Removes the staging folders of runs whose process died while making them (their lock free)."""
+    for staging in runs_dir.glob(f".*{STAGING}*"):
         try:
-            path.mkdir()
-            return path, lock_run(path)
-        except FileExistsError:
+            lock = Lock(staging / LOCK)
+        except (BlockingIOError, StorageError):  # being made by a live process, or not ours to judge
             continue
-        except OSError as error:
-            raise StorageError(f"cannot create the run folder {path} ({error.strerror}).") from None
-    raise RunFolderError(f"too many runs named {name} in {runs_dir}.")
+        shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
 
 
 # --- locks: a run is trained by one process at a time -----------------------------------------------
@@ -184,6 +217,8 @@ def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
     wanted = json.loads(json.dumps(config.to_dict()))
     matches = []
     for config_file in sorted(runs_dir.glob(f"*/{CONFIG}")):
+        if config_file.parent.name.startswith("."):  # a run folder being made (see reserve_run_dir)
+            continue
         try:
             saved = json.loads(config_file.read_bytes().decode("utf-8"))["config"]
             if saved != wanted and (_fields_of(saved) == _fields_of(wanted)
@@ -395,7 +430,8 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
         raise InputError(f"--runs {runs_dir} is a file, not a runs folder.")
     if not runs_dir.is_dir():
         return []
-    return [run_row(run_dir) for run_dir in sorted(p for p in runs_dir.iterdir() if (p / CONFIG).is_file())]
+    return [run_row(run_dir) for run_dir in sorted(p for p in runs_dir.iterdir()
+                                                   if not p.name.startswith(".") and (p / CONFIG).is_file())]
 
 
 def run_row(run_dir: Path) -> RunRow:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from ntm_cli import runs
 from ntm_cli.cli import app
+from ntm_cli.errors import RunFolderError, StorageError
 
 runner = CliRunner()
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
@@ -387,6 +388,35 @@ def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path)
     assert waited < 15, waited
 
 
+def test_a_run_folder_is_made_whole_or_not_at_all(tmp_path):
+    """reserve_run_dir: a taken name gives name-run2; a folder appears only with what `fill` wrote;
+    a fill that fails leaves nothing; a staging folder whose process died is removed by the next."""
+    def fill(text):
+        return lambda folder: (folder / runs.CONFIG).write_text(text)
+
+    first, lock1 = runs.reserve_run_dir(tmp_path, "r", fill("1"))
+    second, lock2 = runs.reserve_run_dir(tmp_path, "r", fill("2"))
+    assert [first.name, second.name] == ["r", "r-run2"] and (second / runs.CONFIG).read_text() == "2"
+    assert lock2.path == second / runs.LOCK and runs.Lock.holder(lock2.path) == str(os.getpid())
+    with pytest.raises(RunFolderError, match="being trained by another process"):
+        runs.lock_run(first)  # the lock moved with the folder and is still held
+    lock1.release()
+    lock2.release()
+
+    def broken(folder):
+        raise StorageError("disk full.")
+    with pytest.raises(StorageError):
+        runs.reserve_run_dir(tmp_path, "s", broken)
+    abandoned = tmp_path / f".s{runs.STAGING}dead"  # as a process killed while filling it leaves it
+    abandoned.mkdir()
+    (abandoned / runs.CONFIG).write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [abandoned.name, "r", "r-run2"]
+    assert [Path(row.run_dir).name for row in runs.list_runs(tmp_path)] == ["r", "r-run2"]  # never listed as a run
+    made, lock = runs.reserve_run_dir(tmp_path, "s", fill("3"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "r-run2", "s"]
+    lock.release()
+
+
 @pytest.mark.parametrize("moment", ["at once", "once its folder exists", "after a report past step 0"])
 def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, moment):
     """kill -9 at moments observed, not slept for: before anything is written, as the run folder
@@ -399,9 +429,13 @@ def test_kill_9_at_any_moment_leaves_a_run_that_resumes(tmp_path, moment):
         _wait_for(lambda: any(row.step > 0 for row in runs.read_metrics(run_dir)) if run_dir.exists() else False)
     trainer.kill()
     trainer.communicate()
-    if not run_dir.exists():  # killed before the run folder was made: nothing to resume, nothing left
-        assert not list(tmp_path.iterdir())
+    if not run_dir.exists():  # killed before the run folder was made: nothing to resume, no run folder left
+        assert runs.list_runs(tmp_path) == [] and not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+        result = runner.invoke(app, ["train", "copy", *TINY, "--steps", "1", "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["copy-ntm-lstm-s0"]  # a staging folder left is gone
         return
+    assert (run_dir / runs.CONFIG).is_file()  # a run folder is made whole, its config in it
     done = _done_steps(run_dir) if runs.checkpoint_path(run_dir, "latest").exists() else 0
     if runs.read_summary(run_dir) is not None:  # its process is dead: never "running" in the listing
         assert [row.status for row in runs.list_runs(tmp_path)] == ["interrupted"]

@@ -30,3 +30,11 @@ lever copy-ff-constant-lr copy ntm-ff --lr-decay-steps 0
 # Recall's NTM-FF (batch 1): one seed in three sits on the plateau; its rate is at 1e-4 from
 # step 40,000 of ~94,000.
 lever recall-ff-constant-lr recall ntm-ff --lr-decay-steps 0
+# Recall's NTM-LSTM with the NTM-FF's four head pairs (its row keeps batch 8 and the curriculum).
+lever recall-heads-4 recall ntm-lstm --heads 4
+# Recall's NTM-LSTM as the NTM-FF trains (batch 1, no curriculum), at a constant rate.
+lever recall-batch-1 recall ntm-lstm --batch-size 1 --curriculum 0 --lr-decay-steps 0
+# Recall's NTM-LSTM, its row at a constant rate (decaying over 40,000 steps of its ~31,000).
+lever recall-constant-lr recall ntm-lstm --lr-decay-steps 0
+# Recall's NTM-FF at batch 4: batch 8 failed, batch 1 leaves two seeds in five on the plateau.
+lever recall-ff-batch-4 recall ntm-ff --batch-size 4

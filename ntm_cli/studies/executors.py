@@ -233,7 +233,7 @@ def _ray_trial(job: Job, packed: bytes | None) -> tuple[Outcome, bytes]:
         if packed:
             _unpack(packed, local.runs_dir)
         outcome = run_job(local, PlainReporter(error_console, prefix=f"[{job.label}] "), lambda line: None)
-        folders = [p for p in local.runs_dir.iterdir() if p.is_dir() and p.name != ".claims"]
+        folders = [p for p in local.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
         return outcome._replace(job=job), _pack(folders)
 
 

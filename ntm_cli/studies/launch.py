@@ -8,6 +8,7 @@ only when a session is built.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -144,11 +145,11 @@ def new_session(config: TrainConfig, seeds: Sequence[int], out: Path, name: str 
     try:
         for seed in seeds:
             base = runs.default_run_name(config, seed) if name is None else named_run(name, seeds, seed)
-            run_dir, lock = runs.reserve_run_dir(out, base)  # locked before its config exists
+            run_dir, lock = runs.reserve_run_dir(out, base, functools.partial(
+                runs.write_config, config=dataclasses.replace(config, seed=seed),
+                devices=session.trainer.devices_used, trained_with=tuple(seeds)))  # made whole, with its config
             run_dirs.append(run_dir)
             locks.append(lock)
-            runs.write_config(run_dir, dataclasses.replace(config, seed=seed), devices=session.trainer.devices_used,
-                              trained_with=tuple(seeds))
     except BaseException:
         for lock in locks:
             lock.release()
