@@ -327,6 +327,13 @@ class Task:
         """The task sampling from `data` (the traced `device_data`); a generator is unchanged."""
         return self
 
+    def heldout_batches(self, batch_size: int) -> tuple[list[Any], int] | None:
+        """For a task that holds its held-out sequences (an archive's): the `device_data` of each
+        batch of `batch_size` that together read every sequence once, in order (the last batch
+        filled up from the start), and the number of sequences; None for a generator, whose
+        held-out batches are drawn from keys."""
+        return None
+
     def _sample(self, key: jax.Array, batch_size: int) -> Batch:
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
         example = jax.vmap(self.sample_one)(keys)  # each leaf [B, T, ...]

@@ -12,10 +12,12 @@ as a generator's would be:
 
 The held-out set is a task of its own (`heldout()`), never trained on; it is read in order
 (sequence i of a batch is held-out sequence i mod its count), so every held-out batch of a
-multiple of its count weighs each held-out sequence alike.
+multiple of its count weighs each held-out sequence alike; `ntm eval` reads every held-out
+sequence once (`heldout_batches`).
 
-The trainer passes the arrays into its compiled chunk as arguments (`device_data`,
-`with_device_data`) rather than letting them be baked into the program as constants.
+The trainer passes the arrays into its compiled chunk, and `ntm eval` each held-out batch into its
+compiled pass, as arguments (`device_data`, `with_device_data`) rather than letting them be baked
+into the programs as constants.
 """
 
 from __future__ import annotations
@@ -112,6 +114,17 @@ class DataTask(Task):
         """The task drawing from `data` (the traced arguments of `device_data`)."""
         inputs, targets, mask = data
         return dataclasses.replace(self, inputs=inputs, targets=targets, mask=mask)
+
+    def heldout_batches(self, batch_size: int) -> tuple[list[Any], int]:
+        """Batches of `batch_size` reading each sequence of this part once, in order: batch b holds
+        sequences bB .. bB + B - 1, the last one filled up from the start (whose results the
+        caller drops), each as the `device_data` of a part of B sequences."""
+        count = self.count
+        batches = []
+        for first in range(0, count, batch_size):
+            index = np.arange(first, first + batch_size) % count
+            batches.append((self.inputs[index], self.targets[index], self.mask[index]))
+        return batches, count
 
     # --- sampling -----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ malformed archive refused in one sentence with exit 2 and no run folder left beh
 
 import hashlib
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -49,6 +50,18 @@ def test_read_archive_holds_out_the_end_and_infers_the_kind(tmp_path):
     assert declared.output_kind == "bits" and not declared.inferred
 
 
+def test_lengths_make_the_mask_where_none_is_given(tmp_path):
+    arrays = delay_arrays()
+    lengths = np.arange(S) % T + 1  # 1, 2, ..., 6, 1, 2, ...
+    archive = read_archive(save(tmp_path / "l.npz", inputs=arrays["inputs"], targets=arrays["targets"],
+                                lengths=lengths))
+    expected = (np.arange(T)[None, :] < lengths[:, None]).astype(np.float32)  # 1 up to each length
+    np.testing.assert_array_equal(np.concatenate([archive.mask, archive.eval_mask]), expected)
+    within = arrays["mask"] * expected  # a mask that scores nothing past a length is kept as given
+    kept = read_archive(save(tmp_path / "m.npz", **(arrays | {"mask": within}), lengths=lengths))
+    np.testing.assert_array_equal(np.concatenate([kept.mask, kept.eval_mask]), within)
+
+
 def test_data_task_draws_its_sequences_and_reads_the_held_out_set_in_order(tmp_path):
     import jax
 
@@ -89,8 +102,14 @@ def test_a_64_sequence_archive_trains_records_its_file_evaluates_and_refuses_a_c
     evaluated = runner.invoke(app, ["eval", str(run_dir), "--batches", "1", "--batch-size", "16", "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads(evaluated.stdout)
-    assert report["task"] == "data" and report["results"][0]["sequences"] == 16
+    assert report["task"] == "data" and report["results"][0]["sequences"] == 8  # each held-out sequence once
     assert report["results"][0]["cost"] == pytest.approx(last, rel=1e-3)  # the held-out set, in order
+    assert "each of its 8 held-out sequences once, in 1 batch of 16" in evaluated.stderr
+    # in batches of 3 (the last filled up from the start, its extra results dropped): the same 8
+    thirds = runner.invoke(app, ["eval", str(run_dir), "--batch-size", "3", "--json"])
+    assert thirds.exit_code == 0, thirds.output
+    again = json.loads(thirds.stdout)["results"][0]
+    assert again["sequences"] == 8 and again["cost"] == pytest.approx(report["results"][0]["cost"], rel=1e-5)
 
     arrays = delay_arrays()
     arrays["inputs"][0, 0, 0] = 1 - arrays["inputs"][0, 0, 0]
@@ -101,6 +120,54 @@ def test_a_64_sequence_archive_trains_records_its_file_evaluates_and_refuses_a_c
     assert message.startswith(f"Error: the archive {data} has changed since this run trained on it")
     assert message.count(". ") == 0 and message.endswith(".")
     assert json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 60  # nothing trained
+
+
+def test_a_class_archive_counts_wrong_answers_in_its_lines_and_table(tmp_path):
+    arrays = delay_arrays()
+    onehot = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (S, T))]
+    data = save(tmp_path / "classes.npz", inputs=arrays["inputs"], targets=onehot)
+    result = runner.invoke(app, ["train", "--data", str(data), "--model", "lstm", "--lstm-size", "1x8", "--steps", "20",
+                                 "--steps-per-call", "5", "--report-every", "10", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "class (inferred" in result.stderr and "wrong answers" in result.stderr and "bit err" not in result.stderr
+    header = next(line for line in result.stdout.splitlines() if "seed" in line and "final" in line)
+    assert "wrong" in header and "bit err" not in header
+
+
+def test_compare_on_an_archive_trains_each_model_reuses_its_runs_and_reads_them_back(tmp_path):
+    data = save(tmp_path / "mine.npz", **delay_arrays())
+    runs_dir, out = tmp_path / "runs", tmp_path / "study"
+    args = ["compare", "--data", str(data), "--models", "lstm,ntm-lstm", "--seeds", "1", "--sequences", "40",
+            "--memory", "8x4", "--controller-size", "16", "--lstm-size", "1x8", "--report-every", "20",
+            "--runs", str(runs_dir), "--out", str(out), "--workers", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.stdout)["tasks"]["data"]
+    assert [row["model"] for row in sorted(task["rows"], key=lambda r: r["model"])] == ["lstm", "ntm-lstm"]
+    assert all(row["seeds"] == 1 and row["sequences"] == 40 for row in task["rows"])
+    assert task["chance_cost"] == pytest.approx(15.0)  # the archive's: 5 scored steps x 3 bits
+    command = next(row["command"] for row in task["rows"] if row["model"] == "ntm-lstm")
+    assert command.startswith(f"ntm train --data {data} --model ntm-lstm")
+    assert sorted(p.name for p in runs_dir.iterdir() if not p.name.startswith(".")) == [
+        "data-mine-lstm-s0", "data-mine-ntm-lstm-s0"]
+    again = runner.invoke(app, args)  # every run reused: nothing trained again
+    assert again.exit_code == 0 and again.stderr.count("reusing") == 2
+    # the same runs given as folders: the same table
+    folders = runner.invoke(app, ["compare", *map(str, sorted(runs_dir.glob("data-*"))), "--json", "--out", str(out)])
+    assert folders.exit_code == 0, folders.output
+    rows = {r["model"]: r["cost"] for r in json.loads(folders.stdout)["tasks"]["data"]["rows"]}
+    assert rows == {r["model"]: r["cost"] for r in task["rows"]}
+    other = tmp_path / "other-run"  # a run of another archive beside them: refused, named
+    shutil.copytree(runs_dir / "data-mine-lstm-s0", other)
+    saved = json.loads((other / "config.json").read_text())
+    saved["config"]["data"] |= {"path": str(tmp_path / "theirs.npz"), "sha256": "0" * 64}
+    (other / "config.json").write_text(json.dumps(saved))
+    mixed = runner.invoke(app, ["compare", str(runs_dir / "data-mine-ntm-lstm-s0"), str(other), "--out", str(out)])
+    assert mixed.exit_code == 2 and "trained on different archives" in mixed.stderr
+    # a study on an archive takes no tasks, and a solved rule it does not have is refused, nothing written
+    for extra, phrase in ((["--tasks", "copy"], "give no --tasks with it"), (["--until", "solved"], "no solved rule")):
+        refused = runner.invoke(app, ["compare", "--data", str(data), *extra, "--runs", str(tmp_path / "r2")])
+        assert refused.exit_code == 2 and phrase in refused.stderr and not (tmp_path / "r2").exists()
 
 
 def _pickled(path):
@@ -143,6 +210,7 @@ _INF[5, 1, 0] = np.inf
     (_with(inputs=np.zeros((0, T, W)), targets=np.zeros((0, T, W)), mask=np.zeros((0, T))), "'inputs' is empty"),
     (_with(eval_targets=_GOOD["targets"]), "has eval_targets or eval_mask but no 'eval_inputs'"),
     (_with(lengths=np.full(S, T + 1)), "'lengths' must be whole numbers from 1 to T = 6"),
+    (_with(lengths=np.full(S, 4)), "'mask' scores step 4 of sequence 0, past its length 4 in 'lengths'"),
     (_with(extra=np.zeros(3)), "holds 'extra', which is not one of"),
 ])
 def test_a_malformed_archive_is_one_sentence_exit_2_and_no_run_folder(tmp_path, make, phrase):

@@ -16,7 +16,8 @@ from ntm_cli.config import MAX_SEEDS
 @with_setting_lists
 def compare_command(
     run_folders: Annotated[Optional[list[Path]], typer.Argument(help="Run folders you trained (or a glob's): a row per model and task, each run a seed; nothing is trained.", show_default=False)] = None,
-    tasks: Annotated[str, typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy.")] = "copy",
+    tasks: Annotated[Optional[str], typer.Option(help="Tasks or aliases, comma-separated, such as sort,copy (default: copy).", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Compare on the sequences of this NumPy archive (as `ntm train --data`) instead of tasks; each run trains to the budget (an archive has no solved rule).")] = None,
     models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (default: each task's own; the paper's tasks: lstm,ntm-lstm,ntm-ff).")] = None,
     preset: Annotated[Preset, typer.Option(help="fast or paper.")] = Preset("fast"),
     steps: Steps = None,
@@ -36,8 +37,8 @@ def compare_command(
     figures. Any setting `ntm train` takes applies to every model that has it (several values:
     each model with each). Given run folders instead (`ntm compare runs/copy-*`), it trains
     nothing and compares those runs."""
-    from ntm_cli.cli.options import budget, given_options, parse_list, parse_models, parse_study_grid
-    from ntm_cli.cli.study import report, run_study
+    from ntm_cli.cli.options import budget, given_options, parse_grid, parse_list, parse_models, parse_study_grid
+    from ntm_cli.cli.study import report, run_study, study_archive
     from ntm_cli.studies.study import Study
     from ntm_cli.tasks import canonical_name
 
@@ -55,14 +56,17 @@ def compare_command(
         report(results, out, json_output)
         return
     with reported_errors():
+        archive = study_archive(data, tasks)
         study = Study(
             kind="compare",
-            tasks=tuple(canonical_name(name) for name in parse_list(tasks, "--tasks")),
+            tasks=("data",) if archive else tuple(
+                canonical_name(name) for name in parse_list("copy" if tasks is None else tasks, "--tasks")),
             models=parse_models(models) if models is not None else None,
-            grid=parse_study_grid(grid),
+            grid=parse_grid(grid) if archive else parse_study_grid(grid),
             preset=preset,
             seeds=seeds,
             budget=budget(steps, sequences, time_budget),
+            **archive,
         )
     run_study(study, runs_dir, out, workers, json_output, tensorboard=tensorboard)
 

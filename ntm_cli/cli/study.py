@@ -25,6 +25,25 @@ def check_folder(folder: Path, flag: str) -> None:
     check_writable(folder)
 
 
+def study_archive(data: Path | None, tasks: str | None) -> dict:
+    """The Study fields of `--data FILE` (the archive read, checked and said on stderr), or {}.
+
+    Raises:
+      InputError: --data with --tasks, or an archive that fails a check (`ntm_cli.training.data`).
+    """
+    from ntm_cli.errors import InputError
+
+    if data is None:
+        return {}
+    if tasks is not None:
+        raise InputError("--data compares on the archive's sequences; give no --tasks with it.")
+    from ntm_cli.training.data import load_data
+
+    record, made, line = load_data(data)
+    say_line(line, stderr=True)
+    return {"data": record, "data_kind": made.output_kind}
+
+
 def run_study(study: Study, runs_dir: Path, out: Path, workers: int | None, json_output: bool,
               ray: str | None = None, gpus: float = 0.0, tensorboard: bool = False) -> None:
     """Trains what the study lacks (reusing finished runs), then writes and prints its results;

@@ -48,6 +48,7 @@ def _text(value: Any) -> str | None:
 @with_setting_lists
 def sweep_command(
     tasks: Annotated[Optional[str], typer.Option(help="Tasks or aliases, comma-separated.")] = None,
+    data_file: Annotated[Optional[Path], typer.Option("--data", help="Sweep on the sequences of this NumPy archive (as `ntm train --data`) instead of tasks; each run trains to the budget.")] = None,
     models: Annotated[Optional[str], typer.Option(help="Models, comma-separated: lstm, ntm-lstm, ntm-ff, dnc, kv-ff, kv-lstm (default: ntm-lstm).")] = None,
     grid_file: Annotated[Optional[Path], typer.Option("--grid", help="A TOML file with the grid (options given here are added to it).")] = None,
     preset: Annotated[Optional[Preset], typer.Option(help="fast or paper.")] = None,
@@ -70,8 +71,8 @@ def sweep_command(
     Each seed stops once solved (--until budget: never)."""
     import math
 
-    from ntm_cli.cli.options import budget, parse_list, parse_models, parse_study_grid
-    from ntm_cli.cli.study import run_study
+    from ntm_cli.cli.options import budget, parse_grid, parse_list, parse_models, parse_study_grid
+    from ntm_cli.cli.study import run_study, study_archive
     from ntm_cli.errors import InputError
     from ntm_cli.settings import setting
     from ntm_cli.studies.study import Study
@@ -86,19 +87,23 @@ def sweep_command(
         if twice:
             raise InputError(f"--{twice[0].replace('_', '-')} is in the grid file too; give it in one place.")
         merged = {k: v if v is not None else data.get(k) for k, v in given.items()}
-        if merged["tasks"] is None:
-            raise InputError("give the tasks to sweep: --tasks copy,sort (or tasks = [...] in the grid file).")
+        archive = study_archive(data_file, _text(merged["tasks"]))
+        if merged["tasks"] is None and not archive:
+            raise InputError("give the tasks to sweep: --tasks copy,sort (or tasks = [...] in the grid file), "
+                             "or --data FILE.")
         if str(merged["preset"] or "fast") not in ("fast", "paper"):
             raise InputError(f"Unknown preset '{merged['preset']}'; valid presets are fast, paper.")
         if not math.isfinite(gpus) or gpus < 0:
             raise InputError(f"--gpus must be a number, 0 or more, got {gpus:g}.")
         study = Study(
             kind="sweep",
-            tasks=tuple(canonical_name(name) for name in parse_list(_text(merged["tasks"]), "--tasks")),
+            tasks=("data",) if archive else tuple(canonical_name(name)
+                                                  for name in parse_list(_text(merged["tasks"]), "--tasks")),
             models=parse_models("ntm-lstm" if merged["models"] is None else _text(merged["models"])),
-            grid=parse_study_grid({**file_grid, **grid}),
+            grid=(parse_grid if archive else parse_study_grid)({**file_grid, **grid}),
             preset=str(merged["preset"] or "fast"),
             seeds=1 if merged["seeds"] is None else int(merged["seeds"]),
             budget=budget(merged["steps"], merged["sequences"], _text(merged["time"])),
+            **archive,
         )
     run_study(study, runs_dir, out, workers, json_output, ray, gpus, tensorboard)

@@ -115,7 +115,7 @@ def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
     """Where `out` holds a finished run of exactly this config and seed (trained alone), shows
     its summary instead of training it again, says so on stderr, and returns True."""
     from ntm_cli import runs
-    from ntm_cli.reports.progress import SUMMARY_OPTIONAL, summary_table
+    from ntm_cli.reports.progress import SUMMARY_OPTIONAL, config_errors, summary_table
 
     found = runs.find_run(out, config)
     if found is None or runs.status(found) not in runs.DONE:
@@ -126,7 +126,7 @@ def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
     if json_output:
         print(json.dumps(summary.to_json()))
     else:
-        show(summary_table([summary]), SUMMARY_OPTIONAL)
+        show(summary_table([summary], config_errors(config)), SUMMARY_OPTIONAL)
     return True
 
 

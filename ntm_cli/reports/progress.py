@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 from ntm_cli.reports.consoles import show
 
 from ntm_cli.schema import MetricsRow, Summary
+
+if TYPE_CHECKING:
+    from ntm_cli.config import TrainConfig
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -58,6 +61,13 @@ def task_errors(task: str) -> str:
     return errors_counted(task_class(task).output_kind)
 
 
+def config_errors(config: TrainConfig) -> str:
+    """What a run's errors count: its archive's kind (`--data`), else its task's."""
+    from ntm_cli.tasks.base import errors_counted
+
+    return errors_counted(config.data.output_kind) if config.data is not None else task_errors(config.task)
+
+
 def scores_text(task: str, scores: dict[str, float] | None) -> str:
     """A class task's accuracies in its own order: '1st 3.6%, 2nd 98.5%, ...' ('' for none)."""
     from ntm_cli.tasks import task_class
@@ -94,11 +104,13 @@ def record_line(seed: int, record: MetricsRow, errors: str = "bit errors", task:
 SUMMARY_OPTIONAL = ("time s", "seq/s", "best", "bit err", "wrong", "steps")
 
 
-def summary_table(summaries: list[Summary]) -> Table:
-    """Each seed's final figures, and their mean and spread when there are several."""
+def summary_table(summaries: list[Summary], errors: str | None = None) -> Table:
+    """Each seed's final figures, and their mean and spread when there are several. `errors`:
+    what the runs' errors count (`config_errors`; default: their task's)."""
     task = summaries[0].task if summaries else None
     table = compact_table("Held-out cost in bits per sequence")
-    errors = "wrong" if task and task_errors(task) == "wrong answers" else "bit err"
+    errors = errors if errors is not None else task_errors(task) if task else "bit errors"
+    errors = "wrong" if errors == "wrong answers" else "bit err"
     for name in ("seed", "steps", "seqs", "final", "best", errors, "seq/s", "time s", "status"):
         table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     for s in summaries:
@@ -153,6 +165,7 @@ class PlainReporter:
         self.results = results
         self.seeds: list[int] = []
         self.task: str | None = None
+        self.errors = "bit errors"  # what the run's errors count (`config_errors`)
 
     def _line(self, text: str) -> None:
         if not self.quiet:
@@ -164,13 +177,14 @@ class PlainReporter:
     def start(self, info: dict[str, Any]) -> None:
         self.seeds = info["seeds"]
         self.task = info["config"].task
+        self.errors = config_errors(info["config"])
         self._line(describe_config(info))
         for run_dir in info["run_dirs"]:
             self._line(f"run folder: {run_dir}")
 
     def report(self, records: list[MetricsRow]) -> None:
         for seed, record in zip(self.seeds, records):
-            self._line(record_line(seed, record, task_errors(self.task), self.task))
+            self._line(record_line(seed, record, self.errors, self.task))
 
     def finish(self, summaries: list[Summary]) -> None:
         if self.prefix:
@@ -178,7 +192,7 @@ class PlainReporter:
                 self._line(f"seed {summary.seed} {summary.status}: final held-out "
                            f"{format_cost(summary.final_eval_cost)} bits/seq after {summary.sequences:,} sequences")
         elif self.results is not None:
-            show(summary_table(summaries), SUMMARY_OPTIONAL, self.results)
+            show(summary_table(summaries, self.errors), SUMMARY_OPTIONAL, self.results)
 
 
 class RichReporter(PlainReporter):
@@ -220,4 +234,4 @@ class RichReporter(PlainReporter):
         if self.progress is not None:
             self.progress.stop()
         if self.results is not None:
-            show(summary_table(summaries), SUMMARY_OPTIONAL, self.results)
+            show(summary_table(summaries, self.errors), SUMMARY_OPTIONAL, self.results)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from ntm_cli import runs
-from ntm_cli.config import Budget, TrainConfig
+from ntm_cli.config import Budget, DataFile, TrainConfig
 from ntm_cli.errors import InputError
 from ntm_cli.models.config import MODEL_NAMES, model_family
 from ntm_cli.schema import RESULTS_VERSION, MetricsRow, ResultRow, StudyResults, Summary, TaskResults
@@ -62,10 +62,14 @@ class Study:
     preset: str = "fast"
     seeds: int = 1
     budget: Budget = Budget()
+    data: DataFile | None = None  # the archive of task 'data' (`--data`), whose targets are `data_kind`
+    data_kind: str = "bits"
 
     def __post_init__(self) -> None:
         if not self.tasks:
             raise InputError("give at least one task.")
+        if (self.data is not None) != ("data" in self.tasks) or (self.data is not None and len(self.tasks) > 1):
+            raise InputError("a study on an archive (--data) trains on its sequences alone; give no --tasks with it.")
         if len(set(self.tasks)) != len(self.tasks):
             raise InputError(f"a task is given twice: {', '.join(self.tasks)}.")
         if self.models is not None:
@@ -145,11 +149,13 @@ class Study:
         """
         from ntm_cli.studies.launch import build_config
 
-        return build_config(trial.task, trial.model, self.preset, seed, self.budget_for(trial.task), trial.setting)
+        return build_config(trial.task, trial.model, self.preset, seed, self.budget_for(trial.task), trial.setting,
+                            data=self.data, data_kind=self.data_kind)
 
     def command(self, trial: Trial) -> str:
         """The `ntm train` command that makes the trial's run of seed 0."""
-        parts = ["ntm", "train", trial.task, "--model", trial.model]
+        what = [trial.task] if self.data is None else ["--data", self.data.path]
+        parts = ["ntm", "train", *what, "--model", trial.model]
         if self.preset != "fast":
             parts += ["--preset", self.preset]
         for name, value in trial.setting.items():
@@ -326,14 +332,14 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
     """The study's results from its finished run folders: a row per trial (figures over its
     finished seeds), ranked within each task by the task's criterion at the end, with verdicts
     read at equal sequences. `reused`: the run folders an earlier command had finished."""
-    from ntm_cli.tasks import make_task
+    from ntm_cli.training.data import task_of
 
     tasks = {}
     for task_name in study.tasks:
         trials = [t for t in study.trials() if t.task == task_name]
         # The task at the sizes its runs train at (its chance and floor depend on them; where a
-        # grid varies a size, the first setting's).
-        task = make_task(task_name, **study.config(trials[0], 0).task_sizes)
+        # grid varies a size, the first setting's), or the archive's.
+        task = task_of(study.config(trials[0], 0))
         sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t)) for t in trials]
         finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
         tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name),
@@ -397,7 +403,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         is damaged or has not finished; runs of one model on one task that differ in more than
         their seed (the first difference named), or two runs of one seed among them.
     """
-    from ntm_cli.tasks import make_task
+    from ntm_cli.training.data import task_of
 
     loaded: list[_Run] = []
     for path in run_dirs:
@@ -405,6 +411,11 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
             raise InputError(f"{path} is given twice.")
         config, summary = runs.done_run(path, runs.DONE, f"finish it with `ntm train --resume {path}`, or leave it out.")
         loaded.append(_Run(path, config, dataclasses.replace(summary, run_dir=str(path))))
+    archives = {run.config.data.sha256: run for run in loaded if run.config.data is not None}
+    if len(archives) > 1:
+        one, other = list(archives.values())[:2]
+        raise InputError(f"{one.path} and {other.path} trained on different archives ({one.config.data.path} and "
+                         f"{other.config.data.path}); compare the runs of one archive at a time.")
     groups: dict[tuple[str, str], list[_Run]] = {}
     for run in loaded:
         groups.setdefault((run.config.task, run.config.model_name), []).append(run)
@@ -421,7 +432,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
                              for run in members])
         first = task_groups[0][1][0].config
         budgets = {_budget_of(run.config) for _, members in task_groups for run in members}
-        task = make_task(task_name, **first.task_sizes)
+        task = task_of(first)  # an archive's (read again and checked), or the generator at the runs' sizes
         tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None)
     presets = {run.config.preset for run in loaded}
     return StudyResults(

@@ -5,11 +5,12 @@ An archive (`np.savez`, or `np.savez_compressed`) holds, batch-major:
     inputs        [S, T, I]  numbers (bool, int or float), read as float32       required
     targets       [S, T, O]  in [0, 1]; one-hot at scored steps for classes        required
     mask          [S, T]     in [0, 1]: the steps whose targets count              optional: all ones
-    lengths       [S]        whole numbers 1..T, each sequence's length            optional, checked
+    lengths       [S]        whole numbers 1..T, each sequence's length            optional
     eval_inputs, eval_targets, eval_mask: the held-out set, the same T, I and O    optional
     output_kind   a string, 'bits' or 'class'                                      optional: inferred
 
-Without `eval_inputs`, the last HELDOUT_FRACTION of the sequences (at least one) is held out
+The steps past a sequence's `lengths` are padding: never scored (without a mask, the mask is 1 up
+to each length; a mask given must be 0 past it). Without `eval_inputs`, the last HELDOUT_FRACTION of the sequences (at least one) is held out
 and never trained on. Every check is made before anything reaches JAX: the archive's members
 and their headers first (names, dtypes, shapes, and the size they take read as float32, against
 this machine's memory), then the values (finite, in range). Pickled object arrays are never
@@ -175,6 +176,24 @@ def _finite(path: Path, name: str, array: np.ndarray) -> np.ndarray:
     return values
 
 
+def _mask_of_lengths(path: Path, lengths: np.ndarray, mask: np.ndarray | None, steps: int) -> np.ndarray:
+    """`[S, T]`: the mask given (checked to score no step past a sequence's length), or 1 at the
+    steps t < lengths[s] where none is given."""
+    import numpy as np
+
+    if np.any(lengths != np.round(lengths)) or lengths.min() < 1 or lengths.max() > steps:
+        raise InputError(f"{path}: 'lengths' must be whole numbers from 1 to T = {steps}.")
+    within = (np.arange(steps)[None, :] < lengths[:, None]).astype(np.float32)  # [S, T]
+    if mask is None:
+        return within
+    past = np.argwhere((mask != 0) & (within == 0))
+    if past.size:
+        s, t = map(int, past[0])
+        raise InputError(f"{path}: 'mask' scores step {t} of sequence {s}, past its length {int(lengths[s])} "
+                         "in 'lengths'.")
+    return mask
+
+
 def _output_kind(path: Path, targets: np.ndarray, mask: np.ndarray, declared: str | None) -> tuple[str, bool]:
     """The declared kind checked against the targets, or the kind inferred from them: 'class'
     where there are 2+ outputs and every scored step's target is one-hot, else 'bits'."""
@@ -213,6 +232,8 @@ def read_archive(path: Path) -> Archive:
         raise InputError(f"{path} cannot be read as a NumPy archive ({str(error).rstrip('.')}).") from None
     arrays = {name: _finite(path, name, value) for name, value in raw.items() if name != "output_kind"}
     count, steps = arrays["inputs"].shape[:2]
+    if "lengths" in arrays:
+        arrays["mask"] = _mask_of_lengths(path, arrays["lengths"], arrays.get("mask"), steps)
     for prefix in ("", "eval_"):
         if prefix + "inputs" in arrays:
             mask = arrays.setdefault(prefix + "mask", np.ones(arrays[prefix + "inputs"].shape[:2], np.float32))
@@ -220,10 +241,6 @@ def read_archive(path: Path) -> Archive:
                 raise InputError(f"{path}: '{prefix}mask' must lie in [0, 1].")
             if not mask.any():
                 raise InputError(f"{path}: '{prefix}mask' is zero everywhere, so no step would be scored.")
-    if "lengths" in arrays:
-        lengths = arrays["lengths"]
-        if np.any(lengths != np.round(lengths)) or lengths.min() < 1 or lengths.max() > steps:
-            raise InputError(f"{path}: 'lengths' must be whole numbers from 1 to T = {steps}.")
     declared = str(raw["output_kind"]) if "output_kind" in raw else None
     every_target = np.concatenate([arrays["targets"]] + ([arrays["eval_targets"]] if "eval_targets" in arrays else []))
     every_mask = np.concatenate([arrays["mask"]] + ([arrays["eval_mask"]] if "eval_mask" in arrays else []))

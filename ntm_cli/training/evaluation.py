@@ -128,12 +128,14 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 7))
 def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, memory: Any,
-                    key: jax.Array, layout: Layout = Layout(None, None)):
+                    key: jax.Array, layout: Layout = Layout(None, None), data: Any = ()):
     """Cost and errors `[B]` of a model on a batch of a task drawn from `key` (every sequence
     starting from `memory`), and the task's scores (right answers, answers) summed over it; the
-    batch split across the layout's devices. Compiled once per model structure, task, batch size
-    and layout (so several runs of one configuration, or one run evaluated again, reuse it)."""
-    batch = layout.constrain_batch(task.sample(key, batch_size))
+    batch split across the layout's devices. `data`: the batch's sequences of a task that holds
+    them (`Task.heldout_batches`; an argument, never a constant of the program). Compiled once per
+    model structure, task, batch size and layout (so several runs of one configuration, or one run
+    evaluated again, reuse it)."""
+    batch = layout.constrain_batch(task.with_device_data(data).sample(key, batch_size))
     out = nnx.merge(graphdef, params, rest).run(batch, memory, eval_model_key())
     cost, errors = sequence_metrics(out.logits, batch.targets, batch.mask, task.output_kind, out.answers)
     return cost, errors, score_counts(task, out.logits, batch, out.answers)
@@ -143,9 +145,10 @@ _PROGRAMS: dict[Any, Any] = {}
 
 
 def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, memory: Any,
-                    key: jax.Array, label: str, layout: Layout = Layout(None, None)):
+                    key: jax.Array, label: str, layout: Layout = Layout(None, None), data: Any = ()):
     """`heldout_metrics` compiled ahead of time for these shapes and layout, called as
-    `program(params, rest, memory, key)`; kept for the next run of the same structure.
+    `program(params, rest, memory, key, data)` (`data`: a held-out batch's arrays, or ()); kept for
+    the next run of the same structure.
 
     Raises:
       InputError: the program needs more memory than this machine has (`label` names the size).
@@ -153,7 +156,7 @@ def metrics_program(graphdef: nnx.GraphDef, task: Task, batch_size: int, params:
     shapes = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves((params, rest, memory)))
     spec = (graphdef, task, batch_size, jax.tree.structure((params, rest, memory)), shapes, layout)
     if spec not in _PROGRAMS:  # the batch's own size is checked by the caller, before any is compiled
-        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, memory, key, layout).compile()
+        compiled = heldout_metrics.lower(graphdef, task, batch_size, params, rest, memory, key, layout, data).compile()
         resources.check_fits(resources.program_bytes(compiled), f"evaluating at {label}, batch {batch_size},")
         _PROGRAMS[spec] = compiled
     return _PROGRAMS[spec]
@@ -206,14 +209,24 @@ def evaluate_run(
     for label, task in variants.items():  # the sizes alone first: an impossible one is refused before any line
         resources.check_fits(resources.batch_bytes(task, batch_size) * 3, f"evaluating at {label}, batch {batch_size},")
     tell(f"{run_dir}: compiling the held-out pass at {len(variants)} size{'s' if len(variants) > 1 else ''} ...")
-    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, memory, base, label, layout)
+    held = {label: task.heldout_batches(batch_size) for label, task in variants.items()}  # an archive's: each once
+    programs = {label: metrics_program(trainer.graphdef, task, batch_size, params, rest, memory, base, label, layout,
+                                       held[label][0][0] if held[label] else ())
                 for label, task in variants.items()}
     results = []
     for label, task in variants.items():
-        tell(f"{run_dir}: {label} (T={task.max_time}), {batches} batch{'es' if batches > 1 else ''} of {batch_size} ...")
-        outs = [programs[label](params, rest, memory, jax.random.fold_in(base, b)) for b in range(batches)]
-        cost = np.concatenate([np.asarray(o[0]) for o in outs])
-        errors = np.concatenate([np.asarray(o[1]) for o in outs])
+        if held[label] is None:  # `batches` batches drawn from fixed keys
+            datas, count = [()] * batches, batches * batch_size
+            tell(f"{run_dir}: {label} (T={task.max_time}), {batches} batch{'es' if batches > 1 else ''} of "
+                 f"{batch_size} ...")
+        else:
+            datas, count = held[label]
+            tell(f"{run_dir}: {label} (T={task.max_time}), each of its {count:,} held-out sequences once, "
+                 f"in {len(datas)} batch{'es' if len(datas) > 1 else ''} of {batch_size} ...")
+        outs = [programs[label](params, rest, memory, jax.random.fold_in(base, b), data)
+                for b, data in enumerate(datas)]
+        cost = np.concatenate([np.asarray(o[0]) for o in outs])[:count]
+        errors = np.concatenate([np.asarray(o[1]) for o in outs])[:count]
         counts = {key: (sum(float(o[2][key][0]) for o in outs), sum(float(o[2][key][1]) for o in outs))
                   for key in outs[0][2]}
         results.append({
