@@ -411,8 +411,7 @@ def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_noth
         ((lstm0, tmp_path), f"{tmp_path} is not a run folder (it has no config.json)"),
         ((lstm0, damaged), "is not a readable run config"),
         ((lstm0, lstm0), f"{lstm0} is given twice"),
-        ((lstm0, other_lr), "are both lstm on copy but differ in optimizer.learning_rate (0.001 against 0.5)"),
-        ((lstm0, twin), "are both seed 0 of lstm on copy; give one of them"),
+        ((lstm0, twin), "are both seed 0 of lstm on copy with one config; give one of them"),
         ((lstm0, unfinished), f"{unfinished} is interrupted; finish it with `ntm train --resume {unfinished}`"),
         ((lstm0, "--seeds", "2"), "--seeds cannot apply to runs already trained"),
         ((lstm0, "--lr", "1e-3"), "--lr cannot apply to runs already trained"),
@@ -421,6 +420,22 @@ def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_noth
         result = _own(tmp_path, *args)
         assert result.exit_code == 2 and message in result.stderr, (args, result.output)
         assert "Traceback" not in result.output and not (tmp_path / "own").exists()
+
+
+def test_run_folders_of_one_model_with_other_configs_are_rows_of_their_own(finished, tmp_path):
+    """As `ntm plot` draws a line per config: runs that differ in more than their seed are not
+    merged into one row, nor refused; each config is a row, labelled by what differs."""
+    study_dir, _ = finished
+    lstm0, lstm1 = study_dir / "runs" / "copy-lstm-s0", study_dir / "runs" / "copy-lstm-s1"
+    other_lr = tmp_path / "lr" / "copy-lstm-s1"
+    shutil.copytree(lstm1, other_lr)
+    saved = json.loads((other_lr / "config.json").read_text())
+    saved["config"]["optimizer"]["learning_rate"] = 0.5
+    (other_lr / "config.json").write_text(json.dumps(saved))
+    result = _own(tmp_path, lstm0, lstm1, other_lr, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
+    assert sorted((row["label"], row["seeds"]) for row in rows) == [("learning-rate=0.001", 2), ("learning-rate=0.5", 1)]
 
 
 @pytest.mark.parametrize("columns", ["40", "60", "80", "200", None])

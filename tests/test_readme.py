@@ -1,7 +1,7 @@
 """The README's tour, as written: every `ntm ...` line parses with the options its command has, and
 every run folder a line names was made by a line before it (the tour once evaluated
-`runs/copy-dnc-s0`, a folder no line had trained). Nothing is trained: training each line, even
-shrunk, would take minutes of the suite; the commands themselves are tested one by one elsewhere."""
+`runs/copy-dnc-s0`, a folder no line had trained). Nothing is trained here: test_tour.py runs
+every line, shrunk, outside the suite's time (pytest -m tour, run by .ci/run)."""
 
 import fnmatch
 import pathlib

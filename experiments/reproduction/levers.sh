@@ -38,3 +38,7 @@ lever recall-batch-1 recall ntm-lstm --batch-size 1 --curriculum 0 --lr-decay-st
 lever recall-constant-lr recall ntm-lstm --lr-decay-steps 0
 # Recall's NTM-FF at batch 4: batch 8 failed, batch 1 leaves two seeds in five on the plateau.
 lever recall-ff-batch-4 recall ntm-ff --batch-size 4
+# Recall's NTM-FF as the NTM-LSTM trains: batch 8 and the curriculum over 100,000 sequences.
+lever recall-ff-batch-8-curriculum recall ntm-ff --batch-size 8 --curriculum 100000
+# Recall's NTM-FF at batch 1 with a third of the rate.
+lever recall-ff-lr-3e-4 recall ntm-ff --lr 3e-4

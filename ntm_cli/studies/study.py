@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import shlex
 import statistics
 from pathlib import Path
@@ -396,12 +397,13 @@ class _Run(NamedTuple):
 
 def collect_runs(run_dirs: list[Path]) -> StudyResults:
     """The results of run folders trained by any command (`ntm compare RUN...`): the runs of one
-    model on one task are one row, each run a seed, ranked and judged as a study's rows are.
+    model on one task with one config (all but the seed) are one row, each run a seed, ranked and
+    judged as a study's rows are; a model's rows are told apart by the values that differ
+    between them (as `ntm plot` draws a line per config).
 
     Raises:
       InputError (RunFolderError among them): a folder given twice, one that is no run folder,
-        is damaged or has not finished; runs of one model on one task that differ in more than
-        their seed (the first difference named), or two runs of one seed among them.
+        is damaged or has not finished, or two runs of one seed with one config.
     """
     from ntm_cli.training.data import task_of
 
@@ -416,18 +418,20 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         one, other = list(archives.values())[:2]
         raise InputError(f"{one.path} and {other.path} trained on different archives ({one.config.data.path} and "
                          f"{other.config.data.path}); compare the runs of one archive at a time.")
-    groups: dict[tuple[str, str], list[_Run]] = {}
+    groups: dict[tuple[str, str, str], list[_Run]] = {}  # (task, model, config but the seed): a row
     for run in loaded:
-        groups.setdefault((run.config.task, run.config.model_name), []).append(run)
+        flat = _flat(dataclasses.replace(run.config, seed=0).to_dict())
+        groups.setdefault((run.config.task, run.config.model_name, json.dumps(flat, sort_keys=True)), []).append(run)
     tasks = {}
-    for task_name in dict.fromkeys(task for task, _ in groups):
-        task_groups = [(model, members) for (task, model), members in groups.items() if task == task_name]
+    for task_name in dict.fromkeys(task for task, _, _ in groups):
+        task_groups = [(model, members) for (task, model, _), members in groups.items() if task == task_name]
         sources, finished = [], []
         for model, members in task_groups:
             members = sorted(members, key=lambda run: run.config.seed)
-            _check_group(model, task_name, members)
+            _check_seeds(model, task_name, members)
             trial = Trial(task_name, model, {})
-            sources.append(RowSource(trial, "", len(members), ""))
+            same_model = [others[0].config for name, others in task_groups if name == model]
+            sources.append(RowSource(trial, _difference(members[0].config, same_model), len(members), ""))
             finished.append([SeedRun(run.config.seed, run.summary, runs.read_metrics(run.path), False)
                              for run in members])
         first = task_groups[0][1][0].config
@@ -438,7 +442,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
     return StudyResults(
         version=RESULTS_VERSION, kind="runs", preset=presets.pop() if len(presets) == 1 else "mixed",
         seeds=max(len(members) for members in groups.values()),
-        models=tuple(dict.fromkeys(model for _, model in groups)), grid={}, fixed={}, tasks=tasks,
+        models=tuple(dict.fromkeys(model for _, model, _ in groups)), grid={}, fixed={}, tasks=tasks,
     )
 
 
@@ -449,21 +453,22 @@ def _budget_of(config: TrainConfig) -> Budget:
     return Budget(sequences=config.steps * config.batch_size, time_limit=config.time_limit)
 
 
-def _check_group(model: str, task: str, members: list[_Run]) -> None:
-    """The runs of one row must differ in their seed alone, each seed once."""
-    first = _flat(members[0].config.to_dict())
-    for run in members[1:]:
-        other = _flat(run.config.to_dict())
-        for key in sorted(set(first) | set(other)):
-            if key != "seed" and first.get(key) != other.get(key):
-                raise InputError(
-                    f"{members[0].path} and {run.path} are both {model} on {task} but differ in {key} "
-                    f"({first.get(key)!r} against {other.get(key)!r}); give runs that differ only in their seed "
-                    "(or compare settings with `ntm sweep`).")
+def _check_seeds(model: str, task: str, members: list[_Run]) -> None:
+    """The runs of one row (one config) must each be another seed."""
     for previous, run in zip(members, members[1:]):
         if previous.config.seed == run.config.seed:
-            raise InputError(f"{previous.path} and {run.path} are both seed {run.config.seed} of {model} on {task}; "
-                             "give one of them.")
+            raise InputError(f"{previous.path} and {run.path} are both seed {run.config.seed} of {model} on {task} "
+                             "with one config; give one of them.")
+
+
+def _difference(config: TrainConfig, same_model: list[TrainConfig]) -> str:
+    """A row's label among the rows of its model on its task: its values of the config fields
+    that differ among them ('learning-rate=0.001 steps=20000'); '' for a model's only row."""
+    flats = [_flat(other.to_dict()) for other in same_model]
+    mine = _flat(config.to_dict())
+    keys = sorted({key for flat in flats for key in flat if key != "seed" and any(
+        other.get(key) != flat.get(key) for other in flats)})
+    return " ".join(f"{key.split('.')[-1].replace('_', '-')}={_text(mine.get(key))}" for key in keys)
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
