@@ -93,11 +93,9 @@ def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> 
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
         remove_abandoned_staging(runs_dir)
-        staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".{name}{STAGING}"))
-        os.chmod(staging, 0o777 & ~process_umask())  # as mkdir() would make it, not mkdtemp's 0700
     except OSError as error:
-        raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror}).") from None
-    lock = lock_run(staging)
+        raise StorageError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
+    staging, lock = _locked_staging(runs_dir, name)
     try:
         fill(staging)
         for n in range(10_000):
@@ -117,6 +115,24 @@ def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> 
         lock.release()
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _locked_staging(runs_dir: Path, name: str) -> tuple[Path, Lock]:
+    """A new staging folder for a run named `name`, and its lock. Another process's sweep
+    (`remove_abandoned_staging`) may remove it in the instant before it is locked: then another."""
+    for _ in range(100):
+        try:
+            staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".{name}{STAGING}"))
+            os.chmod(staging, 0o777 & ~process_umask())  # as mkdir() would make it, not mkdtemp's 0700
+            return staging, lock_run(staging)
+        except FileNotFoundError:  # swept away before it was locked
+            continue
+        except OSError as error:
+            raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror}).") from None
+        except StorageError:
+            if staging.exists():
+                raise
+    raise StorageError(f"cannot create a run folder in {runs_dir}: it kept vanishing.")
 
 
 def remove_abandoned_staging(runs_dir: Path) -> None:

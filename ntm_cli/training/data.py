@@ -10,8 +10,8 @@ An archive (`np.savez`, or `np.savez_compressed`) holds, batch-major:
     output_kind   a string, 'bits' or 'class'                                      optional: inferred
 
 The steps past a sequence's `lengths` are padding: never scored (without a mask, the mask is 1 up
-to each length; a mask given must be 0 past it). Without `eval_inputs`, the last HELDOUT_FRACTION of the sequences (at least one) is held out
-and never trained on. Every check is made before anything reaches JAX: the archive's members
+to each length; a mask given must be 0 past it). Without `eval_inputs`, the last
+HELDOUT_FRACTION of the sequences (at least one) is held out and never trained on. Every check is made before anything reaches JAX: the archive's members
 and their headers first (names, dtypes, shapes, and the size they take read as float32, against
 this machine's memory), then the values (finite, in range). Pickled object arrays are never
 loaded (`allow_pickle` stays off). Each problem is one sentence naming the file (InputError).
