@@ -80,23 +80,24 @@ def pytest_unconfigure(config):
 # worker takes the next file when it is almost done with its last, so the short files at the end
 # even out the two. Files not named keep their collection order, after these.
 _LONGEST_FIRST = [
-    "test_train_cli.py",  # 58
-    "test_robustness.py",  # 53
+    "test_train_cli.py",  # 60
+    "test_robustness.py",  # 57
     "test_devices.py",  # 40
-    "test_dnc.py",  # 30
-    "test_compare.py",  # 25
-    "test_kv_memory.py",  # 24
-    "test_training.py",  # 23
+    "test_dnc.py",  # 34
+    "test_compare.py",  # 28
+    "test_kv_memory.py",  # 26
+    "test_training.py",  # 25
+    "test_curriculum.py",  # 23
+    "test_sweep.py",  # 22
     "test_tasks.py",  # 22
-    "test_sweep.py",  # 21
-    "test_cli.py",  # 20
-    "test_tensorboard.py",  # 20
-    "test_curriculum.py",  # 18
-    "test_ntm.py",  # 15
+    "test_ntm.py",  # 19
+    "test_tensorboard.py",  # 17
     "test_layers.py",  # 15
-    "test_live_steps.py",  # 13
-    "test_figures.py",  # 13
-    "test_dynamic_ngrams.py",  # 12
+    "test_figures.py",  # 12
+    "test_live_steps.py",  # 12
+    "test_data.py",  # 12
+    "test_dynamic_ngrams.py",  # 11
+    "test_cli.py",  # 11
 ]
 
 

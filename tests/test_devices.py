@@ -34,7 +34,9 @@ SCRIPT = textwrap.dedent("""
     SIZES = {"ntm-lstm": ["--memory", "8x4", "--controller-size", "16"],
              "dnc": ["--memory", "8x4", "--controller-size", "16"],
              "lstm": ["--lstm-size", "16"]}
-    CASES = [("ntm-lstm", "seeds"), ("ntm-lstm", "batch"), ("dnc", "batch"), ("lstm", "seeds"), ("lstm", "batch")]
+    # Seeds split the same way whatever the model (the seed axis of the vmapped step), so one model
+    # checks it; the batch split goes through each model's own kernels.
+    CASES = [("ntm-lstm", "seeds"), ("ntm-lstm", "batch"), ("dnc", "batch"), ("lstm", "batch")]
     # One learning-rate schedule for every run (by default it would follow each run's own budget,
     # and a run resumed to 20 steps was made with a budget of 10).
     COMMON = ["--max-length", "3", "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "32",
@@ -91,7 +93,7 @@ def report(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("model", "split"), [("ntm-lstm", "seeds"), ("ntm-lstm", "batch"), ("dnc", "batch"),
-                                              ("lstm", "seeds"), ("lstm", "batch")])
+                                              ("lstm", "batch")])
 def test_four_devices_train_as_one_does(report, model, split):
     entry = report[f"{model}-{split}"]
     assert entry["devices"] == 4 if split == "batch" else entry["devices"] == 2
