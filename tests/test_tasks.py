@@ -59,7 +59,10 @@ def test_sample_is_compiled_once_per_task_and_batch_size(name, monkeypatch):
         return original(self, key)
 
     monkeypatch.setattr(type(task), "sample_one", counted)
-    task_base._compiled.cache_clear()  # forget programs other tests compiled: the first call traces
+    # Forget what other tests in this process traced and compiled (the jitted wrappers, and JAX's
+    # own trace cache, keyed by the function and the equal task), so that the first call traces.
+    task_base._compiled.cache_clear()
+    jax.clear_caches()
     batches = [task.sample(jax.random.key(seed), 8) for seed in range(4)]
     assert len(traces) == 1
     assert not np.array_equal(batches[0].inputs, batches[1].inputs)  # different keys, different data
