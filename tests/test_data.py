@@ -132,6 +132,9 @@ def test_a_class_archive_counts_wrong_answers_in_its_lines_and_table(tmp_path):
     assert "class (inferred" in result.stderr and "wrong answers" in result.stderr and "bit err" not in result.stderr
     header = next(line for line in result.stdout.splitlines() if "seed" in line and "final" in line)
     assert "wrong" in header and "bit err" not in header
+    from ntm_cli.reports.figures import curve_errors, run_curve
+
+    assert curve_errors(run_curve(tmp_path / "runs" / "data-classes-lstm-s0")) == "wrong answers"  # ntm plot's axis
 
 
 def test_compare_on_an_archive_trains_each_model_reuses_its_runs_and_reads_them_back(tmp_path):

@@ -151,6 +151,17 @@ def run_curve(run_dir: Path) -> RunCurve:
     )
 
 
+def curve_errors(curve: RunCurve) -> str:
+    """What a curve's errors count: its run's archive's kind, else its task's (`config_errors`)."""
+    import json
+
+    from ntm_cli.reports.progress import task_errors
+    from ntm_cli.tasks.base import errors_counted
+
+    config = json.loads(curve.group)  # the run's config, seed 0
+    return errors_counted(config["data"]["output_kind"]) if config.get("data") else task_errors(config["task"])
+
+
 def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:
     """Curves of runs that differ only in their seed, by label, in first-seen order.
 
@@ -219,9 +230,7 @@ def learning_curves_figure(curves: Sequence[RunCurve], path: Path) -> Path:
                             color=color, linestyle=line, linewidth=0.6, alpha=0.45)
             ax.plot(np.maximum(x, 1), np.maximum(median, LOG_FLOOR), color=color, linestyle=line, linewidth=2,
                     label=name)
-    from ntm_cli.reports.progress import task_errors
-
-    kinds = {task_errors(c.label.split()[0]) for c in curves}  # a label is '<task> <model>'
+    kinds = {curve_errors(c) for c in curves}
     errors = kinds.pop() if len(kinds) == 1 else "errors"
     for ax, unit in zip(axes, ("held-out cost (bits per sequence)", f"held-out {errors} per sequence")):
         ax.set_yscale("log")
