@@ -78,16 +78,17 @@ def default_run_name(config: TrainConfig, seed: int) -> str:
     return f"{task}-{config.model_name}-s{seed}"
 
 
-STAGING = ".new-"  # a run folder being made: '.<name>.new-XXXX', renamed to its name once its config is in
+STAGING = ".ntm-staging-"  # a run folder being made ('.ntm-staging-XXXX'), renamed once its config is in
 
 
 def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> tuple[Path, Lock]:
     """Makes a new run folder `runs_dir/name` (or `name-run2`, `name-run3`, ... if taken), locked,
     with what `fill(folder)` writes in it (its config.json), and returns the folder and its lock.
 
-    The folder is made whole or not at all: it is filled under a hidden staging name and renamed to
-    its name, so a process killed at any moment never leaves a run folder without its config (a
-    staging folder it leaves is unlocked, and the next run made here removes it)."""
+    The folder is made whole or not at all: it is filled under a hidden staging name
+    ('.ntm-staging-XXXX') and renamed to its name, so a process killed at any moment never leaves a
+    run folder without its config (a staging folder it leaves is unlocked, and the next run made
+    here removes it)."""
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(f"{runs_dir} is not a folder.")
     try:
@@ -95,7 +96,7 @@ def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> 
         remove_abandoned_staging(runs_dir)
     except OSError as error:
         raise StorageError(f"cannot create the runs folder {runs_dir} ({error.strerror}).") from None
-    staging, lock = _locked_staging(runs_dir, name)
+    staging, lock = _locked_staging(runs_dir)
     try:
         fill(staging)
         for n in range(10_000):
@@ -117,27 +118,28 @@ def reserve_run_dir(runs_dir: Path, name: str, fill: Callable[[Path], None]) -> 
         raise
 
 
-def _locked_staging(runs_dir: Path, name: str) -> tuple[Path, Lock]:
-    """A new staging folder for a run named `name`, and its lock. Another process's sweep
-    (`remove_abandoned_staging`) may remove it in the instant before it is locked: then another."""
+def _locked_staging(runs_dir: Path) -> tuple[Path, Lock]:
+    """A new staging folder and its lock. Another process's sweep (`remove_abandoned_staging`) may
+    take or remove it in the instant before it is locked: then another is made."""
     for _ in range(100):
         try:
-            staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".{name}{STAGING}"))
+            staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=STAGING))
             os.chmod(staging, 0o777 & ~process_umask())  # as mkdir() would make it, not mkdtemp's 0700
-            return staging, lock_run(staging)
-        except FileNotFoundError:  # swept away before it was locked
-            continue
         except OSError as error:
-            raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror}).") from None
-        except StorageError:
-            if staging.exists():
-                raise
-    raise StorageError(f"cannot create a run folder in {runs_dir}: it kept vanishing.")
+            raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror or error}).") from None
+        try:
+            lock = Lock(staging / LOCK)
+        except (BlockingIOError, StorageError):  # a sweep holds it, or has removed the folder
+            continue
+        if lock.linked():
+            return staging, lock
+        lock.release()  # locked a lock file a sweep had already removed
+    raise StorageError(f"cannot create a run folder in {runs_dir}: another process kept removing it.")
 
 
 def remove_abandoned_staging(runs_dir: Path) -> None:
     """Removes the staging folders of runs whose process died while making them (their lock free)."""
-    for staging in runs_dir.glob(f".*{STAGING}*"):
+    for staging in runs_dir.glob(f"{STAGING}*"):
         try:
             lock = Lock(staging / LOCK)
         except (BlockingIOError, StorageError):  # being made by a live process, or not ours to judge
@@ -182,6 +184,13 @@ class Lock:
             return path.read_text().strip() or "?"
         except OSError:
             return "?"
+
+    def linked(self) -> bool:
+        """Whether the locked file is still the one at `path` (not removed, or replaced, since)."""
+        try:
+            return os.fstat(self._handle.fileno()).st_ino == os.stat(self.path).st_ino
+        except OSError:
+            return False
 
     def release(self) -> None:
         if not self._handle.closed:

@@ -403,6 +403,11 @@ def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_noth
     (other_lr / "config.json").write_text(json.dumps(saved))
     twin = tmp_path / "twin" / "copy-lstm-s0"
     shutil.copytree(lstm0, twin)
+    longer = tmp_path / "longer" / "copy-lstm-s1"  # another task size: its chance and solved rule differ
+    shutil.copytree(lstm1, longer)
+    saved = json.loads((longer / "config.json").read_text())
+    saved["config"]["task_sizes"] = {**saved["config"]["task_sizes"], "max_length": 30}
+    (longer / "config.json").write_text(json.dumps(saved))
     unfinished = copy_run(lstm1, tmp_path / "unfinished" / "copy-lstm-s1", status="interrupted")
     damaged = tmp_path / "damaged"
     damaged.mkdir()
@@ -412,6 +417,7 @@ def test_run_folders_that_cannot_make_a_row_are_refused_in_one_sentence_and_noth
         ((lstm0, damaged), "is not a readable run config"),
         ((lstm0, lstm0), f"{lstm0} is given twice"),
         ((lstm0, twin), "are both seed 0 of lstm on copy with one config; give one of them"),
+        ((lstm0, longer), "are runs of copy at other sizes"),
         ((lstm0, unfinished), f"{unfinished} is interrupted; finish it with `ntm train --resume {unfinished}`"),
         ((lstm0, "--seeds", "2"), "--seeds cannot apply to runs already trained"),
         ((lstm0, "--lr", "1e-3"), "--lr cannot apply to runs already trained"),

@@ -214,6 +214,7 @@ _INF[5, 1, 0] = np.inf
     (_with(eval_targets=_GOOD["targets"]), "has eval_targets or eval_mask but no 'eval_inputs'"),
     (_with(lengths=np.full(S, T + 1)), "'lengths' must be whole numbers from 1 to T = 6"),
     (_with(lengths=np.full(S, 4)), "'mask' scores step 4 of sequence 0, past its length 4 in 'lengths'"),
+    (_with(lengths=np.full(S, T), eval_inputs=_GOOD["inputs"], eval_targets=_GOOD["targets"]), "give 'eval_mask' too"),
     (_with(extra=np.zeros(3)), "holds 'extra', which is not one of"),
 ])
 def test_a_malformed_archive_is_one_sentence_exit_2_and_no_run_folder(tmp_path, make, phrase):

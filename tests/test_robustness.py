@@ -407,14 +407,18 @@ def test_a_run_folder_is_made_whole_or_not_at_all(tmp_path):
         raise StorageError("disk full.")
     with pytest.raises(StorageError):
         runs.reserve_run_dir(tmp_path, "s", broken)
-    abandoned = tmp_path / f".s{runs.STAGING}dead"  # as a process killed while filling it leaves it
+    abandoned = tmp_path / f"{runs.STAGING}dead"  # as a process killed while filling it leaves it
     abandoned.mkdir()
     (abandoned / runs.CONFIG).write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == [abandoned.name, "r", "r-run2"]
     assert [Path(row.run_dir).name for row in runs.list_runs(tmp_path)] == ["r", "r-run2"]  # never listed as a run
+    live = tmp_path / f"{runs.STAGING}live"  # another process's, being filled: locked
+    live.mkdir()
+    held = runs.Lock(live / runs.LOCK)
     made, lock = runs.reserve_run_dir(tmp_path, "s", fill("3"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "r-run2", "s"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "r", "r-run2", "s"]  # the dead one swept
     lock.release()
+    held.release()
 
 
 @pytest.mark.parametrize("moment", ["at once", "once its folder exists", "after a report past step 0"])

@@ -222,6 +222,7 @@ def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monk
         (["train", "copy", "--lr-decay-steps", "-1"], "--lr-decay-steps must be positive"),
         (["train", "copy", "--name", ""], "--name must be a plain folder name"),
         (["train", "copy", "--name", "a/b"], "--name must be a plain folder name"),
+        (["train", "copy", "--name", ".hidden"], "--name must be a plain folder name, not hidden"),
         (["train", "copy", "--seed", "99999999999999999999"], "--seed"),
     ],
 )

@@ -121,8 +121,8 @@ def check_run_name(name: str | None, out: Path | None = None, seeds: Sequence[in
     refused, never quietly made `name-run2` (two processes starting at once still get two)."""
     if name is None:
         return
-    if not name.strip() or "/" in name or name in (".", ".."):
-        raise InputError(f"--name must be a plain folder name, got {name!r}.")
+    if not name.strip() or "/" in name or name.startswith("."):
+        raise InputError(f"--name must be a plain folder name, not hidden (no leading '.'), got {name!r}.")
     for seed in seeds if out is not None else ():
         taken = out / named_run(name, seeds, seed)
         if taken.exists():

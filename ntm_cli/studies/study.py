@@ -69,7 +69,9 @@ class Study:
     def __post_init__(self) -> None:
         if not self.tasks:
             raise InputError("give at least one task.")
-        if (self.data is not None) != ("data" in self.tasks) or (self.data is not None and len(self.tasks) > 1):
+        if self.data is None and "data" in self.tasks:
+            raise InputError("task data is read from an archive: give --data FILE instead.")
+        if self.data is not None and self.tasks != ("data",):
             raise InputError("a study on an archive (--data) trains on its sequences alone; give no --tasks with it.")
         if len(set(self.tasks)) != len(self.tasks):
             raise InputError(f"a task is given twice: {', '.join(self.tasks)}.")
@@ -418,6 +420,12 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         one, other = list(archives.values())[:2]
         raise InputError(f"{one.path} and {other.path} trained on different archives ({one.config.data.path} and "
                          f"{other.config.data.path}); compare the runs of one archive at a time.")
+    for run in loaded:  # a task's chance, floor and solved rule depend on its sizes: one set per table
+        first = next(other for other in loaded if other.config.task == run.config.task)
+        if run.config.task_sizes != first.config.task_sizes:
+            raise InputError(f"{first.path} and {run.path} are runs of {run.config.task} at other sizes "
+                             f"({first.config.task_sizes} against {run.config.task_sizes}); compare one set of sizes "
+                             "at a time.")
     groups: dict[tuple[str, str, str], list[_Run]] = {}  # (task, model, config but the seed): a row
     for run in loaded:
         flat = _flat(dataclasses.replace(run.config, seed=0).to_dict())
@@ -431,7 +439,10 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
             _check_seeds(model, task_name, members)
             trial = Trial(task_name, model, {})
             same_model = [others[0].config for name, others in task_groups if name == model]
-            sources.append(RowSource(trial, _difference(members[0].config, same_model), len(members), ""))
+            label = _difference(members[0].config, same_model)
+            if any(source.trial.model == model and source.label == label for source in sources):
+                label = f"{label} ({members[0].path.name})".strip()  # values that print alike: the folder tells
+            sources.append(RowSource(trial, label, len(members), ""))
             finished.append([SeedRun(run.config.seed, run.summary, runs.read_metrics(run.path), False)
                              for run in members])
         first = task_groups[0][1][0].config
@@ -464,10 +475,10 @@ def _check_seeds(model: str, task: str, members: list[_Run]) -> None:
 def _difference(config: TrainConfig, same_model: list[TrainConfig]) -> str:
     """A row's label among the rows of its model on its task: its values of the config fields
     that differ among them ('learning-rate=0.001 steps=20000'); '' for a model's only row."""
-    flats = [_flat(other.to_dict()) for other in same_model]
+    flats = [{key: json.dumps(value) for key, value in _flat(other.to_dict()).items()} for other in same_model]
     mine = _flat(config.to_dict())
     keys = sorted({key for flat in flats for key in flat if key != "seed" and any(
-        other.get(key) != flat.get(key) for other in flats)})
+        other.get(key) != flat.get(key) for other in flats)})  # as the rows were told apart: by JSON
     return " ".join(f"{key.split('.')[-1].replace('_', '-')}={_text(mine.get(key))}" for key in keys)
 
 

@@ -233,6 +233,9 @@ def read_archive(path: Path) -> Archive:
     arrays = {name: _finite(path, name, value) for name, value in raw.items() if name != "output_kind"}
     count, steps = arrays["inputs"].shape[:2]
     if "lengths" in arrays:
+        if "eval_inputs" in arrays and "eval_mask" not in arrays:
+            raise InputError(f"{path}: 'lengths' gives the training sequences' lengths; give 'eval_mask' too, so that "
+                             "the held-out set scores no padding either.")
         arrays["mask"] = _mask_of_lengths(path, arrays["lengths"], arrays.get("mask"), steps)
     for prefix in ("", "eval_"):
         if prefix + "inputs" in arrays:
