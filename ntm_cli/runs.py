@@ -129,8 +129,13 @@ def _locked_staging(runs_dir: Path) -> tuple[Path, Lock]:
             raise StorageError(f"cannot create a run folder in {runs_dir} ({error.strerror or error}).") from None
         try:
             lock = Lock(staging / LOCK)
-        except (BlockingIOError, StorageError):  # a sweep holds it, or has removed the folder
+        except BlockingIOError:  # a sweep holds it (and removes it)
             continue
+        except StorageError:
+            if staging.is_dir():  # not a sweep: the lock file itself cannot be made here
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            continue  # a sweep removed the folder
         if lock.linked():
             return staging, lock
         lock.release()  # locked a lock file a sweep had already removed
