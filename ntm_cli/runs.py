@@ -246,9 +246,7 @@ def find_run(runs_dir: Path, config: TrainConfig) -> Path | None:
         return None
     wanted = json.loads(json.dumps(config.to_dict()))
     matches = []
-    for config_file in sorted(runs_dir.glob(f"*/{CONFIG}")):
-        if config_file.parent.name.startswith("."):  # a run folder being made (see reserve_run_dir)
-            continue
+    for config_file in (folder / CONFIG for folder in run_folders(runs_dir)):
         try:
             saved = json.loads(config_file.read_bytes().decode("utf-8"))["config"]
             if saved != wanted and (_fields_of(saved) == _fields_of(wanted)
@@ -460,8 +458,13 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
         raise InputError(f"--runs {runs_dir} is a file, not a runs folder.")
     if not runs_dir.is_dir():
         return []
-    return [run_row(run_dir) for run_dir in sorted(p for p in runs_dir.iterdir()
-                                                   if not p.name.startswith(".") and (p / CONFIG).is_file())]
+    return [run_row(run_dir) for run_dir in run_folders(runs_dir)]
+
+
+def run_folders(runs_dir: Path) -> list[Path]:
+    """The run folders in `runs_dir`, sorted: those with a config.json, but for hidden ones (a run
+    folder being made, see `reserve_run_dir`; the comparisons' claims)."""
+    return sorted(p for p in runs_dir.iterdir() if not p.name.startswith(".") and (p / CONFIG).is_file())
 
 
 def run_row(run_dir: Path) -> RunRow:

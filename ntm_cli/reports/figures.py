@@ -152,14 +152,13 @@ def run_curve(run_dir: Path) -> RunCurve:
 
 
 def curve_errors(curve: RunCurve) -> str:
-    """What a curve's errors count: its run's archive's kind, else its task's (`config_errors`)."""
+    """What a curve's errors count: its run's archive's kind, else its task's."""
     import json
 
-    from ntm_cli.reports.progress import task_errors
-    from ntm_cli.tasks.base import errors_counted
+    from ntm_cli.config import TrainConfig
+    from ntm_cli.reports.progress import config_errors
 
-    config = json.loads(curve.group)  # the run's config, seed 0
-    return errors_counted(config["data"]["output_kind"]) if config.get("data") else task_errors(config["task"])
+    return config_errors(TrainConfig.from_dict(json.loads(curve.group)))  # `group`: the run's config, seed 0
 
 
 def group_curves(curves: Sequence[RunCurve]) -> dict[str, list[RunCurve]]:

@@ -420,8 +420,9 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         one, other = list(archives.values())[:2]
         raise InputError(f"{one.path} and {other.path} trained on different archives ({one.config.data.path} and "
                          f"{other.config.data.path}); compare the runs of one archive at a time.")
+    firsts: dict[str, _Run] = {}
     for run in loaded:  # a task's chance, floor and solved rule depend on its sizes: one set per table
-        first = next(other for other in loaded if other.config.task == run.config.task)
+        first = firsts.setdefault(run.config.task, run)
         if run.config.task_sizes != first.config.task_sizes:
             raise InputError(f"{first.path} and {run.path} are runs of {run.config.task} at other sizes "
                              f"({first.config.task_sizes} against {run.config.task_sizes}); compare one set of sizes "
