@@ -434,9 +434,13 @@ def checkpoint_path(run_dir: Path, which: str) -> Path:
 
 
 def being_trained(run_dir: Path) -> bool:
-    """Whether a live process holds the run's lock (the process id in its lock file is alive): a
-    run whose summary says "running" but whose process died (kill -9) is not."""
-    holder = Lock.holder(run_dir / LOCK)
+    """Whether a live process holds the run's lock: a run whose summary says "running" but whose
+    process died (kill -9) is not, nor one whose lock file names a process id that the system has
+    since given to another process (the lock itself is free)."""
+    import fcntl
+
+    path = run_dir / LOCK
+    holder = Lock.holder(path)
     if not holder.isdigit():
         return False
     try:
@@ -445,7 +449,14 @@ def being_trained(run_dir: Path) -> bool:
         return False
     except PermissionError:  # alive, another user's
         pass
-    return True
+    try:  # that process is alive: is the lock held? (probed only now, so a free lock is rarely touched)
+        with open(path) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:

@@ -99,7 +99,10 @@ def test_a_64_sequence_archive_trains_records_its_file_evaluates_and_refuses_a_c
     assert first == pytest.approx(15.0, abs=1.0)  # chance: 5 scored steps x 3 bits
     assert last < 0.6 * first  # it learns the delay
 
-    evaluated = runner.invoke(app, ["eval", str(run_dir), "--batches", "1", "--batch-size", "16", "--json"])
+    refused = runner.invoke(app, ["eval", str(run_dir), "--batches", "3"])  # no batches to count: each once
+    assert refused.exit_code == 2 and "--batches does not apply to an archive's held-out" in refused.stderr
+    assert "Traceback" not in refused.output and not list(run_dir.glob("eval*.json"))
+    evaluated = runner.invoke(app, ["eval", str(run_dir), "--batch-size", "16", "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads(evaluated.stdout)
     assert report["task"] == "data" and report["results"][0]["sequences"] == 8  # each held-out sequence once

@@ -171,6 +171,15 @@ def _as_killed(run_dir, pid):
     (run_dir / runs.LOCK).write_text(f"{pid}\n")
 
 
+_HELD = []  # the locks of runs "being trained" by this process (let go as it ends)
+
+
+def _as_training(run_dir):
+    """A run being trained: its summary says "running" and a live process (this one) holds its lock."""
+    _as_killed(run_dir, os.getpid())
+    _HELD.append(runs.Lock(run_dir / runs.LOCK))
+
+
 def _unknown_task(run_dir):
     (run_dir / runs.CONFIG).write_text(json.dumps({**_config(run_dir), "config": {**_config(run_dir)["config"],
                                                                                  "task": "nosuch"}}))
@@ -184,7 +193,8 @@ def _latest(run_dir):
 LISTED = {
     "untouched": (lambda d: None, "finished", None),
     "killed with kill -9": (lambda d: _as_killed(d, _dead_pid()), "interrupted", None),
-    "being trained": (lambda d: _as_killed(d, os.getpid()), "running", None),
+    "being trained": (_as_training, "running", None),
+    "its process id given to another process": (lambda d: _as_killed(d, os.getpid()), "interrupted", None),
     "unknown task": (_unknown_task, "damaged", "config.json names an unknown task 'nosuch'"),
     "task sizes of another task": (lambda d: (d / runs.CONFIG).write_text(json.dumps(
         {**_config(d), "config": {**_config(d)["config"], "task_sizes": {"num_items": 3}}})),

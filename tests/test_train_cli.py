@@ -268,7 +268,8 @@ def test_eval_bad_input(tmp_path):
 def test_train_into_a_file_is_one_sentence(tmp_path):
     (tmp_path / "afile").write_text("x")
     result = runner.invoke(app, ["train", "copy", *TINY, "--steps", "5", "--out", str(tmp_path / "afile")])
-    assert result.exit_code == 2 and "is not a folder" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr and "Traceback" not in result.output
+    assert "compiling" not in result.stderr  # refused before any work
 
 
 def test_resume_takes_only_a_budget_and_a_larger_one(tmp_path):

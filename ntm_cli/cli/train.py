@@ -78,14 +78,14 @@ def train_command(
                 say(line, stderr=True)
             config = build_config(task, chosen_model(model, controller), preset, seed, given_budget, settings,
                                   data=record, data_kind=data_kind)
+            from ntm_cli.cli.study import check_folder
+
+            check_folder(out, "--out")  # before compiling, and before a finished run is looked for in it
             if seeds == 1 and name is None and _show_finished(out, config, json_output):
                 return
             from ntm_cli.studies.launch import check_run_name
 
             check_run_name(name, out, range(seed, seed + seeds))
-            from ntm_cli.storage import check_writable
-
-            check_writable(out)  # before compiling; `out` being a file is refused where the run folder is made
             session, run_dirs = new_session(config, range(seed, seed + seeds), out, name, reporter(json_output),
                                             devices, tensorboard)
 
@@ -133,7 +133,7 @@ def _show_finished(out: Path, config: Any, json_output: bool) -> bool:
 @with_axis_values
 def eval_command(
     run: Annotated[list[Path], typer.Argument(help="Run folders (several: one table each, one line each in --plot).")],
-    batches: Annotated[int, typer.Option(min=1, max=100_000, help="Held-out batches per size.")] = 10,
+    batches: Annotated[int, typer.Option(min=1, max=100_000, help="Held-out batches per size (a task's; an archive's held-out sequences are each evaluated once).")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, max=2**31 - 1, help="Sequences per batch.")] = 100,
     checkpoint: Annotated[Checkpoint, typer.Option(help="The best held-out checkpoint, or the latest.")] = Checkpoint("best"),
     memory_rows: Annotated[Optional[int], typer.Option(min=1, max=2**31 - 1, help="DNC runs: evaluate on a memory of this many rows (its parameters do not depend on N); saved as eval-n<rows>.json.")] = None,
@@ -153,6 +153,12 @@ def eval_command(
 
     with reported_errors():
         configs = [runs.read_config(r) for r in run]
+        from ntm_cli.cli.options import given_options
+
+        if (data is not None or any(c.data is not None for c in configs)) and given_options(
+                eval_command, {"batches": batches}, set()):
+            raise InputError("--batches does not apply to an archive's held-out sequences, which are each "
+                             "evaluated once; --batch-size sets how many go at a time.")
         from ntm_cli.training.evaluation import check_memory_start, eval_file_name, evaluate_run, other_memory_rows
 
         # every run checked before any is evaluated or anything is written
