@@ -46,3 +46,14 @@ lever recall-ff-lr-3e-4 recall ntm-ff --lr 3e-4
 # end at 164-166 bits, above the LSTM's 156; two reach 139-140 (the floor: 133.2).
 lever ngrams-constant-lr ngrams ntm-lstm --lr-decay-steps 0
 lever ngrams-heads-2 ngrams ntm-lstm --heads 2
+# Priority sort's NTM-LSTM (batch 4, Adam 3e-3 decaying over its 100,000 sequences): 0 of 5 seeds
+# reach 25 bits (median 54.4). screens.sh favoured Adam 1e-2 and 64 memory rows (20 items in 32
+# rows collide).
+lever sort-lr1e-2-m64 sort ntm-lstm --lr 1e-2 --memory 64x20
+# ... and with the paper's 128 rows, which the screens favoured over 64.
+lever sort-lr1e-2-m128 sort ntm-lstm --lr 1e-2 --memory 128x20
+# N-grams' NTM-LSTM: seeds 3 and 4 stay on the plateau at batch 32; screens.sh: at batch 8 (four
+# times the steps) both left it. (Its kept runs report every 30 steps, as the preset of batch 32
+# gave them; the preset now has batch 8 and reports every 120, so a call now trains anew. The
+# record's row is the preset's own runs, five_seeds.sh.)
+lever ngrams-b8 ngrams ntm-lstm --batch-size 8
