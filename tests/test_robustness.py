@@ -385,8 +385,10 @@ def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path)
     # started with SIGINT ignored keeps it ignored (Python then installs no handler), and in the
     # suite this test twice saw the trainer go on for minutes after SIGINT.
     inherited = signal.getsignal(signal.SIGINT)
-    trainer = _ntm("train", "sort", "--steps-per-call", "1000", "--steps", "2000000", "--out", str(tmp_path),
-                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    foreground = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                  "from ntm_cli.cli import main; main()"]
+    trainer = subprocess.Popen([*foreground, "train", "sort", "--steps-per-call", "1000", "--steps", "2000000",
+                                "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "priority-sort-ntm-lstm-s0"
     try:
         _wait_for(lambda: runs.read_metrics(run_dir))  # the step-0 report: the loop's calls begin
