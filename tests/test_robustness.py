@@ -383,7 +383,7 @@ def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path)
     stops within seconds, with its checkpoint."""
     # Started as a shell starts a foreground command, with Ctrl-C's default disposition: a process
     # started with SIGINT ignored keeps it ignored (Python then installs no handler), and in the
-    # suite this test twice saw the trainer go on for minutes after SIGINT.
+    # suite this test three times saw the trainer go on for minutes after SIGINT.
     inherited = signal.getsignal(signal.SIGINT)
     foreground = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                   "from ntm_cli.cli import main; main()"]
