@@ -190,6 +190,21 @@ class Lock:
         except OSError:
             return "?"
 
+    @staticmethod
+    def held(path: Path) -> bool:
+        """Whether some process holds the lock on `path` now (probed with a shared lock, let go at
+        once; False for a file that cannot be opened)."""
+        import fcntl
+
+        try:
+            with open(path) as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
+
     def linked(self) -> bool:
         """Whether the locked file is still the one at `path` (not removed, or replaced, since)."""
         try:
@@ -437,8 +452,6 @@ def being_trained(run_dir: Path) -> bool:
     """Whether a live process holds the run's lock: a run whose summary says "running" but whose
     process died (kill -9) is not, nor one whose lock file names a process id that the system has
     since given to another process (the lock itself is free)."""
-    import fcntl
-
     path = run_dir / LOCK
     holder = Lock.holder(path)
     if not holder.isdigit():
@@ -449,14 +462,7 @@ def being_trained(run_dir: Path) -> bool:
         return False
     except PermissionError:  # alive, another user's
         pass
-    try:  # that process is alive: is the lock held? (probed only now, so a free lock is rarely touched)
-        with open(path) as handle:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
+    return Lock.held(path)  # that process is alive; probed only now, so a free lock is rarely touched
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:

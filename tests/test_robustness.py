@@ -23,6 +23,9 @@ runner = CliRunner()
 TINY = ["--max-length", "3", "--memory", "8x4", "--controller-size", "16", "--steps-per-call", "5",
         "--report-every", "10", "--eval-batch-size", "16"]
 NTM = [sys.executable, "-c", "from ntm_cli.cli import main; main()"]
+# As a shell starts a foreground command: with Python's Ctrl-C handler, whatever SIGINT disposition
+# this process passes on (a process started with SIGINT ignored keeps it ignored).
+FOREGROUND = [*NTM[:2], "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n" + NTM[2]]
 
 
 def one_sentence(result, code=2):
@@ -323,8 +326,8 @@ def test_a_runs_folder_with_spaces_and_non_ascii_characters_works_and_nothing_is
 
 # --- real processes: concurrency, kill -9, a full disk ----------------------------------------------
 
-def _ntm(*args, cwd=None, **kwargs):
-    return subprocess.Popen([*NTM, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def _ntm(*args, cwd=None, command=NTM, **kwargs):
+    return subprocess.Popen([*command, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kwargs)
 
 
@@ -381,14 +384,11 @@ def test_ctrl_c_is_answered_within_seconds_whatever_the_steps_per_call(tmp_path)
     """Issue 33 item 1: a compiled call of 1,000 priority-sort steps (about 3 minutes here) would hold
     Ctrl-C until it ends; the session runs calls of about a second (one step first), so the run
     stops within seconds, with its checkpoint."""
-    # Started as a shell starts a foreground command, with Ctrl-C's default disposition: a process
-    # started with SIGINT ignored keeps it ignored (Python then installs no handler), and in the
-    # suite this test three times saw the trainer go on for minutes after SIGINT.
+    # Started as FOREGROUND: in the suite, started plainly, this test three times saw the trainer
+    # go on for minutes after SIGINT.
     inherited = signal.getsignal(signal.SIGINT)
-    foreground = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                  "from ntm_cli.cli import main; main()"]
-    trainer = subprocess.Popen([*foreground, "train", "sort", "--steps-per-call", "1000", "--steps", "2000000",
-                                "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trainer = _ntm("train", "sort", "--steps-per-call", "1000", "--steps", "2000000", "--out", str(tmp_path),
+                   command=FOREGROUND)
     run_dir = tmp_path / "priority-sort-ntm-lstm-s0"
     try:
         _wait_for(lambda: runs.read_metrics(run_dir))  # the step-0 report: the loop's calls begin
