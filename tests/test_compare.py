@@ -57,9 +57,9 @@ def compare(tmp_path, *args, env=WIDE):
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One comparison of the LSTM and the NTM on copy, 2 seeds of 30 sequences each."""
+    """One comparison of the LSTM and the NTM on copy, 2 seeds of 32 sequences each."""
     tmp_path = tmp_path_factory.mktemp("compare")
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30",
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "32",
                      "--seeds", "2")
     assert result.exit_code == 0, result.output
     return tmp_path, result
@@ -68,13 +68,13 @@ def finished(tmp_path_factory):
 def test_compare_prints_a_table_per_task_and_a_verdict(finished):
     _, result = finished
     out = result.stdout
-    for column in ("model", "solved", "cost", "95% interval", "at 30 seqs", "seqs", "paper", "held-out"):
+    for column in ("model", "solved", "cost", "95% interval", "at 32 seqs", "seqs", "paper", "held-out"):
         assert column in out
     assert "setting" not in out  # one value of each setting: said once, in the title
     assert "memory=8x4" in out and "lstm-size=1x16" in out and "2 seeds" in out
-    assert " 0/2 " in out  # solved: no seed copies after 30 sequences
+    assert " 0/2 " in out  # solved: no seed copies after 32 sequences
     assert "~0.5-2 at 1M" in out and "~0 by 100-200k" in out
-    assert "copy: " in out and "is lowest at the end" in out and "at 30 sequences each it is" in out
+    assert "copy: " in out and "is lowest at the end" in out and "at 32 sequences each it is" in out
     assert "--memory does not apply to lstm" in result.stderr and "--lstm-size does not apply to ntm-lstm" in result.stderr
 
 
@@ -84,16 +84,16 @@ def test_compare_files_agree_with_each_other(finished):
     results = json.loads((out / "results.json").read_text())
     assert results["version"] == 2 and results["kind"] == "compare" and results["grid"] == {}
     task = results["tasks"]["copy"]
-    assert task["equal_sequences"] == 30 and "bit errors per sequence below 1" in task["solved_rule"]
+    assert task["equal_sequences"] == 32 and "bit errors per sequence below 1" in task["solved_rule"]
     rows = task["rows"]
     assert sorted(r["model"] for r in rows) == ["lstm", "ntm-lstm"]
     assert [r["rank"] for r in rows] == [1, 2] and rows[0]["cost"] <= rows[1]["cost"]
     for r in rows:
-        assert r["sequences"] == 30 and r["seeds"] == r["seeds_planned"] == 2 and r["seed_numbers"] == [0, 1]
+        assert r["sequences"] == 32 and r["seeds"] == r["seeds_planned"] == 2 and r["seed_numbers"] == [0, 1]
         assert r["solved"] == 0 and r["seed_solved"] == [False, False] and r["sequences_to_solve"] is None
         assert r["cost"] == pytest.approx(sum(r["seed_costs"]) / 2)  # the median of two
         assert r["cost_interval"][0] == min(r["seed_costs"]) and r["cost_interval"][1] == max(r["seed_costs"])
-        # read at 30 sequences, the last report of every run: the final costs
+        # read at 32 sequences, the last report of every run: the final costs
         assert r["seed_costs_at_equal_sequences"] == pytest.approx(r["seed_costs"])
         assert r["params"] == _params("copy", r["model"]) and r["reused"] == 0
     assert json.loads(json.dumps(StudyResults.from_dict(results).to_dict())) == results  # read through its declaration
@@ -130,13 +130,13 @@ def test_a_second_compare_trains_nothing(finished, monkeypatch):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(TrainingSession, "run", no_training)
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2",
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "32", "--seeds", "2",
                      "--json")
     assert result.exit_code == 0, result.output
     assert "reusing" in result.stderr and sorted(p.name for p in (tmp_path / "runs").iterdir()) == before
     rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
     assert sorted(r["model"] for r in rows) == ["lstm", "ntm-lstm"] and all(r["reused"] == 2 for r in rows)
-    table = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2")
+    table = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "32", "--seeds", "2")
     assert "lstm*" in table.stdout and "*: reuses runs an earlier command finished" in " ".join(table.stdout.split())
 
 
@@ -144,15 +144,15 @@ def test_two_workers_train_in_their_own_processes_and_get_the_same_runs(finished
     """--workers 2: each training in a spawned process on its own core, writing the same run
     folders (and the same figures) as one after another here."""
     here, _ = finished
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30",
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "32",
                      "--seeds", "2", "--workers", "2", "--json")
     assert result.exit_code == 0, result.output
-    assert "copy / lstm / " in result.stderr and "seed 1 (30 sequences): finished" in result.stderr
+    assert "copy / lstm / " in result.stderr and "seed 1 (32 sequences): finished" in result.stderr
     ours = {r["model"]: r for r in json.loads(result.stdout)["tasks"]["copy"]["rows"]}
     theirs = {r["model"]: r for r in json.loads((here / "out" / "results.json").read_text())["tasks"]["copy"]["rows"]}
     for model in ("lstm", "ntm-lstm"):
         assert ours[model]["cost"] == pytest.approx(theirs[model]["cost"], rel=1e-5)
-        assert ours[model]["sequences"] == theirs[model]["sequences"] == 30
+        assert ours[model]["sequences"] == theirs[model]["sequences"] == 32
 
 
 def test_runs_lists_the_runs_folder(finished):
@@ -161,7 +161,7 @@ def test_runs_lists_the_runs_folder(finished):
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert {(r["task"], r["model"], r["seed"], r["status"], r["sequences"]) for r in rows} == {
-        (task, model, seed, "finished", 30) for task in ("copy",) for model in ("lstm", "ntm-lstm") for seed in (0, 1)}
+        (task, model, seed, "finished", 32) for task in ("copy",) for model in ("lstm", "ntm-lstm") for seed in (0, 1)}
     table = runner.invoke(app, ["runs", "--runs", str(tmp_path / "runs")], env=WIDE)
     assert table.exit_code == 0 and "copy-ntm-lstm-s0" in table.stdout and "finished" in table.stdout
     empty = runner.invoke(app, ["runs", "--runs", str(tmp_path / "nothing")])
@@ -287,7 +287,7 @@ def test_an_80_column_table_cuts_no_name_and_no_number(finished):
     """At 80 columns the names a user types and every number stay whole (a cell of several
     words may wrap between them)."""
     tmp_path, _ = finished
-    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "30", "--seeds", "2",
+    result = compare(tmp_path, "--tasks", "copy", "--models", "lstm,ntm-lstm", *TINY, "--sequences", "32", "--seeds", "2",
                      env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
@@ -311,7 +311,7 @@ def test_a_run_saved_before_a_config_field_existed_is_still_found(tmp_path):
     del saved["config"]["until_solved"]
     (older / "config.json").write_text(json.dumps(saved))
     assert runs.find_run(tmp_path, config) == older
-    other = build_config("copy", "lstm", "fast", 0, Budget(sequences=31))
+    other = build_config("copy", "lstm", "fast", 0, Budget(sequences=40))
     assert runs.find_run(tmp_path, other) is None
 
 
@@ -381,7 +381,7 @@ def test_compare_builds_its_table_from_run_folders_a_user_trained(finished, tmp_
     assert len(result.stdout.splitlines()) == 1 and own["kind"] == "runs"
     study = json.loads((study_dir / "out" / "results.json").read_text())
     ours, theirs = own["tasks"]["copy"], study["tasks"]["copy"]
-    assert ours["equal_sequences"] == theirs["equal_sequences"] and ours["budget"] == "30 sequences"
+    assert ours["equal_sequences"] == theirs["equal_sequences"] and ours["budget"] == "32 sequences"
     for mine, made in zip(ours["rows"], theirs["rows"]):
         for field in ("model", "seeds", "seed_numbers", "seed_costs", "cost", "cost_interval", "solved",
                       "seed_costs_at_equal_sequences", "rank"):
@@ -441,7 +441,7 @@ def test_run_folders_of_one_model_with_other_configs_are_rows_of_their_own(finis
     result = _own(tmp_path, lstm0, lstm1, other_lr, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["tasks"]["copy"]["rows"]
-    assert sorted((row["label"], row["seeds"]) for row in rows) == [("learning-rate=0.001", 2), ("learning-rate=0.5", 1)]
+    assert sorted((row["label"], row["seeds"]) for row in rows) == [("learning-rate=0.003", 2), ("learning-rate=0.5", 1)]
 
 
 @pytest.mark.parametrize("columns", ["40", "60", "80", "200", None])

@@ -27,7 +27,8 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     assert runner.invoke(app, ["train", "copy", *TINY, "--seeds", "2", "--out", str(out)]).exit_code == 0
     lstm = ["train", "copy", "--model", "lstm", "--lstm-size", "1x8", "--max-length", "3", "--steps", "20",
-            "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "16", "--out", str(out)]
+            "--batch-size", "1", "--steps-per-call", "5", "--report-every", "10", "--eval-batch-size", "16",
+            "--out", str(out)]
     assert runner.invoke(app, lstm).exit_code == 0
     sort = ["train", "sort", "--num-inputs", "4", "--num-outputs", "2", "--memory", "8x4", "--controller-size", "8",
             "--heads", "1", "--steps", "10", "--steps-per-call", "5", "--report-every", "5", "--eval-batch-size", "8",

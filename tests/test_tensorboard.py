@@ -180,8 +180,8 @@ def test_a_study_passes_tensorboard_to_each_training_job(tmp_path):
 
 def test_compare_writes_events_into_the_run_folders_it_trains(tmp_path):
     result = runner.invoke(app, ["compare", "--tasks", "copy", "--models", "lstm", "--seeds", "1", "--sequences", "20",
-                                 "--lstm-size", "1x16", "--max-length", "3", "--eval-batch-size", "16",
-                                 "--workers", "1", "--tensorboard", "--runs", str(tmp_path / "runs"),
+                                 "--batch-size", "1", "--lstm-size", "1x16", "--max-length", "3",
+                                 "--eval-batch-size", "16", "--workers", "1", "--tensorboard", "--runs", str(tmp_path / "runs"),
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
