@@ -130,7 +130,7 @@ def _paper(task: str, model: str, **changes) -> ModelConfig:
 #   its seeds ended at 47.9-60.9 bits (median 54.4); at Adam 1e-2 with 64 rows at 31.6-47.2
 #   (36.9), and with the paper's 128 rows at 24.3-40.8 (26.1; 2 of 5 below 25 bits), so its row
 #   has 128 rows and Adam 1e-2 (~1.2x the time per sequence of 32 rows).
-# - copy, the LSTM: batch 8 and Adam 3e-3. At batch 1 (Adam 1e-3) it trained 20-34 sequences/s
+# - copy, the LSTM: batch 8 and Adam 3e-3. At batch 1 (Adam 1e-3) it trained 20-44 sequences/s
 #   here, 300-500 s of a comparison per seed for its 10,000 sequences; at batch 8, ~100 (~100 s).
 #   It pays ~2 bits for it at 10,000 sequences: seeds 0-4 ended at 41.3, 37.3, 40.2, 39.2, 44.1
 #   (median 40.2) against 38.0, 37.7, 38.3, 40.1, 39.6 (38.3) at batch 1; at Adam 1e-2, 54-56
@@ -221,8 +221,8 @@ PAPER_STEPS = {
 # solved (`--until solved`), so the five-task comparison with 3 seeds, three models and two
 # workers fits in about an hour (experiments/benchmarks/README.md). N-grams gets 30,000: at
 # 50,000 its nine runs took a third of that hour, and the NTM-LSTM's curves are flat from
-# ~30,000 on (seeds 0-4 at 30,000: 137.0 138.9 157.1 137.2 157.4; at 50,000: 136.6 137.4 151.7
-# 136.6 152.3), below the LSTM's on every seed at either budget.
+# ~30,000 on (seeds 0-4 at 30,000: 137.1 138.9 156.3 137.2 157.1; at 50,000: 136.6 137.4 151.7
+# 136.6 152.3), below the LSTM's on every seed at either budget (the LSTM at 30,000: 162.4-165.0).
 COMPARE_BUDGET = {
     "repeat-copy": 300.0,
     "associative-recall": 300.0,
