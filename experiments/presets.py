@@ -111,7 +111,7 @@ def _paper(task: str, model: str, **changes) -> ModelConfig:
 #   minutes were 137.4 and 137.3 (batch 8 at 1e-3: 147 and 156). The NTM-FF stays near 181
 #   at batch 8 or 32 with 1e-3 (3e-3: 194); it learns N-grams far more slowly here. (Those
 #   runs decayed the rate over 20,000 steps, near constant in their ~3,400; it now decays over
-#   the run's own budget, as every row's does.) Counted over seeds 0-4 at compare's 50,000
+#   the run's own budget, as every row's does.) Counted over seeds 0-4 at compare's then 50,000
 #   sequences (2026-12-05, levers.sh ngrams-constant-lr): decaying over the budget, the NTM-LSTM
 #   ended at 165, 139, 140, 166, 164 (below the LSTM on 2 of 5); at a constant 3e-3, 137, 138,
 #   139, 161, 159 (3 of 5; median 138.7 against 164), so its rate is now constant. Seeds 3 and
@@ -130,11 +130,11 @@ def _paper(task: str, model: str, **changes) -> ModelConfig:
 #   its seeds ended at 47.9-60.9 bits (median 54.4); at Adam 1e-2 with 64 rows at 31.6-47.2
 #   (36.9), and with the paper's 128 rows at 24.3-40.8 (26.1; 2 of 5 below 25 bits), so its row
 #   has 128 rows and Adam 1e-2 (~1.2x the time per sequence of 32 rows).
-# - copy, the LSTM: batch 8 and Adam 3e-3. At batch 1 (Adam 1e-3) it trained 20-44 sequences/s
-#   here, 300-500 s of a comparison per seed for its 10,000 sequences; at batch 8, ~100 (~100 s).
+# - copy, the LSTM: batch 8 and Adam 3e-3. At batch 1 (Adam 1e-3) it trained 19-44 sequences/s
+#   here, 230-520 s of a comparison per seed for its 10,000 sequences; at batch 8, ~100 (~100 s).
 #   It pays ~2 bits for it at 10,000 sequences: seeds 0-4 ended at 41.3, 37.3, 40.2, 39.2, 44.1
-#   (median 40.2) against 38.0, 37.7, 38.3, 40.1, 39.6 (38.3) at batch 1; at Adam 1e-2, 54-56
-#   (levers.sh copy-lstm-b8, 2026-12-05). Both are far from copy's 1 bit, where the NTMs end.
+#   (median 40.2) against 38.0, 37.7, 38.3, 40.1, 39.6 (38.3) at batch 1 (levers.sh copy-lstm-b8,
+#   2026-12-05); at batch 8 and Adam 1e-2, 54-56 (copy-lstm-b8-lr1e-2). Both are far from copy's 1 bit, where the NTMs end.
 #
 # The DNC keeps the setting measured when it was added (its controller is the NTM-LSTM's, its
 # memory sized per task for what the task stores; batch 1, Adam 1e-3): copy 32 x 20, repeat
@@ -220,7 +220,7 @@ PAPER_STEPS = {
 # before the NTMs had solved copy (they do by 4,000-27,000). A comparison stops each seed once
 # solved (`--until solved`), so the five-task comparison with 3 seeds, three models and two
 # workers fits in about an hour (experiments/benchmarks/README.md). N-grams gets 30,000: at
-# 50,000 its nine runs took a third of that hour, and the NTM-LSTM's curves are flat from
+# 50,000 its nine runs took a third of that hour, and the NTM-LSTM's best seeds are flat from
 # ~30,000 on (seeds 0-4 at 30,000: 137.1 138.9 156.3 137.2 157.1; at 50,000: 136.6 137.4 151.7
 # 136.6 152.3), below the LSTM's on every seed at either budget (the LSTM at 30,000: 162.4-165.0).
 COMPARE_BUDGET = {

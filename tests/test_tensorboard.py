@@ -179,15 +179,16 @@ def test_a_study_passes_tensorboard_to_each_training_job(tmp_path):
 
 
 def test_compare_writes_events_into_the_run_folders_it_trains(tmp_path):
-    result = runner.invoke(app, ["compare", "--tasks", "copy", "--models", "lstm", "--seeds", "1", "--sequences", "20",
-                                 "--batch-size", "1", "--lstm-size", "1x16", "--max-length", "3",
-                                 "--eval-batch-size", "16", "--workers", "1", "--tensorboard", "--runs", str(tmp_path / "runs"),
+    result = runner.invoke(app, ["compare", "--tasks", "copy", "--models", "lstm", "--seeds", "1", "--sequences", "24",
+                                 "--lstm-size", "1x16", "--max-length", "3", "--eval-batch-size", "16",
+                                 "--workers", "1", "--tensorboard", "--runs", str(tmp_path / "runs"),
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     rows = runs.read_metrics(run_dir)
     events = read_events(run_dir)
     got = scalars(events, "cost/held_out")
-    assert [step for step, _ in got] == [r.sequences for r in rows] and got[-1][0] == 20
+    # the x axis is sequences, not steps (3 at the preset's batch 8)
+    assert [step for step, _ in got] == [r.sequences for r in rows] and got[-1][0] == 24
     np.testing.assert_allclose([v for _, v in got], [r.eval_cost for r in rows], rtol=1e-6)
     assert events.Tags()["images"] == []  # the LSTM has no memory to draw
