@@ -134,7 +134,8 @@ def _paper(task: str, model: str, **changes) -> ModelConfig:
 #   here, 230-520 s of a comparison per seed for its 10,000 sequences; at batch 8, ~100 (~100 s).
 #   It pays ~2 bits for it at 10,000 sequences: seeds 0-4 ended at 41.3, 37.3, 40.2, 39.2, 44.1
 #   (median 40.2) against 38.0, 37.7, 38.3, 40.1, 39.6 (38.3) at batch 1 (levers.sh copy-lstm-b8,
-#   2026-12-05); at batch 8 and Adam 1e-2, 54-56 (copy-lstm-b8-lr1e-2). Both are far from copy's 1 bit, where the NTMs end.
+#   2026-12-05); at batch 8 and Adam 1e-2, 54-56 (copy-lstm-b8-lr1e-2). Both are far from copy's
+#   1 bit, where the NTMs end.
 #
 # The DNC keeps the setting measured when it was added (its controller is the NTM-LSTM's, its
 # memory sized per task for what the task stores; batch 1, Adam 1e-3): copy 32 x 20, repeat
