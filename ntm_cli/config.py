@@ -111,9 +111,11 @@ class OptimizerConfig:
     clip_value: float | None = None  # clip every gradient component to +/- this (the paper: 10)
     clip_norm: float | None = None  # clip the gradient's global norm to this (Collier, DNC: 50)
     # Cosine decay of the learning rate to lr * decay_to over decay_steps steps, then constant
-    # at that; None keeps it constant.
+    # at that; None keeps it constant. decay_from: the fraction of those steps held at the full
+    # rate before the decay starts (0: it starts at once).
     decay_steps: int | None = None
     decay_to: float = 0.1
+    decay_from: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.name in OPTIMIZERS, f"optimizer must be 'adam' or 'rmsprop', got {self.name!r}.")
@@ -125,6 +127,8 @@ class OptimizerConfig:
         _check(self.decay_steps is None or self.decay_steps >= 1,
                f"learning-rate decay steps must be at least 1, got {self.decay_steps}.")
         _check(0 < self.decay_to <= 1, f"the decayed learning-rate fraction must be in (0, 1], got {self.decay_to}.")
+        _check(0 <= self.decay_from < 1,
+               f"the fraction of the decay held at the full rate must be in [0, 1), got {self.decay_from}.")
         for name in ("clip_value", "clip_norm"):
             value = getattr(self, name)
             _check(value is None or value > 0, f"{name.replace('_', ' ')} must be positive, got {value}.")

@@ -232,7 +232,7 @@ class TaskResults:
     sequences: int | None
     steps: int | None
     chance_cost: float
-    floor_cost: float | None  # the Bayes-optimal cost, where the task has one
+    floor_cost: float | None  # the Bayes-optimal cost on the held-out batch (`heldout_floor`), where the task has one
     floor_text: str | None
     output_kind: Literal["bits", "class"]
     ranked_by: Literal["cost", "bit_errors"]

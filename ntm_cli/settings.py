@@ -133,6 +133,18 @@ def _curriculum(text: str) -> int | str | None:
     return value or None
 
 
+def _fraction(flag: str, low: float, high_allowed: bool, exclusive_low: bool = False) -> Callable[[float], float]:
+    """A check of a fraction: above (or from) `low`, below 1 or up to it."""
+    def read(value: float) -> float:
+        above = value > low if exclusive_low else value >= low
+        below = value <= 1 if high_allowed else value < 1
+        if not (math.isfinite(value) and above and below):
+            span = f"{'(' if exclusive_low else '['}{low:g}, 1{']' if high_allowed else ')'}"
+            raise InputError(f"{flag} must be a fraction in {span}, got {value:g}.")
+        return value
+    return read
+
+
 def _decay_steps(value: int) -> int | None:
     decay = off_if_zero(value, "--lr-decay-steps", "for a constant rate")
     return None if decay is None else int(decay)
@@ -198,10 +210,16 @@ SETTINGS: tuple[Setting, ...] = (
             read=lambda v: off_if_zero(v, "--clip-norm"), example="0,50"),
     Setting("clip_value", float, "Clip each gradient component (0: off).", TRAINING, to("optimizer.clip_value"),
             read=lambda v: off_if_zero(v, "--clip-value"), example="0,10"),
-    Setting("lr_decay_steps", int, "Cosine-decay the learning rate to a tenth over these steps (0: constant; "
-            "default: the preset's, which follows a budget in --steps or --sequences, and under --time alone "
-            "spans the preset's default steps).",
+    Setting("lr_decay_steps", int, "Cosine-decay the learning rate to a tenth (--lr-decay-to) over these steps "
+            "(0: constant; default: the preset's, which follows a budget in --steps or --sequences, and under "
+            "--time alone spans the preset's default steps).",
             TRAINING, to("optimizer.decay_steps"), read=_decay_steps, example="0,5000"),
+    Setting("lr_decay_from", float, "Hold the learning rate for this fraction of the decay's steps, then "
+            "decay it over the rest (default 0: from the start).", TRAINING, to("optimizer.decay_from"),
+            read=_fraction("--lr-decay-from", 0.0, False), example="0,0.5"),
+    Setting("lr_decay_to", float, "The fraction of the learning rate the decay ends at (default 0.1).", TRAINING,
+            to("optimizer.decay_to"), read=_fraction("--lr-decay-to", 0.0, True, exclusive_low=True),
+            example="0.1,0.01"),
     Setting("curriculum", str, "Grow the task from its smallest sizes to its own: over this many training "
             "sequences, or 'solved': each stage until the training batches meet the task's solved rule (a "
             "moving average over ~50 steps); 0: none, as in the paper.", TRAINING, to("curriculum"),
@@ -291,10 +309,15 @@ def apply_settings(config: TrainConfig, given: Mapping[str, Any]) -> TrainConfig
         for path, value in row.fields(row.value(given[row.name]), config).items():
             part, _, field = path.rpartition(".")
             parts[part][field] = value
+    optimizer = dataclasses.replace(config.optimizer, **parts["optimizer"])
+    shaping = [f"--{name.replace('_', '-')}" for name in ("lr_decay_from", "lr_decay_to") if name in given]
+    if shaping and optimizer.decay_steps is None:
+        raise InputError(f"{' and '.join(shaping)} shape{'s' if len(shaping) == 1 else ''} a learning-rate decay, and "
+                         "this run's rate is constant; give --lr-decay-steps too.")
     return dataclasses.replace(
         config,
         model=dataclasses.replace(config.model, **parts["model"]),
-        optimizer=dataclasses.replace(config.optimizer, **parts["optimizer"]),
+        optimizer=optimizer,
         task_sizes=parts["task_sizes"],
         **parts[""],
     )

@@ -258,6 +258,13 @@ class Task:
         """The lowest expected cost in bits per sequence any model can reach (0 if deterministic)."""
         return 0.0
 
+    def optimal_costs(self, batch: Batch) -> jax.Array | None:
+        """Bits per sequence, `[B]`, that the Bayes-optimal predictor pays on these very sequences,
+        where the task can compute it (None: only `floor_cost`, an expectation, is known). A cost
+        measured on a batch is compared with the floor of that batch: the floor of a few hundred
+        sequences varies by bits from batch to batch (`ntm_cli.training.trainer.heldout_floor`)."""
+        return None
+
     def heldout(self) -> Task:
         """The task held-out data come from: the task itself, or its evaluation split where it has
         one (a task of classes that training never sees)."""

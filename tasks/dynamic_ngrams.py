@@ -137,15 +137,15 @@ class DynamicNGramsTask(Task):
         _, p = jax.lax.scan(step, init, (jnp.arange(bits.shape[0]), bits))
         return p[..., None]
 
-    def optimal_cost(self, batch: Batch) -> jax.Array:
+    def optimal_costs(self, batch: Batch) -> jax.Array:
         """Bits per sequence, `[B]`, that the Bayes-optimal predictor pays on a batch."""
         p = self.optimal_probabilities(batch.targets)
         likelihood = jnp.where(batch.targets > 0.5, p, 1.0 - p)[..., 0]  # [T, B]
         return -(jnp.log2(likelihood) * batch.mask).sum(axis=0)
 
     def expected_optimal_cost(self, key: jax.Array, num_sequences: int = 1000) -> float:
-        """Monte-Carlo mean of `optimal_cost` over `num_sequences` sequences: the task's floor."""
-        return float(jax.jit(lambda k: self.optimal_cost(self.sample(k, num_sequences)).mean())(key))
+        """Monte-Carlo mean of `optimal_costs` over `num_sequences` sequences: the task's floor."""
+        return float(jax.jit(lambda k: self.optimal_costs(self.sample(k, num_sequences)).mean())(key))
 
     @functools.cache
     def floor_cost(self) -> float:

@@ -28,7 +28,7 @@ def test_optimal_predictor_on_a_hand_computed_sequence():
     # t=3: context 0 unseen; t=4: context 1 saw a 1 and a 0 -> 1.5/3.
     np.testing.assert_allclose(p, [0.5, 0.5, 0.75, 0.5, 0.5])
     batch = Batch(jnp.zeros((5, 1, 1)), jnp.asarray(bits)[:, None, None], jnp.ones((5, 1)))
-    np.testing.assert_allclose(task.optimal_cost(batch), [6.0])  # 1 + 1 + 2 + 1 + 1 bits
+    np.testing.assert_allclose(task.optimal_costs(batch), [6.0])  # 1 + 1 + 2 + 1 + 1 bits
 
 
 def test_optimal_predictor_matches_the_numpy_reference():

@@ -10,7 +10,7 @@ import pytest
 
 from ntm_cli.config import OptimizerConfig, TrainConfig
 from ntm_cli.models import LSTMConfig, NTMConfig
-from ntm_cli.training.trainer import SEEDS_AXIS, Trainer, make_optimizer, sequence_metrics
+from ntm_cli.training.trainer import SEEDS_AXIS, Trainer, learning_rate_at, make_optimizer, sequence_metrics
 from ntm_cli.training.session import next_call_steps
 from ntm_cli.tasks.copy import CopyTask
 
@@ -95,6 +95,18 @@ def test_learning_rate_decays_along_a_cosine_to_a_tenth_then_stays():
     np.testing.assert_allclose(got, [-sum(rates)], rtol=1e-5)
     constant = _run_optimizer(OptimizerConfig(name="adam", learning_rate=lr), [np.array([1.0])] * steps, np.array([0.0]))
     np.testing.assert_allclose(constant, [-lr * steps], rtol=1e-5)
+
+
+def test_a_held_decay_keeps_the_full_rate_then_follows_a_cosine_over_the_rest_to_its_end_fraction():
+    lr, steps, decay_steps, hold = 0.5, 12, 10, 4  # decay_from 0.4 of 10 steps: 4 held, then 6 of cosine
+    config = OptimizerConfig(name="adam", learning_rate=lr, decay_steps=decay_steps, decay_to=0.01, decay_from=0.4)
+    got = _run_optimizer(config, [np.array([1.0])] * steps, np.array([0.0]))
+    rates = [lr if t < hold else lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * min(t - hold, 6) / 6)))
+             for t in range(steps)]
+    assert rates[:5] == [lr] * 5 and rates[-1] == pytest.approx(0.01 * lr)
+    np.testing.assert_allclose(got, [-sum(rates)], rtol=1e-5)
+    assert [learning_rate_at(config, t) for t in (0, 4, 7, 10, 11)] == pytest.approx(
+        [lr, lr, lr * (0.01 + 0.99 * 0.5), 0.01 * lr, 0.01 * lr], rel=1e-5)
 
 
 class _PoisonedCopy(CopyTask):

@@ -255,22 +255,22 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(kept) if kept else None
 
 
-def _equal_sequences(task, finished: list[list[SeedRun]]) -> float | None:
+def _equal_sequences(task, finished: list[list[SeedRun]], floor: float) -> float | None:
     """Where rows are compared: the fewest sequences any seed that ends unsolved (and did not
     diverge) reached, so a fast model's extra training does not decide. A seed that ends solved
     (stopped by `--until solved`, say) keeps its last reading past its end, as it would have
     stayed solved; where every seed ends solved, the fewest any reached (who solved first)."""
     seeds = [s for trial in finished for s in trial if s.summary.status != "diverged"]  # those stopped early
-    unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve) is None]
+    unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve, floor) is None]
     reached = unsolved or [s.summary.sequences for s in seeds]
     return float(min(reached)) if reached else None
 
 
-def _to_solve(task, curve: list[MetricsRow]) -> MetricsRow | None:
-    """The report from which the task's solved rule held to the end of the run, if it holds."""
+def _to_solve(task, curve: list[MetricsRow], floor: float) -> MetricsRow | None:
+    """The report from which the task's solved rule held to the end of the run, if it holds;
+    `floor`: the held-out batch's (`heldout_floor`)."""
     if task.solved is None:
         return None
-    floor = task.floor_cost()
     first = solved_from([task.solved.holds(m.eval_cost, m.eval_bit_errors, m.eval_scores, floor) for m in curve])
     return None if first is None else curve[first]
 
@@ -284,14 +284,14 @@ class RowSource(NamedTuple):
     command: str  # the `ntm train` command that makes seed 0's run
 
 
-def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
+def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None, floor: float) -> ResultRow:
     trial = source.trial
     summaries = [s.summary for s in seeds]
     gone = [s.status == "diverged" for s in summaries]  # not solved; their figures never enter a median
     costs = [None if out else s.final_eval_cost for s, out in zip(summaries, gone)]
     errors = [None if out else s.final_eval_bit_errors for s, out in zip(summaries, gone)]
     cost, error = summarise(costs), summarise(errors)
-    solved = [_to_solve(task, s.curve) for s in seeds]
+    solved = [_to_solve(task, s.curve, floor) for s in seeds]
     at_equal = {field: [None if equal_sequences is None or out else
                         value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences)
                         for s, out in zip(seeds, gone)]
@@ -342,10 +342,11 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
         trials = [t for t in study.trials() if t.task == task_name]
         # The task at the sizes its runs train at (its chance and floor depend on them; where a
         # grid varies a size, the first setting's), or the archive's.
-        task = task_of(study.config(trials[0], 0))
+        first = study.config(trials[0], 0)
+        task = task_of(first)
         sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t)) for t in trials]
         finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
-        tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name),
+        tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name), first.eval_batch_size,
                                         with_paper=not study.varied)
     return StudyResults(
         version=RESULTS_VERSION,
@@ -360,13 +361,18 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
 
 
 def task_results(task, sources: list[RowSource], finished: list[list[SeedRun]], budget: Budget | None,
-                 with_paper: bool = True) -> TaskResults:
+                 eval_batch_size: int, with_paper: bool = True) -> TaskResults:
     """One task's rows (one per source, over its finished seeds), ranked by the task's criterion
     at the end, with verdicts read at equal sequences. `budget`: the runs' shared budget (None:
-    each run's own)."""
-    equal_sequences = _equal_sequences(task, finished)
+    each run's own); `eval_batch_size`: their held-out batch's size, whose floor the solved rule
+    measures against (`heldout_floor`)."""
+    from ntm_cli.training.trainer import heldout_floor
+
+    floor = heldout_floor(task, eval_batch_size)
+    equal_sequences = _equal_sequences(task, finished, floor)
     figure = ranking(task.output_kind)
-    rows = _ranked([_row(source, seeds, task, equal_sequences) for source, seeds in zip(sources, finished)], figure)
+    rows = _ranked([_row(source, seeds, task, equal_sequences, floor) for source, seeds in zip(sources, finished)],
+                   figure)
     best = rows[0] if rows and rows[0].rank is not None else None
     return TaskResults(
         budget=budget.text() if budget is not None else "each run's own budget",
@@ -374,7 +380,7 @@ def task_results(task, sources: list[RowSource], finished: list[list[SeedRun]], 
         sequences=budget.sequences if budget is not None else None,
         steps=budget.steps if budget is not None else None,
         chance_cost=task.chance_cost,
-        floor_cost=task.floor_cost() or None,
+        floor_cost=floor or None,
         floor_text=task.paper_floor,
         output_kind=task.output_kind,
         ranked_by=figure.field,
@@ -449,7 +455,8 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
         first = task_groups[0][1][0].config
         budgets = {_budget_of(run.config) for _, members in task_groups for run in members}
         task = task_of(first)  # an archive's (read again and checked), or the generator at the runs' sizes
-        tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None)
+        tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None,
+                                        first.eval_batch_size)
     presets = {run.config.preset for run in loaded}
     return StudyResults(
         version=RESULTS_VERSION, kind="runs", preset=presets.pop() if len(presets) == 1 else "mixed",

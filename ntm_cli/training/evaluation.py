@@ -126,6 +126,16 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
     return LoadedRun(trainer, state.params, rest, memory, {**meta, "path": str(path)})
 
 
+def sequences_floor(task: Task, base: jax.Array, batches: int, batch_size: int, count: int) -> np.ndarray | None:
+    """What the Bayes-optimal predictor pays, `[count]` bits, on the held-out sequences
+    `heldout_metrics` draws from `fold_in(base, b)` for b < `batches`; None where the task computes
+    no such cost (`Task.optimal_costs`) or has no floor."""
+    if not task.floor_cost():
+        return None
+    costs = [task.optimal_costs(task.sample(jax.random.fold_in(base, b), batch_size)) for b in range(batches)]
+    return None if costs[0] is None else np.concatenate([np.asarray(c) for c in costs])[:count]
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 7))
 def heldout_metrics(graphdef: nnx.GraphDef, task: Task, batch_size: int, params: Any, rest: Any, memory: Any,
                     key: jax.Array, layout: Layout = Layout(None, None), data: Any = ()):
@@ -229,6 +239,7 @@ def evaluate_run(
         errors = np.concatenate([np.asarray(o[1]) for o in outs])[:count]
         counts = {key: (sum(float(o[2][key][0]) for o in outs), sum(float(o[2][key][1]) for o in outs))
                   for key in outs[0][2]}
+        floor = sequences_floor(task, base, len(datas), batch_size, count) if held[label] is None else None
         results.append({
             "label": label,
             "sizes": task.sizes(),
@@ -238,7 +249,12 @@ def evaluate_run(
             "cost_se": float(cost.std(ddof=1) / math.sqrt(cost.size)) if cost.size > 1 else 0.0,
             "bit_errors": float(errors.mean()),
             "chance_cost": task.chance_cost,
-            "floor_cost": task.floor_cost(),
+            # the Bayes-optimal cost on these sequences where the task computes it (`Task.optimal_costs`),
+            # and the paired standard error of the cost above it; else the expected floor
+            "floor_cost": task.floor_cost() if floor is None else float(floor.mean()),
+            "expected_floor_cost": task.floor_cost(),
+            **({"above_floor_se": float((cost - floor).std(ddof=1) / math.sqrt(cost.size))}
+               if floor is not None and cost.size > 1 else {}),
             **({"scores": accuracies(counts), "score_counts": {k: list(v) for k, v in counts.items()}}
                if counts else {}),
         })

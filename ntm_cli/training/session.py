@@ -271,7 +271,7 @@ class TrainingSession:
             progress.last_eval_scores = scores
             solved = self.trainer.task.solved
             meets = solved is not None and solved.holds(record.eval_cost, record.eval_bit_errors, scores,
-                                                        self.trainer.task.floor_cost())
+                                                        self.trainer.floor)
             progress.solved_streak = progress.solved_streak + 1 if meets else 0
             if self._better(record, progress):
                 progress.best_eval_cost, progress.best_step = record.eval_cost, self.loop.step
