@@ -41,6 +41,8 @@ def test_every_setting_changes_what_it_names_for_every_model_that_has_it(row):
     for family in sorted(row.families):
         task, model = TASK_OF[family], MODEL_OF[family]
         base = preset_config("fast", task, model)
+        if row.name in ("lr_decay_from", "lr_decay_to"):  # they shape a decay: refused on a constant rate (below)
+            base = dataclasses.replace(base, optimizer=dataclasses.replace(base.optimizer, decay_steps=100))
         configs = []
         for value in row.example.split(","):
             config = apply_settings(base, {row.name: value})
@@ -62,6 +64,19 @@ def test_every_task_size_reaches_the_task_sizes_of_the_tasks_that_have_it(row):
         own = getattr(make_task(task), row.name)  # the task's own value: valid beside its other sizes
         config = build_config(task, "lstm", "fast", 0, Budget(), {row.name: str(own)})
         assert config.task_sizes == {row.name: own}
+
+
+def test_shaping_a_decay_that_is_not_there_is_refused_and_with_decay_steps_it_applies():
+    constant = preset_config("fast", "copy", "ntm-lstm")  # copy's NTMs keep a constant rate
+    assert constant.optimizer.decay_steps is None
+    with pytest.raises(InputError, match=r"^--lr-decay-from and --lr-decay-to shape a learning-rate decay, and this "
+                                         r"run's rate is constant; give --lr-decay-steps too\.$"):
+        apply_settings(constant, {"lr_decay_from": "0.5", "lr_decay_to": "0.01"})
+    held = apply_settings(constant, {"lr_decay_from": "0.5", "lr_decay_to": "0.01", "lr_decay_steps": "400"}).optimizer
+    assert (held.decay_steps, held.decay_from, held.decay_to) == (400, 0.5, 0.01)
+    decaying = preset_config("fast", "priority-sort", "ntm-lstm").optimizer  # decays over its budget: shaped without it
+    assert apply_settings(preset_config("fast", "priority-sort", "ntm-lstm"), {"lr_decay_from": "0.3"}).optimizer == \
+        dataclasses.replace(decaying, decay_from=0.3)
 
 
 def test_a_setting_a_model_or_task_lacks_is_one_sentence_naming_what_it_takes():

@@ -107,7 +107,7 @@ def test_seeds_pair_by_number_not_by_position():
 
 
 def test_a_task_with_a_floor_gets_a_bayes_optimal_row_and_split_seeds_are_shown_one_by_one():
-    from ntm_cli.reports.results import table_header, table_rows
+    from ntm_cli.reports.results import table_header, table_note, table_rows
     from ntm_cli.schema import TaskResults
 
     steady = _row("lstm", [140.0, 141.0, 139.0])
@@ -120,3 +120,4 @@ def test_a_task_with_a_floor_gets_a_bayes_optimal_row_and_split_seeds_are_shown_
     cost = header.index("cost")
     assert rows[0][cost] == "140.000" and rows[1][cost] == "0.033 69.600 0.016"  # a factor of 2,000 apart
     assert rows[-1][0] == "Bayes-optimal" and rows[-1][cost] == "133.200"
+    assert "Bayes-optimal: what the optimal predictor pays on the same held-out sequences" in table_note(task)

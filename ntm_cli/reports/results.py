@@ -135,6 +135,9 @@ def table_note(task: TaskResults) -> str:
     ]
     if task.solved_rule:
         parts.append(f"solved: seeds that end meeting the rule {task.solved_rule}")
+    if task.floor_cost and task.output_kind != "class":
+        parts.append("Bayes-optimal: what the optimal predictor pays on the same held-out sequences (the floor "
+                     "the solved rule measures from; its expectation over all sequences is the task's floor)")
     if any(row.reused for row in task.rows):
         parts.append("*: reuses runs an earlier command finished with the same config and budget")
     parts.append("seqs: training sequences seen (mean); paper: approximate readings of its figures at its own "
