@@ -214,9 +214,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(0: constant; default: the preset's, which follows a budget in --steps or --sequences, and under "
             "--time alone spans the preset's default steps).",
             TRAINING, to("optimizer.decay_steps"), read=_decay_steps, example="0,5000"),
-    Setting("lr_decay_from", float, "Hold the learning rate for this fraction of the decay's steps, then "
-            "decay it over the rest (default 0: from the start).", TRAINING, to("optimizer.decay_from"),
-            read=_fraction("--lr-decay-from", 0.0, False), example="0,0.5"),
+    Setting("lr_decay_from", float, "Hold the learning rate for this fraction of the decay's steps (which "
+            "follow the budget where the preset's do), then decay it over the rest (default 0: from the start).",
+            TRAINING, to("optimizer.decay_from"), read=_fraction("--lr-decay-from", 0.0, False), example="0,0.5"),
     Setting("lr_decay_to", float, "The fraction of the learning rate the decay ends at (default 0.1).", TRAINING,
             to("optimizer.decay_to"), read=_fraction("--lr-decay-to", 0.0, True, exclusive_low=True),
             example="0.1,0.01"),
@@ -312,8 +312,10 @@ def apply_settings(config: TrainConfig, given: Mapping[str, Any]) -> TrainConfig
     optimizer = dataclasses.replace(config.optimizer, **parts["optimizer"])
     shaping = [f"--{name.replace('_', '-')}" for name in ("lr_decay_from", "lr_decay_to") if name in given]
     if shaping and optimizer.decay_steps is None:
+        zero = " (--lr-decay-steps 0)" if "lr_decay_steps" in given else ""
         raise InputError(f"{' and '.join(shaping)} shape{'s' if len(shaping) == 1 else ''} a learning-rate decay, and "
-                         "this run's rate is constant; give --lr-decay-steps too.")
+                         f"the rate of {config.model_name} on {config.task} is constant{zero}; give --lr-decay-steps a "
+                         "number of steps.")
     return dataclasses.replace(
         config,
         model=dataclasses.replace(config.model, **parts["model"]),

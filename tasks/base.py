@@ -109,7 +109,8 @@ class Solved(NamedTuple):
     Attributes:
       figure: 'bit_errors' (errors per sequence: bit errors, or wrong answers for a class task),
         'cost' (bits per sequence), 'cost_above_floor' (bits per sequence above the
-        Bayes-optimal `floor_cost`), or a score's
+        Bayes-optimal cost of the same held-out sequences, `ntm_cli.training.trainer.heldout_floor`,
+        or the expected `floor_cost` where the task cannot compute it), or a score's
         key ('shot_2': an accuracy, a fraction of answers right).
       threshold: errors and costs must be below it; an accuracy at or above it.
       reason: one line, for the tables' captions and `ntm tasks`.
@@ -264,6 +265,12 @@ class Task:
         measured on a batch is compared with the floor of that batch: the floor of a few hundred
         sequences varies by bits from batch to batch (`ntm_cli.training.trainer.heldout_floor`)."""
         return None
+
+    @property
+    def computes_optimal_costs(self) -> bool:
+        """Whether `optimal_costs` gives costs (the task overrides it): only then is a batch drawn
+        to measure its floor."""
+        return type(self).optimal_costs is not Task.optimal_costs
 
     def heldout(self) -> Task:
         """The task held-out data come from: the task itself, or its evaluation split where it has

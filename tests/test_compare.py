@@ -361,9 +361,9 @@ def test_rows_are_compared_where_the_unsolved_seeds_all_have_readings():
         return SeedRun(0, SimpleNamespace(sequences=sequences, status="finished"), curve, False)
 
     solved_early, stuck_long, stuck_short = seed(400, [60, 0.5]), seed(1000, [60, 30]), seed(700, [60, 40])
-    assert _equal_sequences(task, [[solved_early, stuck_long], [stuck_short]], 0.0) == 700
-    assert _equal_sequences(task, [[solved_early], [seed(900, [60, 0.2])]], 0.0) == 400
-    assert _equal_sequences(task, [[], []], 0.0) is None
+    assert _equal_sequences(task, [[solved_early, stuck_long], [stuck_short]], [0.0, 0.0]) == 700
+    assert _equal_sequences(task, [[solved_early], [seed(900, [60, 0.2])]], [0.0, 0.0]) == 400
+    assert _equal_sequences(task, [[], []], [0.0, 0.0]) is None
 
 
 def _own(tmp_path, *args):

@@ -96,6 +96,7 @@ def test_a_held_out_cost_is_measured_against_the_floor_of_its_own_sequences():
     own = float(np.mean(task.optimal_costs(eval_batch(task, 256))))
     assert heldout_floor(task, 256) == own and abs(own - 134.97) < 0.01 and own - PAPER_FLOOR > 1.5
     assert heldout_floor(task, 64) != own  # another batch, another floor
+    assert task.computes_optimal_costs and not make_task("one-shot").computes_optimal_costs
     assert heldout_floor(make_task("copy"), 256) == 0.0  # nothing to compute: the task's own floor
     one_shot = make_task("one-shot")
     assert heldout_floor(one_shot, 256) == one_shot.floor_cost()  # a bound, not a per-sequence cost
@@ -151,3 +152,15 @@ def test_eval_measures_ngrams_against_the_floor_of_the_sequences_it_evaluates(tm
     assert row["expected_floor_cost"] == task.floor_cost() and row["floor_cost"] != row["expected_floor_cost"]
     assert 0 < row["above_floor_se"] < 40  # the standard error of the cost above the floor, paired by sequence
     assert row["cost"] > row["floor_cost"]  # 4 steps of training are far from optimal
+
+    # the trainer's solved check and a comparison of the run measure from its held-out batch's floor
+    from ntm_cli.runs import read_config
+    from ntm_cli.training.trainer import Trainer, eval_batch, heldout_floor
+
+    config = read_config(tmp_path / "dynamic-ngrams-lstm-s0")
+    batch_floor = float(np.mean(task.optimal_costs(eval_batch(task, 8))))
+    assert Trainer(config, [0]).floor == heldout_floor(task, 8) == batch_floor != task.floor_cost()
+    result = runner.invoke(app, ["compare", str(tmp_path / "dynamic-ngrams-lstm-s0"), "--out", str(tmp_path / "c"),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tasks"]["dynamic-ngrams"]["floor_cost"] == batch_floor

@@ -69,9 +69,12 @@ def test_every_task_size_reaches_the_task_sizes_of_the_tasks_that_have_it(row):
 def test_shaping_a_decay_that_is_not_there_is_refused_and_with_decay_steps_it_applies():
     constant = preset_config("fast", "copy", "ntm-lstm")  # copy's NTMs keep a constant rate
     assert constant.optimizer.decay_steps is None
-    with pytest.raises(InputError, match=r"^--lr-decay-from and --lr-decay-to shape a learning-rate decay, and this "
-                                         r"run's rate is constant; give --lr-decay-steps too\.$"):
+    with pytest.raises(InputError, match=r"^--lr-decay-from and --lr-decay-to shape a learning-rate decay, and the "
+                                         r"rate of ntm-lstm on copy is constant; give --lr-decay-steps a number of "
+                                         r"steps\.$"):
         apply_settings(constant, {"lr_decay_from": "0.5", "lr_decay_to": "0.01"})
+    with pytest.raises(InputError, match=r"is constant \(--lr-decay-steps 0\); give --lr-decay-steps a number"):
+        apply_settings(preset_config("fast", "priority-sort", "ntm-lstm"), {"lr_decay_from": "0.5", "lr_decay_steps": "0"})
     held = apply_settings(constant, {"lr_decay_from": "0.5", "lr_decay_to": "0.01", "lr_decay_steps": "400"}).optimizer
     assert (held.decay_steps, held.decay_from, held.decay_to) == (400, 0.5, 0.01)
     decaying = preset_config("fast", "priority-sort", "ntm-lstm").optimizer  # decays over its budget: shaped without it

@@ -109,8 +109,8 @@ def test_a_new_task_works_through_evaluation_figures_and_tables(registered):
     curve = [MetricsRow(step=5, sequences=5, train_cost=2.0, train_bit_errors=1.0, eval_cost=2.0, eval_bit_errors=1.0,
                         wall_time=1.0, sequences_per_second=5.0, skipped_updates=0)]
     trial = Trial("invert", "lstm", {})
-    source = RowSource(trial, study.label(trial.setting), study.seeds, study.command(trial))
-    row = _row(source, [SeedRun(0, summary, curve, False)], registry.make_task("invert"), equal_sequences=5.0, floor=0.0)
+    source = RowSource(trial, study.label(trial.setting), study.seeds, study.command(trial), 0.0)
+    row = _row(source, [SeedRun(0, summary, curve, False)], registry.make_task("invert"), equal_sequences=5.0)
     assert row.cost_at_equal_sequences == 2.0 and row.solved is None  # the toy task declares no solved rule
     assert row.paper_cost_text == "~1 (made up)" and row.command == "ntm train invert --model lstm --sequences 5"
 

@@ -223,7 +223,7 @@ def test_eval_by_default_tests_the_tasks_own_generalisation_sizes(tmp_path, monk
         (["train", "copy", "--lr-decay-from", "1", "--lr-decay-steps", "9"], "--lr-decay-from must be a fraction in [0, 1)"),
         (["train", "copy", "--lr-decay-to", "0", "--lr-decay-steps", "9"], "--lr-decay-to must be a fraction in (0, 1]"),
         (["train", "copy", "--lr-decay-to", "nan", "--lr-decay-steps", "9"], "--lr-decay-to takes finite numbers"),
-        (["train", "copy", "--lr-decay-from", "0.5"], "this run's rate is constant; give --lr-decay-steps too"),
+        (["train", "copy", "--lr-decay-from", "0.5"], "the rate of ntm-lstm on copy is constant; give --lr-decay-steps a number"),
         (["train", "copy", "--name", ""], "--name must be a plain folder name"),
         (["train", "copy", "--name", "a/b"], "--name must be a plain folder name"),
         (["train", "copy", "--name", ".hidden"], "--name must be a plain folder name, not hidden"),

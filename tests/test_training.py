@@ -107,6 +107,10 @@ def test_a_held_decay_keeps_the_full_rate_then_follows_a_cosine_over_the_rest_to
     np.testing.assert_allclose(got, [-sum(rates)], rtol=1e-5)
     assert [learning_rate_at(config, t) for t in (0, 4, 7, 10, 11)] == pytest.approx(
         [lr, lr, lr * (0.01 + 0.99 * 0.5), 0.01 * lr, 0.01 * lr], rel=1e-5)
+    # a hold of (nearly) every step still ends the decay at decay_steps: the last step decays
+    for steps, start in ((10, 0.95), (1, 0.6), (100, 0.999)):
+        edge = OptimizerConfig(learning_rate=1.0, decay_steps=steps, decay_to=0.1, decay_from=start)
+        assert learning_rate_at(edge, steps - 1) == 1.0 and learning_rate_at(edge, steps) == pytest.approx(0.1)
 
 
 class _PoisonedCopy(CopyTask):

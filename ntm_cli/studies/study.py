@@ -255,14 +255,16 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(kept) if kept else None
 
 
-def _equal_sequences(task, finished: list[list[SeedRun]], floor: float) -> float | None:
+def _equal_sequences(task, finished: list[list[SeedRun]], floors: list[float]) -> float | None:
     """Where rows are compared: the fewest sequences any seed that ends unsolved (and did not
     diverge) reached, so a fast model's extra training does not decide. A seed that ends solved
     (stopped by `--until solved`, say) keeps its last reading past its end, as it would have
-    stayed solved; where every seed ends solved, the fewest any reached (who solved first)."""
-    seeds = [s for trial in finished for s in trial if s.summary.status != "diverged"]  # those stopped early
-    unsolved = [s.summary.sequences for s in seeds if _to_solve(task, s.curve, floor) is None]
-    reached = unsolved or [s.summary.sequences for s in seeds]
+    stayed solved; where every seed ends solved, the fewest any reached (who solved first).
+    `floors`: each trial's (`RowSource.floor`)."""
+    seeds = [(s, floor) for trial, floor in zip(finished, floors) for s in trial
+             if s.summary.status != "diverged"]  # those stopped early
+    unsolved = [s.summary.sequences for s, floor in seeds if _to_solve(task, s.curve, floor) is None]
+    reached = unsolved or [s.summary.sequences for s, _ in seeds]
     return float(min(reached)) if reached else None
 
 
@@ -276,22 +278,34 @@ def _to_solve(task, curve: list[MetricsRow], floor: float) -> MetricsRow | None:
 
 
 class RowSource(NamedTuple):
-    """What a row is made from besides its seeds: its trial, name and command."""
+    """What a row is made from besides its seeds: its trial, name, command and floor."""
 
     trial: Trial
     label: str  # the settings that tell it apart from the task's other rows of its model
     seeds_planned: int
     command: str  # the `ntm train` command that makes seed 0's run
+    floor: float  # what its held-out costs are measured against (`held_out_floor`)
 
 
-def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None, floor: float) -> ResultRow:
+def held_out_floor(task, eval_batch_size: int) -> float:
+    """The floor of runs whose held-out batch has `eval_batch_size` sequences: the optimal
+    predictor's cost on that batch where the task computes it (`trainer.heldout_floor`; JAX is
+    imported only then), else the task's expected floor."""
+    if not task.floor_cost() or not task.heldout().computes_optimal_costs:
+        return task.floor_cost()
+    from ntm_cli.training.trainer import heldout_floor
+
+    return heldout_floor(task, eval_batch_size)
+
+
+def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
     trial = source.trial
     summaries = [s.summary for s in seeds]
     gone = [s.status == "diverged" for s in summaries]  # not solved; their figures never enter a median
     costs = [None if out else s.final_eval_cost for s, out in zip(summaries, gone)]
     errors = [None if out else s.final_eval_bit_errors for s, out in zip(summaries, gone)]
     cost, error = summarise(costs), summarise(errors)
-    solved = [_to_solve(task, s.curve, floor) for s in seeds]
+    solved = [_to_solve(task, s.curve, source.floor) for s in seeds]
     at_equal = {field: [None if equal_sequences is None or out else
                         value_at([(m.sequences, getattr(m, field)) for m in s.curve], equal_sequences)
                         for s, out in zip(seeds, gone)]
@@ -342,11 +356,11 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
         trials = [t for t in study.trials() if t.task == task_name]
         # The task at the sizes its runs train at (its chance and floor depend on them; where a
         # grid varies a size, the first setting's), or the archive's.
-        first = study.config(trials[0], 0)
-        task = task_of(first)
-        sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t)) for t in trials]
+        task = task_of(study.config(trials[0], 0))
+        sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t),
+                             held_out_floor(task, study.config(t, 0).eval_batch_size)) for t in trials]
         finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
-        tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name), first.eval_batch_size,
+        tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name),
                                         with_paper=not study.varied)
     return StudyResults(
         version=RESULTS_VERSION,
@@ -361,18 +375,14 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
 
 
 def task_results(task, sources: list[RowSource], finished: list[list[SeedRun]], budget: Budget | None,
-                 eval_batch_size: int, with_paper: bool = True) -> TaskResults:
+                 with_paper: bool = True) -> TaskResults:
     """One task's rows (one per source, over its finished seeds), ranked by the task's criterion
     at the end, with verdicts read at equal sequences. `budget`: the runs' shared budget (None:
-    each run's own); `eval_batch_size`: their held-out batch's size, whose floor the solved rule
-    measures against (`heldout_floor`)."""
-    from ntm_cli.training.trainer import heldout_floor
-
-    floor = heldout_floor(task, eval_batch_size)
-    equal_sequences = _equal_sequences(task, finished, floor)
+    each run's own). The Bayes-optimal row is the first source's floor (rows differ only where
+    their held-out batches do)."""
+    equal_sequences = _equal_sequences(task, finished, [source.floor for source in sources])
     figure = ranking(task.output_kind)
-    rows = _ranked([_row(source, seeds, task, equal_sequences, floor) for source, seeds in zip(sources, finished)],
-                   figure)
+    rows = _ranked([_row(source, seeds, task, equal_sequences) for source, seeds in zip(sources, finished)], figure)
     best = rows[0] if rows and rows[0].rank is not None else None
     return TaskResults(
         budget=budget.text() if budget is not None else "each run's own budget",
@@ -380,7 +390,7 @@ def task_results(task, sources: list[RowSource], finished: list[list[SeedRun]], 
         sequences=budget.sequences if budget is not None else None,
         steps=budget.steps if budget is not None else None,
         chance_cost=task.chance_cost,
-        floor_cost=floor or None,
+        floor_cost=(sources[0].floor if sources else task.floor_cost()) or None,
         floor_text=task.paper_floor,
         output_kind=task.output_kind,
         ranked_by=figure.field,
@@ -440,6 +450,8 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
     tasks = {}
     for task_name in dict.fromkeys(task for task, _, _ in groups):
         task_groups = [(model, members) for (task, model, _), members in groups.items() if task == task_name]
+        first = task_groups[0][1][0].config
+        task = task_of(first)  # an archive's (read again and checked), or the generator at the runs' sizes
         sources, finished = [], []
         for model, members in task_groups:
             members = sorted(members, key=lambda run: run.config.seed)
@@ -449,14 +461,12 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
             label = _difference(members[0].config, same_model)
             if any(source.trial.model == model and source.label == label for source in sources):
                 label = f"{label} ({members[0].path.name})".strip()  # values that print alike: the folder tells
-            sources.append(RowSource(trial, label, len(members), ""))
+            sources.append(RowSource(trial, label, len(members), "",
+                                     held_out_floor(task, members[0].config.eval_batch_size)))
             finished.append([SeedRun(run.config.seed, run.summary, runs.read_metrics(run.path), False)
                              for run in members])
-        first = task_groups[0][1][0].config
         budgets = {_budget_of(run.config) for _, members in task_groups for run in members}
-        task = task_of(first)  # an archive's (read again and checked), or the generator at the runs' sizes
-        tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None,
-                                        first.eval_batch_size)
+        tasks[task_name] = task_results(task, sources, finished, budgets.pop() if len(budgets) == 1 else None)
     presets = {run.config.preset for run in loaded}
     return StudyResults(
         version=RESULTS_VERSION, kind="runs", preset=presets.pop() if len(presets) == 1 else "mixed",

@@ -82,8 +82,8 @@ def learning_rate_schedule(config: OptimizerConfig) -> optax.ScalarOrSchedule:
     constant after."""
     if config.decay_steps is None:
         return config.learning_rate
-    hold = int(round(config.decay_from * config.decay_steps))
-    cosine = optax.cosine_decay_schedule(config.learning_rate, max(config.decay_steps - hold, 1), alpha=config.decay_to)
+    hold = min(math.floor(config.decay_from * config.decay_steps), config.decay_steps - 1)  # >= 1 step of decay
+    cosine = optax.cosine_decay_schedule(config.learning_rate, config.decay_steps - hold, alpha=config.decay_to)
     if hold == 0:
         return cosine
     return optax.join_schedules([optax.constant_schedule(config.learning_rate), cosine], [hold])
@@ -183,7 +183,7 @@ def heldout_floor(task: Task, batch_size: int) -> float:
     sequence spread by ~34 bits, so a batch's mean by ~2): a model measured on it is judged
     against 135.0, or a perfect one would be ~2 bits above its floor."""
     floor = task.floor_cost()
-    if not floor:
+    if not floor or not task.heldout().computes_optimal_costs:
         return floor
     costs = task.heldout().optimal_costs(eval_batch(task, batch_size))
     return floor if costs is None else float(jnp.mean(costs))
