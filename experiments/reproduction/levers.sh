@@ -78,4 +78,27 @@ lever copy-lstm-b8 copy lstm --batch-size 8 --lr 3e-3
 # N-grams at 30,000 sequences instead of 50,000: the LSTM decays its rate over its own budget,
 # so its runs at 30,000 are not the 50,000 runs' curves read at 30,000.
 lever ngrams-30k-lstm ngrams lstm --sequences 30000
+# 2026-12-06. Priority sort's NTM-LSTM (the preset: 128 rows, batch 4, Adam 1e-2 decaying over the
+# budget; seeds 0 and 1 end at 26.1 and 27.4). Each lost on seed 0 and was stopped: Adam 2e-2
+# (still at chance, 128 bits, after 39,000 sequences), 256 rows (79.9 at 53,000, the preset 46.9
+# at 50,000; 1.4x the time a sequence), batch 8 (36.9; 1.2x the sequences a second), the rate
+# held for the first fifth of the decay (44.3), a constant initial memory (1e-6, the NTM-LSTM
+# default elsewhere; 103.7 at 83,000 sequences).
+[[ "$only" == sort-m128-lr2e-2 ]] && lever sort-m128-lr2e-2 sort ntm-lstm --lr 2e-2
+[[ "$only" == sort-m256 ]] && lever sort-m256 sort ntm-lstm --memory 256x20
+[[ "$only" == sort-m128-b8 ]] && lever sort-m128-b8 sort ntm-lstm --batch-size 8
+[[ "$only" == sort-m128-hold-0.2 ]] && lever sort-m128-hold-0.2 sort ntm-lstm --lr-decay-from 0.2
+[[ "$only" == sort-m128-memory-constant ]] && lever sort-m128-memory-constant sort ntm-lstm --memory-init constant
+# ... decaying to a hundredth (1e-4) instead of a tenth: 39.2, 24.3, 23.0, 42.7, 31.8 (2 of 5 solved,
+# at 66,000 and 60,000 sequences; median 31.8 against the preset's 26.1).
+lever sort-m128-decay-to-0.01 sort ntm-lstm --lr-decay-to 0.01
+# N-grams' NTM-LSTM (batch 8, a constant 3e-3): decaying over the budget, seed 0 ended at 156.4
+# (constant: 137.1; it had not left the plateau); held at 3e-3 for 60% of the budget, then
+# decaying to 3e-4: 136.8, 139.7, 155.7, 136.8, 157.3 against 137.1, 138.9, 156.3, 137.2, 157.1
+# (lower on 3 of 5; 2 of 5 within 2 bits of the held-out batch's floor, 135.0, against 0 of 5).
+[[ "$only" == ngrams-decay-budget ]] && lever ngrams-decay-budget ngrams ntm-lstm --lr-decay-steps 3750
+lever ngrams-hold-0.6 ngrams ntm-lstm --lr-decay-steps 3750 --lr-decay-from 0.6
+# ... at batch 4 (about the time a sequence of batch 8): 143.0, 137.7, 150.5, 155.6, 155.2 (seed 3
+# stayed on the plateau, which it leaves at batch 8).
+lever ngrams-b4 ngrams ntm-lstm --batch-size 4
 true
