@@ -99,6 +99,11 @@ def eval_table(result: dict) -> Table:
                 f"{row['bit_errors']:.3f}", f"{row['chance_cost']:g}",
                 f"{row['floor_cost']:.1f}" if row["floor_cost"] else "0",
             )
+        paired = [f"{row['label']} {row['cost'] - row['floor_cost']:.2f} ± {row['above_floor_se']:.2f}"
+                  for row in result["results"] if "above_floor_se" in row]
+        if paired:
+            table.caption = ("floor: the optimal predictor's cost on the same sequences; the cost above it, "
+                             "± its standard error paired by sequence: " + "; ".join(paired))
         return table
     table = compact_table(title)
     for name in ("sizes", "seqs", "cost", "wrong", *(score.label for score in scores), "chance"):
