@@ -102,6 +102,19 @@ def test_a_held_out_cost_is_measured_against_the_floor_of_its_own_sequences():
     assert heldout_floor(one_shot, 256) == one_shot.floor_cost()  # a bound, not a per-sequence cost
 
 
+def test_each_row_of_a_study_is_measured_against_its_own_sizes_and_batch():
+    """A sweep over N-grams' length: each row's floor is that of its own runs' held-out batch."""
+    from ntm_cli.experiments.presets import preset_config
+    from ntm_cli.settings import apply_settings
+    from ntm_cli.studies.study import row_floor
+    from ntm_cli.training.trainer import heldout_floor
+
+    table = make_task("ngrams")  # the first row's task, which the table is drawn for
+    short = apply_settings(preset_config("fast", "dynamic-ngrams", "lstm"), {"length": "40", "eval_batch_size": "32"})
+    assert row_floor(table, short) == heldout_floor(make_task("ngrams", length=40), 32) < 40
+    assert row_floor(make_task("copy"), preset_config("fast", "copy", "lstm")) == 0.0
+
+
 def _ngrams_seed(cost_above: float, floor: float):
     from types import SimpleNamespace
 

@@ -90,7 +90,7 @@ lever ngrams-30k-lstm ngrams lstm --sequences 30000
 [[ "$only" == sort-m128-hold-0.2 ]] && lever sort-m128-hold-0.2 sort ntm-lstm --lr-decay-from 0.2
 [[ "$only" == sort-m128-memory-constant ]] && lever sort-m128-memory-constant sort ntm-lstm --memory-init constant
 # ... decaying to a hundredth (1e-4) instead of a tenth: 39.2, 24.3, 23.0, 42.7, 31.8 (2 of 5 solved,
-# at 66,000 and 60,000 sequences; median 31.8 against the preset's 26.1).
+# from 64,000 and 58,000 sequences; median 31.8 against the preset's 26.1).
 lever sort-m128-decay-to-0.01 sort ntm-lstm --lr-decay-to 0.01
 # ... with the gradient's global norm clipped at 10 instead of 50: 60.7, 26.4, 32.4, 51.0, 43.1.
 lever sort-m128-clip-10 sort ntm-lstm --clip-norm 10

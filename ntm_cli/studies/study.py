@@ -261,7 +261,7 @@ def _equal_sequences(task, finished: list[list[SeedRun]], floors: list[float]) -
     (stopped by `--until solved`, say) keeps its last reading past its end, as it would have
     stayed solved; where every seed ends solved, the fewest any reached (who solved first).
     `floors`: each trial's (`RowSource.floor`)."""
-    seeds = [(s, floor) for trial, floor in zip(finished, floors) for s in trial
+    seeds = [(s, floor) for trial, floor in zip(finished, floors, strict=True) for s in trial
              if s.summary.status != "diverged"]  # those stopped early
     unsolved = [s.summary.sequences for s, floor in seeds if _to_solve(task, s.curve, floor) is None]
     reached = unsolved or [s.summary.sequences for s, _ in seeds]
@@ -284,18 +284,20 @@ class RowSource(NamedTuple):
     label: str  # the settings that tell it apart from the task's other rows of its model
     seeds_planned: int
     command: str  # the `ntm train` command that makes seed 0's run
-    floor: float  # what its held-out costs are measured against (`held_out_floor`)
+    floor: float  # what its held-out costs are measured against (`row_floor`)
 
 
-def held_out_floor(task, eval_batch_size: int) -> float:
-    """The floor of runs whose held-out batch has `eval_batch_size` sequences: the optimal
-    predictor's cost on that batch where the task computes it (`trainer.heldout_floor`; JAX is
-    imported only then), else the task's expected floor."""
+def row_floor(task, config: TrainConfig) -> float:
+    """The floor a row's held-out costs are measured against: the optimal predictor's cost on its
+    runs' held-out batch (`trainer.heldout_floor`, at the sizes and batch size of `config`) where
+    `task` (the table's) computes it, else the task's expected floor. JAX is imported, and the
+    run's task made, only where there is a batch to measure."""
     if not task.floor_cost() or not task.heldout().computes_optimal_costs:
         return task.floor_cost()
+    from ntm_cli.training.data import task_of
     from ntm_cli.training.trainer import heldout_floor
 
-    return heldout_floor(task, eval_batch_size)
+    return heldout_floor(task_of(config), config.eval_batch_size)
 
 
 def _row(source: RowSource, seeds: list[SeedRun], task, equal_sequences: float | None) -> ResultRow:
@@ -358,7 +360,7 @@ def collect(study: Study, runs_dir: Path, reused: set[str] = frozenset()) -> Stu
         # grid varies a size, the first setting's), or the archive's.
         task = task_of(study.config(trials[0], 0))
         sources = [RowSource(t, study.label(t.setting), study.seeds, study.command(t),
-                             held_out_floor(task, study.config(t, 0).eval_batch_size)) for t in trials]
+                             row_floor(task, study.config(t, 0))) for t in trials]
         finished = [_finished(study, trial, runs_dir, reused) for trial in trials]
         tasks[task_name] = task_results(task, sources, finished, study.budget_for(task_name),
                                         with_paper=not study.varied)
@@ -461,8 +463,7 @@ def collect_runs(run_dirs: list[Path]) -> StudyResults:
             label = _difference(members[0].config, same_model)
             if any(source.trial.model == model and source.label == label for source in sources):
                 label = f"{label} ({members[0].path.name})".strip()  # values that print alike: the folder tells
-            sources.append(RowSource(trial, label, len(members), "",
-                                     held_out_floor(task, members[0].config.eval_batch_size)))
+            sources.append(RowSource(trial, label, len(members), "", row_floor(task, members[0].config)))
             finished.append([SeedRun(run.config.seed, run.summary, runs.read_metrics(run.path), False)
                              for run in members])
         budgets = {_budget_of(run.config) for _, members in task_groups for run in members}
