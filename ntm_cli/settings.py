@@ -133,16 +133,15 @@ def _curriculum(text: str) -> int | str | None:
     return value or None
 
 
-def _fraction(flag: str, low: float, high_allowed: bool, exclusive_low: bool = False) -> Callable[[float], float]:
-    """A check of a fraction: above (or from) `low`, below 1 or up to it."""
-    def read(value: float) -> float:
-        above = value > low if exclusive_low else value >= low
-        below = value <= 1 if high_allowed else value < 1
-        if not (math.isfinite(value) and above and below):
-            span = f"{'(' if exclusive_low else '['}{low:g}, 1{']' if high_allowed else ')'}"
+def _fraction(flag: str, zero: bool, one: bool) -> Callable[[float], float]:
+    """A check of a fraction between 0 and 1, each end allowed where `zero` / `one` says."""
+    def check(value: float) -> float:
+        if not (value > 0 or zero and value == 0) or not (value < 1 or one and value == 1):
+            span = f"{'[' if zero else '('}0, 1{']' if one else ')'}"
             raise InputError(f"{flag} must be a fraction in {span}, got {value:g}.")
         return value
-    return read
+
+    return check
 
 
 def _decay_steps(value: int) -> int | None:
@@ -216,10 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
             TRAINING, to("optimizer.decay_steps"), read=_decay_steps, example="0,5000"),
     Setting("lr_decay_from", float, "Hold the learning rate for this fraction of the decay's steps (which "
             "follow the budget where the preset's do), then decay it over the rest (default 0: from the start).",
-            TRAINING, to("optimizer.decay_from"), read=_fraction("--lr-decay-from", 0.0, False), example="0,0.5"),
+            TRAINING, to("optimizer.decay_from"), read=_fraction("--lr-decay-from", zero=True, one=False), example="0,0.5"),
     Setting("lr_decay_to", float, "The fraction of the learning rate the decay ends at (default 0.1).", TRAINING,
-            to("optimizer.decay_to"), read=_fraction("--lr-decay-to", 0.0, True, exclusive_low=True),
-            example="0.1,0.01"),
+            to("optimizer.decay_to"), read=_fraction("--lr-decay-to", zero=False, one=True), example="0.1,0.01"),
     Setting("curriculum", str, "Grow the task from its smallest sizes to its own: over this many training "
             "sequences, or 'solved': each stage until the training batches meet the task's solved rule (a "
             "moving average over ~50 steps); 0: none, as in the paper.", TRAINING, to("curriculum"),

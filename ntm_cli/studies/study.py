@@ -292,7 +292,7 @@ def row_floor(task, config: TrainConfig) -> float:
     runs' held-out batch (`trainer.heldout_floor`, at the sizes and batch size of `config`) where
     `task` (the table's) computes it, else the task's expected floor. JAX is imported, and the
     run's task made, only where there is a batch to measure."""
-    if not task.floor_cost() or not task.heldout().computes_optimal_costs:
+    if not task.heldout().computes_optimal_costs:
         return task.floor_cost()
     from ntm_cli.training.data import task_of
     from ntm_cli.training.trainer import heldout_floor

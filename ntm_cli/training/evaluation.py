@@ -129,8 +129,8 @@ def load_run(run_dir: Path, checkpoint: str = "best", memory_rows: int | None = 
 def sequences_floor(task: Task, base: jax.Array, batches: int, batch_size: int, count: int) -> np.ndarray | None:
     """What the Bayes-optimal predictor pays, `[count]` bits, on the held-out sequences
     `heldout_metrics` draws from `fold_in(base, b)` for b < `batches`; None where the task computes
-    no such cost (`Task.optimal_costs`) or has no floor."""
-    if not task.floor_cost() or not task.computes_optimal_costs:
+    no such cost (`Task.optimal_costs`)."""
+    if not task.computes_optimal_costs:
         return None
     costs = [task.optimal_costs(task.sample(jax.random.fold_in(base, b), batch_size)) for b in range(batches)]
     return None if costs[0] is None else np.concatenate([np.asarray(c) for c in costs])[:count]

@@ -182,11 +182,11 @@ def heldout_floor(task: Task, batch_size: int) -> float:
     batch of 256 costs the optimal predictor 135.0 bits against an expected 133.2 (the costs of a
     sequence spread by ~34 bits, so a batch's mean by ~2): a model measured on it is judged
     against 135.0, or a perfect one would be ~2 bits above its floor."""
-    floor = task.floor_cost()
-    if not floor or not task.heldout().computes_optimal_costs:
-        return floor
-    costs = task.heldout().optimal_costs(eval_batch(task, batch_size))
-    return floor if costs is None else float(jnp.mean(costs))
+    if task.heldout().computes_optimal_costs:  # else the expectation, without drawing a batch
+        costs = task.heldout().optimal_costs(eval_batch(task, batch_size))
+        if costs is not None:
+            return float(jnp.mean(costs))
+    return task.floor_cost()
 
 
 def eval_model_key() -> jax.Array:
