@@ -17,6 +17,7 @@ it, and checkpoints save it, so a resumed run goes on exactly as an uninterrupte
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import time
@@ -40,6 +41,12 @@ LN2 = math.log(2.0)
 # The held-out data's key: above every allowed run seed (0 .. 2**31 - 1), so no run trains on it.
 EVAL_KEY_SEED = 2**31 + 20141020
 SEEDS_AXIS = "seeds"  # the name of the vmapped axis over seeds
+# Compiled (training chunk, held-out evaluation) pairs of this process, by everything that shapes
+# them (`Trainer._program_key`), the most recent last: another run of a configuration in the same
+# process (a study's next seed in one worker, a resumed run, a test's next command) takes them
+# instead of tracing, lowering and compiling again. A few configurations are kept.
+_PROGRAMS: collections.OrderedDict[Any, tuple[Any, Any]] = collections.OrderedDict()
+PROGRAMS_KEPT = 8
 
 
 class TrainState(NamedTuple):
@@ -189,6 +196,24 @@ def heldout_floor(task: Task, batch_size: int) -> float:
     return task.floor_cost()
 
 
+@functools.cache
+def _model_sizes(model: Any, input_size: int, output_size: int, batch_size: int) -> tuple[int, int, int]:
+    """Floats of a model built from its config (traced, nothing allocated): its trainable
+    parameters; its other state with its per-batch working state and life-long memory; and its
+    recurrent state, kept for every time step of the backward pass."""
+
+    def build():
+        return build_model(model, input_size, output_size, jax.random.key(0))
+
+    abstract = nnx.eval_shape(build)
+    recurrent = nnx.eval_shape(lambda: build().step_state(batch_size))
+    held = nnx.eval_shape(lambda: (build().working_state(batch_size), build().lifelong_memory()))
+    params = count_params(abstract)
+    other = (sum(x.size for x in jax.tree.leaves(nnx.state(abstract))) - params
+             + sum(x.size for x in jax.tree.leaves(held)))
+    return params, other, sum(x.size for x in jax.tree.leaves(recurrent))
+
+
 def eval_model_key() -> jax.Array:
     """The key of a model's own randomness in evaluation: fixed, like the held-out data."""
     return jax.random.fold_in(jax.random.key(EVAL_KEY_SEED), 2)
@@ -265,17 +290,8 @@ class Trainer:
         state, the model's other state (a fixed initial memory), and the recurrent state kept
         for every time step of the backward pass; and the data of the batches."""
         config, task, seeds = self.config, self.task, len(self.seeds)
-
-        def build():
-            return build_model(config.model, task.input_size, task.output_size, jax.random.key(0))
-
-        abstract = nnx.eval_shape(build)
-        recurrent = nnx.eval_shape(lambda: build().step_state(config.batch_size))
-        held = nnx.eval_shape(lambda: (build().working_state(config.batch_size), build().lifelong_memory()))
-        params = count_params(abstract)
-        other = (sum(x.size for x in jax.tree.leaves(nnx.state(abstract))) - params
-                 + sum(x.size for x in jax.tree.leaves(held)))
-        steps = sum(x.size for x in jax.tree.leaves(recurrent)) * (task.max_time + 1)
+        params, other, per_step = _model_sizes(config.model, task.input_size, task.output_size, config.batch_size)
+        steps = per_step * (task.max_time + 1)
         need = (resources.FLOAT_BYTES * seeds * (params * resources.TRAINING_COPIES + other + 2 * steps)
                 + 3 * resources.batch_bytes(task, config.eval_batch_size)
                 + 3 * resources.batch_bytes(task, config.batch_size) * seeds
@@ -399,22 +415,49 @@ class Trainer:
         expects it: a checkpoint written on any number of devices resumes on any other."""
         return self.layout.place(state)
 
-    def compile(self, state: TrainState) -> None:
+    def _program_args(self, state: TrainState) -> tuple[tuple, tuple]:
+        """The arguments the training chunk and the held-out evaluation are compiled for."""
+        return ((state, self.rest, self.data_keys, self.model_keys, jnp.int32(0), jnp.int32(0), self.data),
+                (state.params, self.rest, state.memory, self.eval_data))
+
+    def program_key(self, state: TrainState) -> tuple:
+        """What the compiled chunk and evaluation depend on, the key of `_PROGRAMS`: the model's
+        structure and settings, the task, the optimiser, the batch sizes, steps per call, the
+        curriculum, the devices' layout, and the structure, shapes, types and placement of every
+        argument (so the number of seeds too). Not the seeds, the budget or the reporting: those
+        are arguments, or the host's."""
+        config, args = self.config, self._program_args(state)
+        leaves = tuple((x.shape, str(x.dtype), getattr(x, "sharding", None)) for x in jax.tree.leaves(args))
+        return (self.graphdef, self.task, config.model, config.optimizer, config.batch_size, config.steps_per_call,
+                config.curriculum, config.eval_batch_size, self.layout, jax.tree.structure(args), leaves)
+
+    def compile(self, state: TrainState, reuse: bool = True) -> None:
         """Compiles the training chunk and the held-out evaluation ahead of time, records how
         long the chunk took, and checks that both fit this machine's memory before they run.
+        With `reuse`, programs this process compiled for the same configuration are taken
+        instead (`_PROGRAMS`; then `compile_seconds` is the time it took to find them).
 
         Raises:
           InputError: a program needs more memory than this machine has.
         """
         start = time.perf_counter()
-        args = (state, self.rest, self.data_keys, self.model_keys, jnp.int32(0), jnp.int32(0), self.data)
+        args, eval_args = self._program_args(state)
+        key = self.program_key(state)
+        if reuse and key in _PROGRAMS:
+            _PROGRAMS.move_to_end(key)
+            self._compiled_chunk, self._compiled_evaluation = _PROGRAMS[key]
+            self.compile_seconds = time.perf_counter() - start
+            return
         self._compiled_chunk = self._chunk.lower(*args).compile()
         self.compile_seconds = time.perf_counter() - start
-        evaluation = self._evaluate.lower(state.params, self.rest, state.memory, self.eval_data).compile()
+        evaluation = self._evaluate.lower(*eval_args).compile()
         need = max(resources.program_bytes(self._compiled_chunk), resources.program_bytes(evaluation))
         resources.check_fits(need, f"training {self.config.model_name} on {self.config.task} at batch "
                                    f"{self.config.batch_size} (held-out batch {self.config.eval_batch_size})")
         self._compiled_evaluation = evaluation
+        _PROGRAMS[key] = (self._compiled_chunk, evaluation)
+        while len(_PROGRAMS) > PROGRAMS_KEPT:
+            _PROGRAMS.popitem(last=False)
 
     @property
     def compiled(self) -> bool:
