@@ -103,4 +103,10 @@ lever ngrams-hold-0.6 ngrams ntm-lstm --lr-decay-steps 3750 --lr-decay-from 0.6
 # ... at batch 4 (about the time a sequence of batch 8): 143.0, 137.7, 150.5, 155.6, 155.2 (seed 3
 # stayed on the plateau, which it leaves at batch 8).
 lever ngrams-b4 ngrams ntm-lstm --batch-size 4
+# 2026-12-06. Priority sort's NTM-LSTM at 150,000 sequences instead of 100,000 (the rate decaying
+# over them): seed 0 ended at 46.8 (preset: 26.1), and the sweep was stopped.
+[[ "$only" == sort-m128-150k ]] && lever sort-m128-150k sort ntm-lstm --sequences 150000
+# N-grams' NTM-LSTM with four head pairs: 42 sequences/s (the preset's record runs: 144), about 3x
+# the time; stopped at 2,900 sequences of seed 2, not counted.
+[[ "$only" == ngrams-heads-4 ]] && lever ngrams-heads-4 ngrams ntm-lstm --heads 4
 true
