@@ -241,3 +241,35 @@ def test_an_archive_larger_than_memory_is_refused_with_its_size_and_the_limit(tm
     message = " ".join(result.stderr.split())
     # 10,752 bytes stored (float32 already), and as much twice more read as float32: 32,256
     assert f"{path} needs about 32 KB of memory to read, more than this machine can give (8 KB)" in message
+
+
+def test_a_process_reuses_programs_by_an_archives_digest_and_keeps_none_of_its_arrays(tmp_path):
+    """The key of a run's compiled programs names its archive by SHA-256 and shapes, not by the
+    task object (which holds the arrays): two archives of one shape and other contents differ,
+    and the key holds no array."""
+    import dataclasses
+
+    import jax
+
+    from ntm_cli.config import OptimizerConfig, TrainConfig
+    from ntm_cli.models import LSTMConfig
+    from ntm_cli.training.data import load_data
+    from ntm_cli.training.trainer import Trainer
+
+    keys = []
+    for seed in (0, 1, 0):
+        path = tmp_path / f"d{len(keys)}.npz"
+        save(path, **delay_arrays(seed))
+        record, task, _ = load_data(path)
+        config = TrainConfig(task="data", task_sizes={}, model=LSTMConfig(num_layers=1, hidden_size=4),
+                             optimizer=OptimizerConfig(name="adam", learning_rate=1e-3), batch_size=2,
+                             eval_batch_size=4, data=record)
+        trainer = Trainer(config, [0])
+        keys.append(trainer.program_key(trainer.initial_state()))
+    assert keys[0] != keys[1] and keys[0] == keys[2]  # other contents; the same contents at another path
+
+    def items(x):  # every element of the nested tuples of a key
+        return [y for e in x for y in items(e)] if isinstance(x, tuple) else [x]
+
+    assert not any(isinstance(x, (jax.Array, np.ndarray)) for x in items(keys[2]))
+    assert dataclasses.is_dataclass(trainer.task) and trainer.task not in items(keys[2])

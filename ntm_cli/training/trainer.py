@@ -36,16 +36,17 @@ from ntm_cli.models.base import live_steps
 from ntm_cli.models.build import build_model, count_params
 from ntm_cli.training.data import task_of
 from ntm_cli.tasks.base import Batch, Task
+from ntm_cli.tasks.data import DataTask
 
 LN2 = math.log(2.0)
 # The held-out data's key: above every allowed run seed (0 .. 2**31 - 1), so no run trains on it.
 EVAL_KEY_SEED = 2**31 + 20141020
 SEEDS_AXIS = "seeds"  # the name of the vmapped axis over seeds
-# Compiled (training chunk, held-out evaluation) pairs of this process, by everything that shapes
-# them (`Trainer._program_key`), the most recent last: another run of a configuration in the same
-# process (a study's next seed in one worker, a resumed run, a test's next command) takes them
-# instead of tracing, lowering and compiling again. A few configurations are kept.
-_PROGRAMS: collections.OrderedDict[Any, tuple[Any, Any]] = collections.OrderedDict()
+# The compiled (training chunk, held-out evaluation, bytes they need) of this process, by everything
+# that shapes them (`Trainer.program_key`), the most recent last: another run of a configuration in
+# the same process (a study's next seed in one worker, a resumed run, a test's next command) takes
+# them instead of tracing, lowering and compiling again. A few configurations are kept.
+_PROGRAMS: collections.OrderedDict[Any, tuple[Any, Any, int]] = collections.OrderedDict()
 PROGRAMS_KEPT = 8
 
 
@@ -428,7 +429,9 @@ class Trainer:
         are arguments, or the host's."""
         config, args = self.config, self._program_args(state)
         leaves = tuple((x.shape, str(x.dtype), getattr(x, "sharding", None)) for x in jax.tree.leaves(args))
-        return (self.graphdef, self.task, config.model, config.optimizer, config.batch_size, config.steps_per_call,
+        # an archive's task by its digest and shapes, so that the key keeps none of its arrays alive
+        task = ("data", self.task._identity()) if isinstance(self.task, DataTask) else self.task
+        return (self.graphdef, task, config.model, config.optimizer, config.batch_size, config.steps_per_call,
                 config.curriculum, config.eval_batch_size, self.layout, jax.tree.structure(args), leaves)
 
     def compile(self, state: TrainState, reuse: bool = True) -> None:
@@ -443,19 +446,23 @@ class Trainer:
         start = time.perf_counter()
         args, eval_args = self._program_args(state)
         key = self.program_key(state)
+        what = (f"training {self.config.model_name} on {self.config.task} at batch {self.config.batch_size} "
+                f"(held-out batch {self.config.eval_batch_size})")
         if reuse and key in _PROGRAMS:
             _PROGRAMS.move_to_end(key)
-            self._compiled_chunk, self._compiled_evaluation = _PROGRAMS[key]
+            chunk, evaluation, need = _PROGRAMS[key]
+            resources.check_fits(need, what)  # the memory free now
+            self._compiled_chunk, self._compiled_evaluation = chunk, evaluation
             self.compile_seconds = time.perf_counter() - start
             return
         self._compiled_chunk = self._chunk.lower(*args).compile()
         self.compile_seconds = time.perf_counter() - start
         evaluation = self._evaluate.lower(*eval_args).compile()
         need = max(resources.program_bytes(self._compiled_chunk), resources.program_bytes(evaluation))
-        resources.check_fits(need, f"training {self.config.model_name} on {self.config.task} at batch "
-                                   f"{self.config.batch_size} (held-out batch {self.config.eval_batch_size})")
+        resources.check_fits(need, what)
         self._compiled_evaluation = evaluation
-        _PROGRAMS[key] = (self._compiled_chunk, evaluation)
+        _PROGRAMS[key] = (self._compiled_chunk, evaluation, need)
+        _PROGRAMS.move_to_end(key)  # a program compiled again (reuse=False) is the newest
         while len(_PROGRAMS) > PROGRAMS_KEPT:
             _PROGRAMS.popitem(last=False)
 
