@@ -211,14 +211,15 @@ def test_a_process_reuses_the_programs_of_a_configuration_and_only_those(trainer
     """Another run of the same configuration in this process (another seed, another budget)
     takes the compiled chunk and evaluation instead of compiling again, and trains bit for bit
     as a program compiled afresh; a setting the program depends on compiles its own."""
-    trainer.train_chunk(trainer.initial_state(), 0, 10)  # compiled (or taken) once
+    first = Trainer(small_config(), [0])  # compiled, or taken from an earlier test (only 8 are kept)
+    first.compile(first.initial_state())
     again = Trainer(small_config(seed=3, steps=500, report_every=100), [3])
     again.compile(again.initial_state())
-    assert again._compiled_chunk is trainer._compiled_chunk
-    assert again._compiled_evaluation is trainer._compiled_evaluation
+    assert again._compiled_chunk is first._compiled_chunk
+    assert again._compiled_evaluation is first._compiled_evaluation
     fresh = Trainer(small_config(), [3])
     fresh.compile(fresh.initial_state(), reuse=False)
-    assert fresh._compiled_chunk is not trainer._compiled_chunk
+    assert fresh._compiled_chunk is not first._compiled_chunk
     (a, _), (b, _) = (t.train_chunk(t.initial_state(), 0, 10) for t in (again, fresh))
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)
