@@ -182,7 +182,6 @@ def eval_batch(task: Task, batch_size: int) -> Batch:
     return task.heldout().sample(jax.random.key(EVAL_KEY_SEED), batch_size)
 
 
-@functools.cache
 def heldout_floor(task: Task, batch_size: int) -> float:
     """The floor a held-out cost is measured against: what the Bayes-optimal predictor pays on the
     fixed held-out batch itself (`eval_batch`; mean bits per sequence), where the task can compute
@@ -191,10 +190,18 @@ def heldout_floor(task: Task, batch_size: int) -> float:
     sequence spread by ~34 bits, so a batch's mean by ~2): a model measured on it is judged
     against 135.0, or a perfect one would be ~2 bits above its floor."""
     if task.heldout().computes_optimal_costs:  # else the expectation, without drawing a batch
-        costs = task.heldout().optimal_costs(eval_batch(task, batch_size))
-        if costs is not None:
-            return float(jnp.mean(costs))
+        floor = _batch_floor(task, batch_size)
+        if floor is not None:
+            return floor
     return task.floor_cost()
+
+
+@functools.cache
+def _batch_floor(task: Task, batch_size: int) -> float | None:
+    """The optimal predictor's mean cost on the held-out batch, kept per task and size (only tasks
+    that compute it come here, so no archive's arrays are kept); None where it gives none."""
+    costs = task.heldout().optimal_costs(eval_batch(task, batch_size))
+    return None if costs is None else float(jnp.mean(costs))
 
 
 @functools.cache
@@ -427,7 +434,11 @@ class Trainer:
         curriculum, the devices' layout, and the structure, shapes, types and placement of every
         argument (so the number of seeds too). Not the seeds, the budget or the reporting: those
         are arguments, or the host's."""
-        config, args = self.config, self._program_args(state)
+        return self._key_of(self._program_args(state))
+
+    def _key_of(self, args: tuple[tuple, tuple]) -> tuple:
+        """`program_key` of the programs' arguments (`_program_args`)."""
+        config = self.config
         leaves = tuple((x.shape, str(x.dtype), getattr(x, "sharding", None)) for x in jax.tree.leaves(args))
         # an archive's task by its digest and shapes, so that the key keeps none of its arrays alive
         task = ("data", self.task._identity()) if isinstance(self.task, DataTask) else self.task
@@ -444,8 +455,8 @@ class Trainer:
           InputError: a program needs more memory than this machine has.
         """
         start = time.perf_counter()
-        args, eval_args = self._program_args(state)
-        key = self.program_key(state)
+        args, eval_args = programs = self._program_args(state)
+        key = self._key_of(programs)
         what = (f"training {self.config.model_name} on {self.config.task} at batch {self.config.batch_size} "
                 f"(held-out batch {self.config.eval_batch_size})")
         if reuse and key in _PROGRAMS:
