@@ -121,7 +121,7 @@ lever ngrams-learned-hold-0.6 ngrams ntm-lstm --memory-init learned --lr-decay-s
 # at 50,000 sequences, 138.3, 136.8, 137.3, 137.9, 136.7 (2 of 5 within 2 bits, as the constant
 # memory at 50,000; priority sort's preset at 150,000 is above).
 lever ngrams-learned-50k ngrams ntm-lstm --memory-init learned --sequences 50000
-# N-grams' NTM-LSTM with four head pairs: 42 sequences/s (the preset's record runs: 144), about 3x
+# N-grams' NTM-LSTM with four head pairs: 42 sequences/s (the constant-memory preset's record runs: 144), ~3x
 # the time; stopped at 2,900 sequences of seed 2, not counted.
 [[ "$only" == ngrams-heads-4 ]] && lever ngrams-heads-4 ngrams ntm-lstm --memory-init constant --heads 4
 true
